@@ -1,0 +1,221 @@
+//! Host checks through `sysinfo`: free disk space, memory use, CPU use.
+//!
+//! sysinfo reads procfs and calls `statvfs`, which block: every run goes through
+//! `spawn_blocking` so the runtime's workers never wait on the file system.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sysinfo::{Disks, System};
+
+use crate::error::BoxError;
+use crate::health::{Check, CheckOutcome, CheckSpec, ComponentType, Measurement};
+
+/// Validates a warn/fail pair of percentages; `rising` means higher is worse.
+fn thresholds(warn: f64, fail: f64, rising: bool) -> Result<(), (&'static str, String)> {
+    for (field, value) in [("warn", warn), ("fail", fail)] {
+        if !(0.0..=100.0).contains(&value) {
+            return Err((
+                field,
+                format!("must be a percentage from 0 to 100, got {value}"),
+            ));
+        }
+    }
+    let ordered = if rising { warn <= fail } else { warn >= fail };
+    if !ordered {
+        let relation = if rising { "at most" } else { "at least" };
+        return Err((
+            "warn",
+            format!("must be {relation} the fail threshold ({fail}), got {warn}"),
+        ));
+    }
+    Ok(())
+}
+
+fn with_thresholds(spec: CheckSpec, warn: f64, fail: f64, rising: bool) -> CheckSpec {
+    let spec = spec.component_type(ComponentType::System);
+    match thresholds(warn, fail, rising) {
+        Ok(()) => spec,
+        Err((field, message)) => spec.deferred_error(field, message),
+    }
+}
+
+/// Grades a percentage: `rising` means higher is worse.
+fn grade(value: f64, warn: f64, fail: f64, rising: bool, what: &str) -> CheckOutcome {
+    let worse = |limit: f64| if rising { value > limit } else { value < limit };
+    let word = if rising { "above" } else { "below" };
+    if worse(fail) {
+        CheckOutcome::fail(format!("{what} {value:.1}% {word} {fail}%"))
+    } else if worse(warn) {
+        CheckOutcome::warn(format!("{what} {value:.1}% {word} {warn}%"))
+    } else {
+        CheckOutcome::pass()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BoxError> + Send + 'static,
+) -> Result<T, BoxError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+/// Free space on the file system holding `path`, in percent: `warn` below
+/// `warn_below`, `fail` below `fail_below`. Named `disk`.
+///
+/// ```
+/// use readiness_core::checks;
+/// let spec = checks::disk_free_percent("/var/lib/app", 20.0, 10.0).liveness();
+/// # let _ = spec;
+/// ```
+pub fn disk_free_percent(path: impl Into<PathBuf>, warn_below: f64, fail_below: f64) -> CheckSpec {
+    let check = DiskFree {
+        path: path.into(),
+        warn_below,
+        fail_below,
+    };
+    with_thresholds(CheckSpec::new("disk", check), warn_below, fail_below, false)
+}
+
+#[derive(Debug)]
+struct DiskFree {
+    path: PathBuf,
+    warn_below: f64,
+    fail_below: f64,
+}
+
+impl Check for DiskFree {
+    async fn check(&self) -> Result<CheckOutcome, BoxError> {
+        let path = self.path.clone();
+        let free = blocking(move || free_percent(&path)).await?;
+        let Some(free) = free else {
+            return Ok(CheckOutcome::fail("path is on no mounted file system"));
+        };
+        Ok(
+            grade(free, self.warn_below, self.fail_below, false, "free space")
+                .with_measurement(Measurement::new("freePercent", round1(free), "percent")),
+        )
+    }
+}
+
+fn free_percent(path: &Path) -> Result<Option<f64>, BoxError> {
+    let path = path.canonicalize()?;
+    let disks = Disks::new_with_refreshed_list();
+    // The file system holding `path` is the one with the longest mount point above it.
+    let disk = disks
+        .list()
+        .iter()
+        .filter(|disk| path.starts_with(disk.mount_point()))
+        .max_by_key(|disk| disk.mount_point().as_os_str().len());
+    Ok(disk.and_then(|disk| {
+        let total = disk.total_space();
+        (total > 0).then(|| disk.available_space() as f64 * 100.0 / total as f64)
+    }))
+}
+
+/// Memory in use, in percent of the container's limit when a cgroup sets one, else of
+/// the host's memory: `warn` above `warn_above`, `fail` above `fail_above`. Named `memory`.
+///
+/// ```
+/// use readiness_core::checks;
+/// let spec = checks::memory_used_percent(85.0, 95.0);
+/// # let _ = spec;
+/// ```
+pub fn memory_used_percent(warn_above: f64, fail_above: f64) -> CheckSpec {
+    let check = MemoryUsed {
+        system: Arc::new(Mutex::new(System::new())),
+        warn_above,
+        fail_above,
+    };
+    with_thresholds(
+        CheckSpec::new("memory", check),
+        warn_above,
+        fail_above,
+        true,
+    )
+}
+
+#[derive(Debug)]
+struct MemoryUsed {
+    system: Arc<Mutex<System>>,
+    warn_above: f64,
+    fail_above: f64,
+}
+
+impl Check for MemoryUsed {
+    async fn check(&self) -> Result<CheckOutcome, BoxError> {
+        let system = Arc::clone(&self.system);
+        let used = blocking(move || {
+            let mut system = system.lock().map_err(|_| "sysinfo state poisoned")?;
+            system.refresh_memory();
+            let (total, available) = match system.cgroup_limits() {
+                Some(limits)
+                    if limits.total_memory > 0 && limits.total_memory < system.total_memory() =>
+                {
+                    (limits.total_memory, limits.free_memory)
+                }
+                _ => (system.total_memory(), system.available_memory()),
+            };
+            if total == 0 {
+                return Err("total memory reads as zero".into());
+            }
+            Ok(total.saturating_sub(available) as f64 * 100.0 / total as f64)
+        })
+        .await?;
+        Ok(
+            grade(used, self.warn_above, self.fail_above, true, "memory use")
+                .with_measurement(Measurement::new("utilization", round1(used), "percent")),
+        )
+    }
+}
+
+/// CPU in use across all cores, in percent, averaged since the previous run (the first
+/// run samples over 200 ms): `warn` above `warn_above`, `fail` above `fail_above`.
+/// Named `cpu`. High CPU rarely means a restart would help: prefer it non-critical.
+///
+/// ```
+/// use readiness_core::checks;
+/// let spec = checks::cpu_used_percent(80.0, 95.0).non_critical();
+/// # let _ = spec;
+/// ```
+pub fn cpu_used_percent(warn_above: f64, fail_above: f64) -> CheckSpec {
+    let check = CpuUsed {
+        state: Arc::new(Mutex::new((System::new(), false))),
+        warn_above,
+        fail_above,
+    };
+    with_thresholds(CheckSpec::new("cpu", check), warn_above, fail_above, true)
+}
+
+#[derive(Debug)]
+struct CpuUsed {
+    /// The sampler and whether it holds a first sample to measure against.
+    state: Arc<Mutex<(System, bool)>>,
+    warn_above: f64,
+    fail_above: f64,
+}
+
+impl Check for CpuUsed {
+    async fn check(&self) -> Result<CheckOutcome, BoxError> {
+        let state = Arc::clone(&self.state);
+        let used = blocking(move || {
+            let mut state = state.lock().map_err(|_| "sysinfo state poisoned")?;
+            let (system, primed) = &mut *state;
+            if !*primed {
+                system.refresh_cpu_usage();
+                std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+                *primed = true;
+            }
+            system.refresh_cpu_usage();
+            Ok(f64::from(system.global_cpu_usage()))
+        })
+        .await?;
+        Ok(
+            grade(used, self.warn_above, self.fail_above, true, "CPU use")
+                .with_measurement(Measurement::new("utilization", round1(used), "percent")),
+        )
+    }
+}
+
+fn round1(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}

@@ -1,0 +1,119 @@
+//! The `application/health+json` body (draft-inadarei-api-health-check).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::check::{ComponentType, Status};
+use super::snapshot::Snapshot;
+use super::CheckInfo;
+use crate::readiness::Details;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Body<'a> {
+    pub(crate) status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) release_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) service_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) output: Option<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) checks: BTreeMap<String, Vec<Component<'a>>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Component<'a> {
+    pub(crate) component_type: ComponentType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) observed_value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) observed_unit: Option<&'a str>,
+    pub(crate) status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) output: Option<&'a str>,
+}
+
+const PENDING: &str = "not checked yet";
+
+/// Adds the entries of check `index` to `checks`, as much as `details` allows.
+pub(crate) fn add_check<'a>(
+    checks: &mut BTreeMap<String, Vec<Component<'a>>>,
+    info: &'a CheckInfo,
+    snapshot: &'a Snapshot,
+    index: usize,
+    details: Details,
+) {
+    let full = details == Details::Full;
+    let Some(result) = snapshot.results[index].as_deref() else {
+        checks.insert(
+            format!("{}:responseTime", info.name),
+            vec![Component {
+                component_type: info.component_type,
+                observed_value: None,
+                observed_unit: None,
+                status: Status::Warn,
+                time: None,
+                output: full.then_some(PENDING),
+            }],
+        );
+        return;
+    };
+    let time = rfc3339(result.time);
+    checks.insert(
+        format!("{}:responseTime", info.name),
+        vec![Component {
+            component_type: info.component_type,
+            observed_value: Some(millis(result.latency)),
+            observed_unit: Some("ms"),
+            status: result.status,
+            time: Some(time.clone()),
+            output: if full { result.output.as_deref() } else { None },
+        }],
+    );
+    if full {
+        for m in &result.measurements {
+            checks.insert(
+                format!("{}:{}", info.name, m.name),
+                vec![Component {
+                    component_type: info.component_type,
+                    observed_value: Some(m.value),
+                    observed_unit: Some(&m.unit),
+                    status: result.status,
+                    time: Some(time.clone()),
+                    output: None,
+                }],
+            );
+        }
+    }
+}
+
+/// The `uptime` entry of `/health`.
+pub(crate) fn uptime(uptime: Duration) -> Component<'static> {
+    Component {
+        component_type: ComponentType::System,
+        observed_value: Some((uptime.as_secs_f64() * 1000.0).round() / 1000.0),
+        observed_unit: Some("s"),
+        status: Status::Pass,
+        time: Some(rfc3339(SystemTime::now())),
+        output: None,
+    }
+}
+
+/// Milliseconds with microsecond precision.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}

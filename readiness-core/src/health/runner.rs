@@ -1,0 +1,275 @@
+//! The background runner: refresh on an interval, one run at a time per check,
+//! timeouts that drop the check's future, panics caught and recorded.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use futures_util::FutureExt as _;
+use tokio::time::MissedTickBehavior;
+
+use super::boxed::BoxedCheck;
+use super::check::{CheckOutcome, Status};
+use super::snapshot::{CheckResult, SnapshotCell};
+use super::CheckInfo;
+use crate::error::BoxError;
+
+/// Consecutive-run counters for flap dampening, like a kubelet probe's thresholds.
+#[derive(Debug, Default)]
+struct Damper {
+    failures: u32,
+    successes: u32,
+    reported: Option<Status>,
+}
+
+impl Damper {
+    /// Feeds one run's status and returns the status to report.
+    fn apply(&mut self, raw: Status, info: &CheckInfo) -> Status {
+        if raw == Status::Fail {
+            self.failures = self.failures.saturating_add(1);
+            self.successes = 0;
+        } else {
+            self.successes = self.successes.saturating_add(1);
+            self.failures = 0;
+        }
+        let next = match self.reported {
+            None => raw,
+            Some(prev) if raw == Status::Fail => {
+                if self.failures >= info.failure_threshold {
+                    Status::Fail
+                } else {
+                    prev
+                }
+            }
+            Some(Status::Fail) if self.successes < info.success_threshold => Status::Fail,
+            Some(_) => raw,
+        };
+        self.reported = Some(next);
+        next
+    }
+}
+
+#[derive(Debug)]
+struct CheckRunner {
+    check: BoxedCheck,
+    /// Held for the whole run: two refreshes of one check never overlap.
+    damper: tokio::sync::Mutex<Damper>,
+    /// Bumped after every finished run, so a caller that waited for the lock can
+    /// share the run that just finished instead of starting another.
+    generation: AtomicU64,
+}
+
+/// Everything the background tasks and the probes share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) infos: Vec<CheckInfo>,
+    runners: Vec<CheckRunner>,
+    pub(crate) snapshot: SnapshotCell,
+}
+
+/// One run's result before dampening, with the detail that goes to the log only.
+struct RawRun {
+    status: Status,
+    output: Option<Cow<'static, str>>,
+    measurements: Vec<crate::health::Measurement>,
+    detail: Option<String>,
+}
+
+impl Shared {
+    pub(crate) fn new(checks: Vec<(CheckInfo, BoxedCheck)>) -> Self {
+        let mut infos = Vec::with_capacity(checks.len());
+        let mut runners = Vec::with_capacity(checks.len());
+        for (info, check) in checks {
+            infos.push(info);
+            runners.push(CheckRunner {
+                check,
+                damper: tokio::sync::Mutex::new(Damper::default()),
+                generation: AtomicU64::new(0),
+            });
+        }
+        let snapshot = SnapshotCell::new(&infos);
+        Self {
+            infos,
+            runners,
+            snapshot,
+        }
+    }
+
+    /// Refreshes check `index` forever on its interval, starting at once.
+    pub(crate) async fn drive(self: Arc<Self>, index: usize) {
+        let mut ticker = tokio::time::interval(self.infos[index].interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            self.run_check(index).await;
+        }
+    }
+
+    /// Runs check `index` once, unless a run that started after this call was made
+    /// finishes first, in which case its result is shared.
+    pub(crate) async fn run_check(&self, index: usize) {
+        let info = &self.infos[index];
+        let runner = &self.runners[index];
+        let seen = runner.generation.load(Ordering::Acquire);
+        let mut damper = runner.damper.lock().await;
+        if runner.generation.load(Ordering::Acquire) != seen {
+            return;
+        }
+
+        let started = Instant::now();
+        let run = AssertUnwindSafe(runner.check.run()).catch_unwind();
+        // On timeout `run` is dropped here, and with it the check's future.
+        let raw = match tokio::time::timeout(info.timeout, run).await {
+            Ok(Ok(Ok(outcome))) => RawRun::from_outcome(outcome),
+            Ok(Ok(Err(error))) => RawRun::error(&error),
+            Ok(Err(panic)) => RawRun::panic(&*panic),
+            Err(_) => RawRun::failed(
+                format!("timed out after {} ms", info.timeout.as_millis()),
+                None,
+            ),
+        };
+        let latency = started.elapsed();
+        let mut raw = raw;
+        if raw.status == Status::Pass {
+            if let Some(limit) = info.warn_above.filter(|limit| latency > *limit) {
+                raw.status = Status::Warn;
+                raw.output = Some(
+                    format!(
+                        "slow: {} ms, above {} ms",
+                        latency.as_millis(),
+                        limit.as_millis()
+                    )
+                    .into(),
+                );
+            }
+        }
+
+        let previous = damper.reported;
+        let status = damper.apply(raw.status, info);
+        let output = if status == raw.status {
+            raw.output
+        } else if raw.status == Status::Fail {
+            Some(
+                format!(
+                    "{} (failure {} of {})",
+                    raw.output.as_deref().unwrap_or("failed"),
+                    damper.failures,
+                    info.failure_threshold
+                )
+                .into(),
+            )
+        } else {
+            Some(
+                format!(
+                    "recovering: {} of {} good runs",
+                    damper.successes, info.success_threshold
+                )
+                .into(),
+            )
+        };
+
+        if previous != Some(status) {
+            log_check_change(
+                info,
+                previous,
+                status,
+                output.as_deref(),
+                raw.detail.as_deref(),
+            );
+        } else if let Some(detail) = &raw.detail {
+            tracing::debug!(target: "readiness::health", check = %info.name, status = %raw.status, detail = %detail, "health check run failed");
+        }
+
+        let published = self.snapshot.publish(
+            &self.infos,
+            index,
+            CheckResult {
+                status,
+                output,
+                latency,
+                time: SystemTime::now(),
+                measurements: raw.measurements,
+            },
+        );
+        runner.generation.fetch_add(1, Ordering::Release);
+        drop(damper);
+
+        if published.overall_before != published.overall_after {
+            let (from, to) = (published.overall_before, published.overall_after);
+            if to == Status::Fail {
+                tracing::warn!(target: "readiness::health", from = %from, to = %to, "service health changed");
+            } else {
+                tracing::info!(target: "readiness::health", from = %from, to = %to, "service health changed");
+            }
+        }
+        if published.started_now {
+            tracing::info!(target: "readiness::health", "startup complete: every critical check has passed once");
+        }
+    }
+}
+
+fn log_check_change(
+    info: &CheckInfo,
+    previous: Option<Status>,
+    status: Status,
+    output: Option<&str>,
+    detail: Option<&str>,
+) {
+    let from = previous.map_or("unknown", Status::as_str);
+    let output = output.unwrap_or("");
+    let detail = detail.unwrap_or("");
+    if status == Status::Fail {
+        tracing::warn!(target: "readiness::health", check = %info.name, from, to = %status, output, detail, "health check status changed");
+    } else {
+        tracing::info!(target: "readiness::health", check = %info.name, from, to = %status, output, detail, "health check status changed");
+    }
+}
+
+impl RawRun {
+    fn from_outcome(outcome: CheckOutcome) -> Self {
+        Self {
+            status: outcome.status,
+            output: outcome.output,
+            measurements: outcome.measurements,
+            detail: None,
+        }
+    }
+
+    fn failed(output: impl Into<Cow<'static, str>>, detail: Option<String>) -> Self {
+        Self {
+            status: Status::Fail,
+            output: Some(output.into()),
+            measurements: Vec::new(),
+            detail,
+        }
+    }
+
+    fn error(error: &BoxError) -> Self {
+        // The error's text may name hosts or users: the log gets it, the body does not.
+        Self::failed("check returned an error", Some(error_chain(&**error)))
+    }
+
+    fn panic(payload: &(dyn Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".to_owned());
+        Self::failed("check panicked", Some(format!("panic: {message}")))
+    }
+}
+
+/// `error: cause: cause`, the whole `source()` chain on one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,328 @@
+//! Per-check settings: name, probes, criticality, timing, thresholds, tags.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::boxed::BoxedCheck;
+use super::check::{Check, ComponentType};
+use crate::error::BuildError;
+
+/// The Kubernetes probe a check answers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Probe {
+    /// `/livez`: is the process itself working? Restarting it would help.
+    Liveness,
+    /// `/readyz`: can it take traffic now? The default for a check.
+    Readiness,
+    /// `/startupz`: has it finished starting?
+    Startup,
+}
+
+impl Probe {
+    const fn bit(self) -> u8 {
+        match self {
+            Self::Liveness => 1,
+            Self::Readiness => 2,
+            Self::Startup => 4,
+        }
+    }
+
+    /// The probe's name as used in paths and logs: `livez`, `readyz` or `startupz`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Liveness => "livez",
+            Self::Readiness => "readyz",
+            Self::Startup => "startupz",
+        }
+    }
+}
+
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+const MAX_THRESHOLD: u32 = 100;
+const MAX_NAME_LEN: usize = 64;
+
+/// A check together with its settings, ready to hand to
+/// [`ReadinessBuilder::check`](crate::ReadinessBuilder::check).
+///
+/// Defaults: readiness probe only, critical, timeout 1 s, refresh every 10 s, no
+/// latency warning, failure and success thresholds of 1, no tags. Settings are
+/// validated by [`build`](crate::ReadinessBuilder::build), which names the check and
+/// the field in its error.
+///
+/// ```
+/// use readiness_core::{checks, CheckSpec};
+/// use std::time::Duration;
+///
+/// let spec: CheckSpec = checks::from_fn("pricing", || async { true })
+///     .non_critical()
+///     .timeout(Duration::from_millis(300))
+///     .interval(Duration::from_secs(5))
+///     .warn_above(Duration::from_millis(100))
+///     .failure_threshold(3)
+///     .tag("upstream");
+/// # let _ = spec;
+/// ```
+pub struct CheckSpec {
+    pub(crate) name: String,
+    pub(crate) check: BoxedCheck,
+    probes: u8,
+    pub(crate) critical: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) warn_above: Option<Duration>,
+    pub(crate) failure_threshold: u32,
+    pub(crate) success_threshold: u32,
+    pub(crate) tags: Vec<String>,
+    pub(crate) component_type: ComponentType,
+    /// An error found while the check was constructed, reported by `build()`.
+    pub(crate) deferred: Option<(&'static str, String)>,
+}
+
+impl CheckSpec {
+    /// Wraps any [`Check`] under `name` (lowercase letters, digits, `-` and `_`).
+    #[must_use]
+    pub fn new<C: Check>(name: impl Into<String>, check: C) -> Self {
+        Self {
+            name: name.into(),
+            check: BoxedCheck::new(check),
+            probes: 0,
+            critical: true,
+            timeout: DEFAULT_TIMEOUT,
+            interval: DEFAULT_INTERVAL,
+            warn_above: None,
+            failure_threshold: 1,
+            success_threshold: 1,
+            tags: Vec::new(),
+            component_type: ComponentType::Component,
+            deferred: None,
+        }
+    }
+
+    pub(crate) fn deferred_error(mut self, field: &'static str, message: String) -> Self {
+        self.deferred.get_or_insert((field, message));
+        self
+    }
+
+    /// Renames the check.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The check's name.
+    #[must_use]
+    pub fn check_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a probe. Naming any probe replaces the default (readiness only):
+    /// `.probe(Probe::Liveness)` is liveness only, add `.probe(Probe::Readiness)` for both.
+    #[must_use]
+    pub fn probe(mut self, probe: Probe) -> Self {
+        self.probes |= probe.bit();
+        self
+    }
+
+    /// Shorthand for `.probe(Probe::Liveness)`. Liveness checks should look at the
+    /// process only (disk, memory, a deadlock detector), never at a shared dependency.
+    #[must_use]
+    pub fn liveness(self) -> Self {
+        self.probe(Probe::Liveness)
+    }
+
+    /// Shorthand for `.probe(Probe::Readiness)`.
+    #[must_use]
+    pub fn readiness(self) -> Self {
+        self.probe(Probe::Readiness)
+    }
+
+    /// Shorthand for `.probe(Probe::Startup)`.
+    #[must_use]
+    pub fn startup(self) -> Self {
+        self.probe(Probe::Startup)
+    }
+
+    /// Whether the check answers for `probe`.
+    #[must_use]
+    pub fn has_probe(&self, probe: Probe) -> bool {
+        let probes = if self.probes == 0 {
+            Probe::Readiness.bit()
+        } else {
+            self.probes
+        };
+        probes & probe.bit() != 0
+    }
+
+    /// A failing non-critical check makes the whole `warn` instead of `fail`.
+    #[must_use]
+    pub fn non_critical(mut self) -> Self {
+        self.critical = false;
+        self
+    }
+
+    /// Sets whether the check is critical (the default).
+    #[must_use]
+    pub fn critical(mut self, critical: bool) -> Self {
+        self.critical = critical;
+        self
+    }
+
+    /// How long one run may take before it is dropped and recorded as `fail`
+    /// (default 1 s; 1 ms to 5 min, and no longer than the interval).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How often the check is refreshed in the background (default 10 s; 10 ms to 24 h).
+    #[must_use]
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// A passing run slower than this is reported as `warn` (must be below the timeout).
+    #[must_use]
+    pub fn warn_above(mut self, latency: Duration) -> Self {
+        self.warn_above = Some(latency);
+        self
+    }
+
+    /// Consecutive failed runs before the check reports `fail` (default 1, up to 100),
+    /// like a kubelet probe's `failureThreshold`.
+    #[must_use]
+    pub fn failure_threshold(mut self, runs: u32) -> Self {
+        self.failure_threshold = runs;
+        self
+    }
+
+    /// Consecutive good runs before a failed check reports healthy again (default 1,
+    /// up to 100), like a kubelet probe's `successThreshold`.
+    #[must_use]
+    pub fn success_threshold(mut self, runs: u32) -> Self {
+        self.success_threshold = runs;
+        self
+    }
+
+    /// Adds a tag (same characters as a name). `/health?tag=NAME` shows only the
+    /// checks that carry it.
+    #[must_use]
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Sets the `componentType` shown in the health body (default `component`).
+    #[must_use]
+    pub fn component_type(mut self, component_type: ComponentType) -> Self {
+        self.component_type = component_type;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
+        let field = |name: &str| format!("checks[{}].{name}", self.name);
+        validate_name(&self.name).map_err(|msg| BuildError::new(field("name"), msg))?;
+        if let Some((name, message)) = &self.deferred {
+            return Err(BuildError::new(field(name), message.clone()));
+        }
+        if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&self.timeout) {
+            return Err(BuildError::new(
+                field("timeout"),
+                format!(
+                    "must be between 1 ms and 5 min, got {}",
+                    humantime::format_duration(self.timeout)
+                ),
+            ));
+        }
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&self.interval) {
+            return Err(BuildError::new(
+                field("interval"),
+                format!(
+                    "must be between 10 ms and 24 h, got {}",
+                    humantime::format_duration(self.interval)
+                ),
+            ));
+        }
+        if self.timeout > self.interval {
+            return Err(BuildError::new(
+                field("timeout"),
+                format!(
+                    "must not exceed the interval ({}), got {}",
+                    humantime::format_duration(self.interval),
+                    humantime::format_duration(self.timeout)
+                ),
+            ));
+        }
+        if let Some(warn) = self.warn_above {
+            if warn.is_zero() || warn >= self.timeout {
+                return Err(BuildError::new(
+                    field("warn_above"),
+                    format!(
+                        "must be above zero and below the timeout ({}), got {}",
+                        humantime::format_duration(self.timeout),
+                        humantime::format_duration(warn)
+                    ),
+                ));
+            }
+        }
+        for (name, value) in [
+            ("failure_threshold", self.failure_threshold),
+            ("success_threshold", self.success_threshold),
+        ] {
+            if !(1..=MAX_THRESHOLD).contains(&value) {
+                return Err(BuildError::new(
+                    field(name),
+                    format!("must be between 1 and {MAX_THRESHOLD}, got {value}"),
+                ));
+            }
+        }
+        for tag in &self.tags {
+            validate_name(tag).map_err(|msg| BuildError::new(field("tags"), msg))?;
+        }
+        Ok(())
+    }
+}
+
+/// Names and tags: 1 to 64 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.
+pub(crate) fn validate_name(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "{name:?} must be 1 to {MAX_NAME_LEN} characters long"
+        ));
+    }
+    if !name.chars().all(ok_char) || name.starts_with(['-', '_']) {
+        return Err(format!(
+            "{name:?} may hold only lowercase letters, digits, `-` and `_`, and must start with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+impl fmt::Debug for CheckSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckSpec")
+            .field("name", &self.name)
+            .field("liveness", &self.has_probe(Probe::Liveness))
+            .field("readiness", &self.has_probe(Probe::Readiness))
+            .field("startup", &self.has_probe(Probe::Startup))
+            .field("critical", &self.critical)
+            .field("timeout", &self.timeout)
+            .field("interval", &self.interval)
+            .field("warn_above", &self.warn_above)
+            .field("failure_threshold", &self.failure_threshold)
+            .field("success_threshold", &self.success_threshold)
+            .field("tags", &self.tags)
+            .field("component_type", &self.component_type)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,50 @@
+//! Health checks and probes for Rust services, framework-agnostic.
+//!
+//! `readiness-core` holds everything that does not depend on a web framework: the
+//! [`Check`] trait and ready-made [`checks`], the background runner and its cached
+//! snapshot, the Kubernetes probe rules and the `application/health+json` answers.
+//! `readiness-axum` and `readiness-actix` serve those answers on their framework.
+//!
+//! # Quick start
+//!
+//! ```
+//! use readiness_core::{checks, Endpoint, ProbeRequest, Readiness};
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let readiness = Readiness::builder()
+//!     .service("orders", env!("CARGO_PKG_VERSION"))
+//!     .check(checks::from_fn("queue", || async { true }).timeout(Duration::from_millis(300)))
+//!     .build()?; // invalid settings: an error naming the field
+//!
+//! readiness.refresh().await; // or let the background refresh do it
+//! let answer = readiness.respond(&ProbeRequest::new(Endpoint::Readyz, "GET"));
+//! assert_eq!(answer.status(), 200);
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `system` | yes | disk, memory and CPU checks (`sysinfo`) |
+//! | `full` | no | every feature above |
+//!
+//! # Minimum supported Rust version
+//!
+//! 1.89, the highest of its dependencies' (actix-web's, for the actix adapter).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod checks;
+pub mod endpoint;
+mod error;
+pub mod health;
+mod readiness;
+
+pub use endpoint::{Endpoint, ProbeRequest};
+pub use error::{BoxError, BuildError};
+pub use health::{
+    Check, CheckOutcome, CheckSpec, ComponentType, IntoOutcome, Measurement, Probe, Status,
+};
+pub use readiness::{Details, Readiness, ReadinessBuilder};

@@ -1,0 +1,356 @@
+//! `Readiness`, the single entry point, and its builder.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::error::BuildError;
+use crate::health::runner::Shared;
+use crate::health::{CheckInfo, CheckSpec, Probe, Status};
+
+/// How much of a health body anonymous callers see.
+///
+/// Failure messages can name hosts and versions can point at known vulnerabilities,
+/// so the default shows components with their status and latency but no messages and
+/// no version. A caller presenting the [details token](ReadinessBuilder::details_token)
+/// always sees [`Full`](Self::Full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Details {
+    /// Only the overall `status`.
+    StatusOnly,
+    /// Status, plus each check with its status, latency, type and time. The default.
+    #[default]
+    Components,
+    /// Everything: failure messages, measurements, version and release.
+    Full,
+}
+
+/// Builds a [`Readiness`]. See [`Readiness::builder`].
+#[must_use]
+pub struct ReadinessBuilder {
+    service: Option<String>,
+    version: Option<String>,
+    release_id: Option<String>,
+    description: Option<String>,
+    checks: Vec<CheckSpec>,
+    details: Details,
+    token: Option<String>,
+}
+
+/// The health of a service: its checks, their background refresh, the probe answers
+/// and the manual ready switch.
+///
+/// Cheap to clone (an `Arc`). The background tasks stop when the last clone is dropped.
+/// See the [`health` module docs](crate::health) for the probe rules.
+///
+/// ```
+/// use readiness_core::{checks, Probe, Readiness, Status};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let readiness = Readiness::builder()
+///     .service("orders", "1.4.2")
+///     .check(checks::from_fn("queue", || async { true }))
+///     .build()?;
+/// readiness.refresh().await;
+/// assert_eq!(readiness.status(Probe::Readiness), Status::Pass);
+///
+/// readiness.mark_unready("maintenance");
+/// assert_eq!(readiness.status(Probe::Readiness), Status::Fail);
+/// assert_eq!(readiness.status(Probe::Liveness), Status::Pass);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Readiness {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) service: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) release_id: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) details: Details,
+    pub(crate) token: Option<String>,
+    pub(crate) unready: RwLock<Option<Cow<'static, str>>>,
+    pub(crate) started_at: Instant,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Readiness {
+    /// Starts a builder with the defaults: no checks, [`Details::Components`].
+    pub fn builder() -> ReadinessBuilder {
+        ReadinessBuilder {
+            service: None,
+            version: None,
+            release_id: None,
+            description: None,
+            checks: Vec::new(),
+            details: Details::default(),
+            token: None,
+        }
+    }
+
+    /// Runs every check now, concurrently, and returns when all have finished. A
+    /// check already running is not started twice: its run is awaited and shared.
+    pub async fn refresh(&self) {
+        let shared = &self.inner.shared;
+        futures_util::future::join_all((0..shared.infos.len()).map(|i| shared.run_check(i))).await;
+    }
+
+    /// Marks the service not ready: `/readyz` fails with `reason` until
+    /// [`mark_ready`](Self::mark_ready). Liveness is not affected. Used by graceful
+    /// shutdown (`"shutting down"`) and for maintenance.
+    pub fn mark_unready(&self, reason: impl Into<Cow<'static, str>>) {
+        let reason = reason.into();
+        tracing::info!(target: "readiness::health", reason = %reason, "marked not ready");
+        *self
+            .inner
+            .unready
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+
+    /// Clears [`mark_unready`](Self::mark_unready): readiness follows the checks again.
+    pub fn mark_ready(&self) {
+        let previous = self
+            .inner
+            .unready
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if previous.is_some() {
+            tracing::info!(target: "readiness::health", "marked ready again");
+        }
+    }
+
+    /// The reason given to [`mark_unready`](Self::mark_unready), if it is in force.
+    #[must_use]
+    pub fn unready_reason(&self) -> Option<String> {
+        self.inner
+            .unready
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            .map(str::to_owned)
+    }
+
+    /// The current status of a probe, from the cached results.
+    #[must_use]
+    pub fn status(&self, probe: Probe) -> Status {
+        let snapshot = self.inner.shared.snapshot.load();
+        let status = snapshot.probe_status(&self.inner.shared.infos, probe);
+        if probe == Probe::Readiness && self.unready_reason().is_some() {
+            return Status::Fail;
+        }
+        status
+    }
+
+    /// The reported status of the check named `name`, or `None` if there is no such
+    /// check. A check that has not finished its first run reports `warn`.
+    #[must_use]
+    pub fn check_status(&self, name: &str) -> Option<Status> {
+        let shared = &self.inner.shared;
+        let index = shared.infos.iter().position(|info| info.name == name)?;
+        let snapshot = shared.snapshot.load();
+        Some(
+            snapshot.results[index]
+                .as_ref()
+                .map_or(Status::Warn, |result| result.status),
+        )
+    }
+
+    /// The names of the configured checks, in registration order.
+    pub fn check_names(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .shared
+            .infos
+            .iter()
+            .map(|info| info.name.as_str())
+    }
+
+    /// The service name given to [`ReadinessBuilder::service`].
+    #[must_use]
+    pub fn service_name(&self) -> Option<&str> {
+        self.inner.service.as_deref()
+    }
+
+    /// The version given to [`ReadinessBuilder::service`].
+    #[must_use]
+    pub fn version(&self) -> Option<&str> {
+        self.inner.version.as_deref()
+    }
+
+    /// Time since [`build`](ReadinessBuilder::build).
+    #[must_use]
+    pub fn uptime(&self) -> Duration {
+        self.inner.started_at.elapsed()
+    }
+}
+
+impl ReadinessBuilder {
+    /// The service's name and version (`serviceId` and `version` in health bodies).
+    pub fn service(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.service = Some(name.into());
+        self.version = Some(version.into());
+        self
+    }
+
+    /// The release identifier (`releaseId`), such as a commit or image tag. Defaults
+    /// to the version.
+    pub fn release_id(mut self, release_id: impl Into<String>) -> Self {
+        self.release_id = Some(release_id.into());
+        self
+    }
+
+    /// A human-readable description of the service (`description`).
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Adds a check. Names must be unique; [`build`](Self::build) rejects duplicates.
+    pub fn check(mut self, check: CheckSpec) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// How much anonymous callers see (default [`Details::Components`]).
+    pub fn details(mut self, details: Details) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// A bearer token that unlocks [`Details::Full`] when sent as
+    /// `Authorization: Bearer TOKEN`. At least 16 visible ASCII characters.
+    pub fn details_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Validates the configuration and starts refreshing the checks in the background.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the field for an invalid or duplicate check name, a
+    /// timeout or interval out of range, a bad threshold or token, or when called
+    /// outside a Tokio runtime while checks are configured.
+    pub fn build(self) -> Result<Readiness, BuildError> {
+        for (field, value) in [
+            ("service.name", &self.service),
+            ("service.version", &self.version),
+            ("release_id", &self.release_id),
+            ("description", &self.description),
+        ] {
+            if let Some(value) = value {
+                validate_text(field, value)?;
+            }
+        }
+        if let Some(token) = &self.token {
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(BuildError::new(
+                    "details_token",
+                    "must be at least 16 visible ASCII characters (no spaces)",
+                ));
+            }
+        }
+        let mut seen = HashSet::new();
+        for spec in &self.checks {
+            spec.validate()?;
+            if !seen.insert(spec.check_name()) {
+                return Err(BuildError::new(
+                    format!("checks[{}].name", spec.check_name()),
+                    format!(
+                        "duplicate check name {:?}: names must be unique",
+                        spec.check_name()
+                    ),
+                ));
+            }
+        }
+
+        let runtime = if self.checks.is_empty() {
+            None
+        } else {
+            Some(tokio::runtime::Handle::try_current().map_err(|_| {
+                BuildError::new(
+                    "runtime",
+                    "build() must be called inside a Tokio runtime (such as #[tokio::main] \
+                     or #[actix_web::main]) so that checks can refresh in the background",
+                )
+            })?)
+        };
+
+        let checks: Vec<(CheckInfo, _)> =
+            self.checks.into_iter().map(CheckSpec::into_parts).collect();
+        let shared = Arc::new(Shared::new(checks));
+        let tasks = runtime.map_or_else(Vec::new, |runtime| {
+            (0..shared.infos.len())
+                .map(|i| runtime.spawn(Arc::clone(&shared).drive(i)).abort_handle())
+                .collect()
+        });
+        let release_id = self.release_id.or_else(|| self.version.clone());
+        Ok(Readiness {
+            inner: Arc::new(Inner {
+                shared,
+                service: self.service,
+                version: self.version,
+                release_id,
+                description: self.description,
+                details: self.details,
+                token: self.token,
+                unready: RwLock::new(None),
+                started_at: Instant::now(),
+                tasks,
+            }),
+        })
+    }
+}
+
+fn validate_text(field: &'static str, value: &str) -> Result<(), BuildError> {
+    if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+        return Err(BuildError::new(
+            field,
+            format!("must be 1 to 256 characters without control characters, got {value:?}"),
+        ));
+    }
+    Ok(())
+}
+
+impl fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Readiness")
+            .field("service", &self.inner.service)
+            .field("version", &self.inner.version)
+            .field("checks", &self.inner.shared.infos)
+            .field("details", &self.inner.details)
+            .field(
+                "details_token",
+                &self.inner.token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("unready", &self.unready_reason())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ReadinessBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadinessBuilder")
+            .field("service", &self.service)
+            .field("version", &self.version)
+            .field("checks", &self.checks)
+            .field("details", &self.details)
+            .field("details_token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
