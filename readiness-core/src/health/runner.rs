@@ -102,6 +102,11 @@ impl Shared {
     pub(crate) async fn drive(self: Arc<Self>, index: usize) {
         let mut ticker = tokio::time::interval(self.infos[index].interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticker.tick().await;
+        // A `refresh()` right after `build()` may have run the check already.
+        if self.runners[index].generation.load(Ordering::Acquire) == 0 {
+            self.run_check(index).await;
+        }
         loop {
             ticker.tick().await;
             self.run_check(index).await;

@@ -1,0 +1,104 @@
+//! Health probes for [actix-web] services, on top of [`readiness_core`].
+//!
+//! [`configure`] registers `/livez`, `/readyz`, `/startupz`, `/health` and
+//! `/health/{check}` on an `App` or a scope. The answers come from
+//! [`readiness_core::Readiness::respond`], so they are byte for byte those of the axum
+//! adapter.
+//!
+//! # Default
+//!
+//! ```
+//! use actix_web::{web, App, HttpResponse};
+//! use readiness_actix::core::{checks, Readiness};
+//!
+//! # #[actix_web::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let readiness = Readiness::builder()
+//!     .service("orders", "1.4.2")
+//!     .check(checks::from_fn("queue", || async { true }))
+//!     .build()?;
+//!
+//! let app = App::new()
+//!     .route("/orders", web::get().to(|| async { HttpResponse::Ok().body("[]") }))
+//!     .configure(readiness_actix::configure(&readiness));
+//! # let _ = app;
+//! # Ok(()) }
+//! ```
+//!
+//! # Customized
+//!
+//! ```
+//! use actix_web::{web, App};
+//! use readiness_actix::core::{Details, Readiness};
+//!
+//! # #[actix_web::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let readiness = Readiness::builder()
+//!     .details(Details::StatusOnly)
+//!     .details_token("an-operator-token-0123")
+//!     .build()?;
+//!
+//! let app = App::new().service(web::scope("/ops").configure(readiness_actix::configure(&readiness)));
+//! # let _ = app;
+//! # Ok(()) }
+//! ```
+//!
+//! [actix-web]: https://docs.rs/actix-web
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+pub use readiness_core as core;
+use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
+use readiness_core::{Endpoint, ProbeRequest, Readiness};
+
+/// Registers the health routes of `readiness`; pass it to `App::configure` or
+/// `Scope::configure`. See the [crate docs](crate).
+///
+/// Every method reaches the handler, which answers `405` with `Allow: GET, HEAD` for
+/// those it does not serve, as the axum adapter does.
+pub fn configure(readiness: &Readiness) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+    let readiness = readiness.clone();
+    move |config: &mut web::ServiceConfig| {
+        for (path, endpoint) in [
+            (LIVEZ_PATH, Endpoint::Livez),
+            (READYZ_PATH, Endpoint::Readyz),
+            (STARTUPZ_PATH, Endpoint::Startupz),
+            (HEALTH_PATH, Endpoint::Health),
+        ] {
+            let readiness = readiness.clone();
+            config.route(
+                path,
+                web::route().to(move |request: HttpRequest| {
+                    let answer = answer(&readiness, endpoint, &request);
+                    async move { answer }
+                }),
+            );
+        }
+        let readiness = readiness.clone();
+        config.route(
+            "/health/{check}",
+            web::route().to(move |request: HttpRequest| {
+                let name = request.match_info().get("check").unwrap_or_default();
+                let answer = answer(&readiness, Endpoint::Check(name), &request);
+                async move { answer }
+            }),
+        );
+    }
+}
+
+fn answer(readiness: &Readiness, endpoint: Endpoint<'_>, request: &HttpRequest) -> HttpResponse {
+    let query = Some(request.query_string()).filter(|q| !q.is_empty());
+    let probe = ProbeRequest::new(endpoint, request.method().as_str())
+        .with_query(query)
+        .with_authorization(request.headers().get(AUTHORIZATION).map(|v| v.as_bytes()));
+    let (parts, body) = readiness.respond(&probe).into_parts();
+    // actix-web 4 uses the `http` 0.2 types: map by number and by bytes.
+    let status =
+        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in &parts.headers {
+        response.insert_header((name.as_str(), value.as_bytes()));
+    }
+    response.body(body)
+}

@@ -1,0 +1,101 @@
+//! Health probes for [axum] services, on top of [`readiness_core`].
+//!
+//! [`routes`] returns a `Router` with `/livez`, `/readyz`, `/startupz`, `/health` and
+//! `/health/{check}`; merge it into the service's router. The answers come from
+//! [`readiness_core::Readiness::respond`], so they are byte for byte those of the
+//! actix-web adapter.
+//!
+//! # Default
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use readiness_axum::core::{checks, Readiness};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let readiness = Readiness::builder()
+//!     .service("orders", "1.4.2")
+//!     .check(checks::from_fn("queue", || async { true }))
+//!     .build()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/orders", get(|| async { "[]" }))
+//!     .merge(readiness_axum::routes(&readiness));
+//! # let _ = app;
+//! # Ok(()) }
+//! ```
+//!
+//! # Customized
+//!
+//! Routes can sit under a prefix, and the service's own state is untouched:
+//!
+//! ```
+//! use axum::{extract::State, routing::get, Router};
+//! use readiness_axum::core::{Details, Readiness};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! #[derive(Clone)]
+//! struct AppState { greeting: &'static str }
+//!
+//! let readiness = Readiness::builder()
+//!     .details(Details::StatusOnly)
+//!     .details_token("an-operator-token-0123")
+//!     .build()?;
+//!
+//! let app = Router::new()
+//!     .route("/", get(|State(s): State<AppState>| async move { s.greeting }))
+//!     .nest("/ops", readiness_axum::routes(&readiness))
+//!     .with_state(AppState { greeting: "hello" });
+//! # let _ = app;
+//! # Ok(()) }
+//! ```
+//!
+//! [axum]: https://docs.rs/axum
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+use axum::body::Body;
+use axum::extract::{Path, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+pub use readiness_core as core;
+use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
+use readiness_core::{Endpoint, ProbeRequest, Readiness};
+
+/// A router serving the health routes of `readiness`. See the [crate docs](crate).
+///
+/// Every method reaches the handler, which answers `405` with `Allow: GET, HEAD` for
+/// those it does not serve, as the actix-web adapter does.
+pub fn routes<S>(readiness: &Readiness) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let probe = |endpoint: Endpoint<'static>| {
+        let readiness = readiness.clone();
+        any(move |request: Request| {
+            let readiness = readiness.clone();
+            async move { answer(&readiness, endpoint, &request) }
+        })
+    };
+    let one = readiness.clone();
+    Router::new()
+        .route(LIVEZ_PATH, probe(Endpoint::Livez))
+        .route(READYZ_PATH, probe(Endpoint::Readyz))
+        .route(STARTUPZ_PATH, probe(Endpoint::Startupz))
+        .route(HEALTH_PATH, probe(Endpoint::Health))
+        .route(
+            "/health/{check}",
+            any(move |Path(name): Path<String>, request: Request| {
+                let readiness = one.clone();
+                async move { answer(&readiness, Endpoint::Check(&name), &request) }
+            }),
+        )
+}
+
+fn answer(readiness: &Readiness, endpoint: Endpoint<'_>, request: &Request) -> Response {
+    let probe = ProbeRequest::new(endpoint, request.method().as_str())
+        .with_query(request.uri().query())
+        .with_authorization(request.headers().get(AUTHORIZATION).map(|v| v.as_bytes()));
+    readiness.respond(&probe).map(Body::from)
+}
