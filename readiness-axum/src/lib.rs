@@ -41,7 +41,7 @@
 //!     .details_token("an-operator-token-0123")
 //!     .build()?;
 //!
-//! let app = Router::new()
+//! let app: Router = Router::new()
 //!     .route("/", get(|State(s): State<AppState>| async move { s.greeting }))
 //!     .nest("/ops", readiness_axum::routes(&readiness))
 //!     .with_state(AppState { greeting: "hello" });

@@ -1,0 +1,75 @@
+//! The actix-web adapter inside an application: scopes, other routes, a real server.
+
+use std::time::Duration;
+
+use actix_web::test::{call_service, init_service, read_body, TestRequest};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use readiness_core::{checks, Readiness};
+
+async fn readiness() -> Readiness {
+    let readiness = Readiness::builder()
+        .check(checks::from_fn("db", || async { true }).interval(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    readiness
+}
+
+#[actix_web::test]
+async fn routes_sit_beside_the_application_and_under_a_scope() {
+    let readiness = readiness().await;
+    let app = init_service(
+        App::new()
+            .route(
+                "/orders",
+                web::get().to(|| async { HttpResponse::Ok().body("[]") }),
+            )
+            .service(web::scope("/ops").configure(readiness_actix::configure(&readiness))),
+    )
+    .await;
+    let response = call_service(&app, TestRequest::get().uri("/orders").to_request()).await;
+    assert_eq!(read_body(response).await, "[]");
+    let response = call_service(&app, TestRequest::get().uri("/ops/readyz").to_request()).await;
+    assert_eq!(response.status(), 200);
+    let response = call_service(&app, TestRequest::get().uri("/ops/health/db").to_request()).await;
+    assert_eq!(response.status(), 200);
+    let response = call_service(&app, TestRequest::get().uri("/readyz").to_request()).await;
+    assert_eq!(response.status(), 404);
+}
+
+#[actix_web::test]
+async fn a_real_server_answers_probes_from_every_worker() {
+    let readiness = readiness().await;
+    let configure = readiness_actix::configure(&readiness);
+    let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .workers(2)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    let running = actix_web::rt::spawn(server);
+
+    for _ in 0..8 {
+        let response = raw_get(addr, "/readyz").await;
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(
+            response.contains("content-type: application/health+json\r\n"),
+            "{response}"
+        );
+    }
+    handle.stop(true).await;
+    running.await.unwrap().unwrap();
+}
+
+/// One HTTP/1.1 request over a plain socket; the answer as text.
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}

@@ -1,0 +1,79 @@
+//! The axum adapter inside an application: state, nesting, a real server.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use http_body_util::BodyExt as _;
+use readiness_core::{checks, Readiness};
+use tower::ServiceExt as _;
+
+async fn readiness() -> Readiness {
+    let readiness = Readiness::builder()
+        .check(checks::from_fn("db", || async { true }).interval(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    readiness
+}
+
+async fn call(app: &Router, uri: &str) -> (StatusCode, String) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn routes_merge_into_a_router_with_state_and_nest_under_a_prefix() {
+    #[derive(Clone)]
+    struct AppState(&'static str);
+    let readiness = readiness().await;
+    let app = Router::new()
+        .route(
+            "/orders",
+            get(|State(s): State<AppState>| async move { s.0 }),
+        )
+        .merge(readiness_axum::routes(&readiness))
+        .nest("/ops", readiness_axum::routes(&readiness))
+        .with_state(AppState("[]"));
+    assert_eq!(call(&app, "/orders").await, (StatusCode::OK, "[]".into()));
+    assert_eq!(call(&app, "/readyz").await.0, StatusCode::OK);
+    assert_eq!(call(&app, "/ops/readyz").await.0, StatusCode::OK);
+    assert_eq!(call(&app, "/ops/health/db").await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/ops/health/nope").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_real_server_answers_probes() {
+    let readiness = readiness().await;
+    let app = readiness_axum::routes(&readiness);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /readyz?verbose HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.ends_with("[+]db ok\nreadyz check passed\n"),
+        "{answer}"
+    );
+    server.abort();
+}
