@@ -224,8 +224,6 @@ fn log_check_change(
     detail: Option<&str>,
 ) {
     let from = previous.map_or("unknown", Status::as_str);
-    let output = output.unwrap_or("");
-    let detail = detail.unwrap_or("");
     if status == Status::Fail {
         tracing::warn!(target: "readiness::health", check = %info.name, from, to = %status, output, detail, "health check status changed");
     } else {
