@@ -4,6 +4,7 @@
 //! `spawn_blocking` so the runtime's workers never wait on the file system.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sysinfo::{Disks, System};
@@ -53,10 +54,40 @@ fn grade(value: f64, warn: f64, fail: f64, rising: bool, what: &str) -> CheckOut
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, BoxError> + Send + 'static,
-) -> Result<T, BoxError> {
-    tokio::task::spawn_blocking(f).await?
+/// Runs sysinfo's blocking reads off the async workers, one at a time per check.
+///
+/// A blocking call cannot be cancelled: when a run times out (a hung network mount,
+/// say) its thread goes on. Later runs then fail at once instead of parking one more
+/// thread each, so a stuck file system never piles up threads.
+#[derive(Debug, Default)]
+struct Blocking {
+    busy: Arc<AtomicBool>,
+}
+
+impl Blocking {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, BoxError> + Send + 'static,
+    ) -> Result<T, BoxError> {
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return Err("the previous run is still blocked reading system figures".into());
+        }
+        let done = Done(Arc::clone(&self.busy));
+        tokio::task::spawn_blocking(move || {
+            let _done = done;
+            f()
+        })
+        .await?
+    }
+}
+
+/// Clears the busy flag when the blocking call ends, even by a panic.
+struct Done(Arc<AtomicBool>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// Free space on the file system holding `path`, in percent: `warn` below
@@ -69,6 +100,7 @@ async fn blocking<T: Send + 'static>(
 /// ```
 pub fn disk_free_percent(path: impl Into<PathBuf>, warn_below: f64, fail_below: f64) -> CheckSpec {
     let check = DiskFree {
+        blocking: Blocking::default(),
         path: path.into(),
         warn_below,
         fail_below,
@@ -78,6 +110,7 @@ pub fn disk_free_percent(path: impl Into<PathBuf>, warn_below: f64, fail_below: 
 
 #[derive(Debug)]
 struct DiskFree {
+    blocking: Blocking,
     path: PathBuf,
     warn_below: f64,
     fail_below: f64,
@@ -86,7 +119,7 @@ struct DiskFree {
 impl Check for DiskFree {
     async fn check(&self) -> Result<CheckOutcome, BoxError> {
         let path = self.path.clone();
-        let free = blocking(move || free_percent(&path)).await?;
+        let free = self.blocking.run(move || free_percent(&path)).await?;
         let Some(free) = free else {
             return Ok(CheckOutcome::fail("path is on no mounted file system"));
         };
@@ -122,6 +155,7 @@ fn free_percent(path: &Path) -> Result<Option<f64>, BoxError> {
 /// ```
 pub fn memory_used_percent(warn_above: f64, fail_above: f64) -> CheckSpec {
     let check = MemoryUsed {
+        blocking: Blocking::default(),
         system: Arc::new(Mutex::new(System::new())),
         warn_above,
         fail_above,
@@ -136,6 +170,7 @@ pub fn memory_used_percent(warn_above: f64, fail_above: f64) -> CheckSpec {
 
 #[derive(Debug)]
 struct MemoryUsed {
+    blocking: Blocking,
     system: Arc<Mutex<System>>,
     warn_above: f64,
     fail_above: f64,
@@ -144,23 +179,26 @@ struct MemoryUsed {
 impl Check for MemoryUsed {
     async fn check(&self) -> Result<CheckOutcome, BoxError> {
         let system = Arc::clone(&self.system);
-        let used = blocking(move || {
-            let mut system = system.lock().map_err(|_| "sysinfo state poisoned")?;
-            system.refresh_memory();
-            let (total, available) = match system.cgroup_limits() {
-                Some(limits)
-                    if limits.total_memory > 0 && limits.total_memory < system.total_memory() =>
-                {
-                    (limits.total_memory, limits.free_memory)
+        let used = self
+            .blocking
+            .run(move || {
+                let mut system = system.lock().map_err(|_| "sysinfo state poisoned")?;
+                system.refresh_memory();
+                let (total, available) = match system.cgroup_limits() {
+                    Some(limits)
+                        if limits.total_memory > 0
+                            && limits.total_memory < system.total_memory() =>
+                    {
+                        (limits.total_memory, limits.free_memory)
+                    }
+                    _ => (system.total_memory(), system.available_memory()),
+                };
+                if total == 0 {
+                    return Err("total memory reads as zero".into());
                 }
-                _ => (system.total_memory(), system.available_memory()),
-            };
-            if total == 0 {
-                return Err("total memory reads as zero".into());
-            }
-            Ok(total.saturating_sub(available) as f64 * 100.0 / total as f64)
-        })
-        .await?;
+                Ok(total.saturating_sub(available) as f64 * 100.0 / total as f64)
+            })
+            .await?;
         Ok(
             grade(used, self.warn_above, self.fail_above, true, "memory use")
                 .with_measurement(Measurement::new("utilization", round1(used), "percent")),
@@ -179,6 +217,7 @@ impl Check for MemoryUsed {
 /// ```
 pub fn cpu_used_percent(warn_above: f64, fail_above: f64) -> CheckSpec {
     let check = CpuUsed {
+        blocking: Blocking::default(),
         state: Arc::new(Mutex::new((System::new(), false))),
         warn_above,
         fail_above,
@@ -188,6 +227,7 @@ pub fn cpu_used_percent(warn_above: f64, fail_above: f64) -> CheckSpec {
 
 #[derive(Debug)]
 struct CpuUsed {
+    blocking: Blocking,
     /// The sampler and whether it holds a first sample to measure against.
     state: Arc<Mutex<(System, bool)>>,
     warn_above: f64,
@@ -197,18 +237,20 @@ struct CpuUsed {
 impl Check for CpuUsed {
     async fn check(&self) -> Result<CheckOutcome, BoxError> {
         let state = Arc::clone(&self.state);
-        let used = blocking(move || {
-            let mut state = state.lock().map_err(|_| "sysinfo state poisoned")?;
-            let (system, primed) = &mut *state;
-            if !*primed {
+        let used = self
+            .blocking
+            .run(move || {
+                let mut state = state.lock().map_err(|_| "sysinfo state poisoned")?;
+                let (system, primed) = &mut *state;
+                if !*primed {
+                    system.refresh_cpu_usage();
+                    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+                    *primed = true;
+                }
                 system.refresh_cpu_usage();
-                std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
-                *primed = true;
-            }
-            system.refresh_cpu_usage();
-            Ok(f64::from(system.global_cpu_usage()))
-        })
-        .await?;
+                Ok(f64::from(system.global_cpu_usage()))
+            })
+            .await?;
         Ok(
             grade(used, self.warn_above, self.fail_above, true, "CPU use")
                 .with_measurement(Measurement::new("utilization", round1(used), "percent")),
@@ -218,4 +260,50 @@ impl Check for CpuUsed {
 
 fn round1(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::Blocking;
+
+    #[tokio::test]
+    async fn a_blocked_read_is_not_joined_by_another_thread() {
+        let blocking = Blocking::default();
+        let (release, wait) = mpsc::channel::<()>();
+        let stuck = blocking.run(move || {
+            wait.recv().map_err(|e| e.to_string())?;
+            Ok(1)
+        });
+        // The runner's timeout drops the future; the thread stays blocked.
+        assert!(tokio::time::timeout(Duration::from_millis(20), stuck)
+            .await
+            .is_err());
+        let err = blocking.run(|| Ok(2)).await.unwrap_err();
+        assert!(err.to_string().contains("still blocked"), "{err}");
+
+        release.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match blocking.run(|| Ok(3)).await {
+                Ok(value) => break assert_eq!(value, 3),
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(err) => panic!("never recovered: {err}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_read_frees_the_slot() {
+        let blocking = Blocking::default();
+        assert!(blocking
+            .run(|| -> Result<(), _> { panic!("boom") })
+            .await
+            .is_err());
+        assert_eq!(blocking.run(|| Ok(4)).await.unwrap(), 4);
+    }
 }
