@@ -30,7 +30,8 @@ async fn readiness(details: Details) -> Readiness {
                     "connections",
                 ))
             })
-            .interval(long),
+            .interval(long)
+            .tag("storage"),
         )
         .check(
             checks::from_fn("cache", || async {
@@ -212,8 +213,32 @@ async fn both_adapters_answer_alike() {
             "GET",
             "/health?tag=none",
             None,
+            400,
+            "unknown tag",
+        ),
+        (
+            Details::Components,
+            "GET",
+            "/readyz?tag=storage",
+            None,
             200,
-            r#""uptime""#,
+            r#""db:responseTime""#,
+        ),
+        (
+            Details::Components,
+            "GET",
+            "/health/%FF",
+            None,
+            404,
+            "unknown check",
+        ),
+        (
+            Details::Components,
+            "GET",
+            "/health/%64b",
+            None,
+            200,
+            r#""db:responseTime""#,
         ),
         (
             Details::StatusOnly,
@@ -272,16 +297,20 @@ async fn both_adapters_answer_alike() {
         assert_eq!(axum.status, status, "axum: {case}");
         assert_eq!(actix.status, status, "actix: {case}");
         assert_eq!(axum.headers, actix.headers, "{case}");
-        assert_eq!(
-            without_uptime(&axum.body),
-            without_uptime(&actix.body),
-            "{case}"
-        );
-        let body = String::from_utf8(axum.body).unwrap();
-        assert!(body.contains(piece), "{case}: {body:?} lacks {piece:?}");
+        // For HEAD both adapters hand the server GET's body so it can state its
+        // length; axum's router drops it here, actix-web's server when it writes
+        // (see `tests/routes.rs` of both crates, over real sockets).
         if method == "HEAD" {
-            assert!(body.is_empty(), "{case}");
+            assert!(axum.body.is_empty(), "{case}");
+        } else {
+            assert_eq!(
+                without_uptime(&axum.body),
+                without_uptime(&actix.body),
+                "{case}"
+            );
         }
+        let body = String::from_utf8(actix.body).unwrap();
+        assert!(body.contains(piece), "{case}: {body:?} lacks {piece:?}");
         if details != Details::Full && auth.is_none() {
             assert!(
                 !body.contains("cache.internal"),

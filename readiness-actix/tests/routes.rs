@@ -38,7 +38,7 @@ async fn routes_sit_beside_the_application_and_under_a_scope() {
 }
 
 #[actix_web::test]
-async fn a_real_server_answers_probes_from_every_worker() {
+async fn a_real_server_with_two_workers_answers_probes() {
     let readiness = readiness().await;
     let configure = readiness_actix::configure(&readiness);
     let server = HttpServer::new(move || App::new().configure(configure.clone()))
@@ -52,22 +52,37 @@ async fn a_real_server_answers_probes_from_every_worker() {
     let running = actix_web::rt::spawn(server);
 
     for _ in 0..8 {
-        let response = raw_get(addr, "/readyz").await;
+        let response = raw(addr, "GET", "/readyz").await;
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
         assert!(
             response.contains("content-type: application/health+json\r\n"),
             "{response}"
         );
     }
+    // HEAD: GET's status and headers, its length, no body.
+    let get = raw(addr, "GET", "/readyz?verbose").await;
+    let head = raw(addr, "HEAD", "/readyz?verbose").await;
+    let (get_head, get_body) = get.split_once("\r\n\r\n").unwrap();
+    let (head_head, head_body) = head.split_once("\r\n\r\n").unwrap();
+    assert_eq!(head_body, "", "{head}");
+    assert!(
+        head_head.contains("content-type: text/plain; charset=utf-8"),
+        "{head}"
+    );
+    let length = format!("content-length: {}", get_body.len());
+    assert!(
+        get_head.contains(&length) && head_head.contains(&length),
+        "{get}\n---\n{head}"
+    );
     handle.stop(true).await;
     running.await.unwrap().unwrap();
 }
 
 /// One HTTP/1.1 request over a plain socket; the answer as text.
-async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+async fn raw(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();

@@ -54,6 +54,9 @@
 #![doc(test(attr(deny(warnings))))]
 
 use axum::body::Body;
+use std::collections::HashMap;
+
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
@@ -86,10 +89,19 @@ where
         .route(HEALTH_PATH, probe(Endpoint::Health))
         .route(
             "/health/{check}",
-            any(move |Path(name): Path<String>, request: Request| {
-                let readiness = one.clone();
-                async move { answer(&readiness, Endpoint::Check(&name), &request) }
-            }),
+            any(
+                move |params: Result<Path<HashMap<String, String>>, PathRejection>,
+                      request: Request| {
+                    let readiness = one.clone();
+                    // Under a prefix with parameters of its own the map holds those
+                    // too; a name that is not UTF-8 is no check's name: 404.
+                    let name = params.ok().and_then(|Path(mut p)| p.remove("check"));
+                    async move {
+                        let name = name.unwrap_or_default();
+                        answer(&readiness, Endpoint::Check(&name), &request)
+                    }
+                },
+            ),
         )
 }
 

@@ -43,6 +43,7 @@ async fn routes_merge_into_a_router_with_state_and_nest_under_a_prefix() {
         )
         .merge(readiness_axum::routes(&readiness))
         .nest("/ops", readiness_axum::routes(&readiness))
+        .nest("/tenants/{tenant}", readiness_axum::routes(&readiness))
         .with_state(AppState("[]"));
     assert_eq!(call(&app, "/orders").await, (StatusCode::OK, "[]".into()));
     assert_eq!(call(&app, "/readyz").await.0, StatusCode::OK);
@@ -52,6 +53,11 @@ async fn routes_merge_into_a_router_with_state_and_nest_under_a_prefix() {
         call(&app, "/ops/health/nope").await.0,
         StatusCode::NOT_FOUND
     );
+    // A prefix with a parameter of its own does not confuse the check name.
+    let (status, body) = call(&app, "/tenants/acme/health/db").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(&app, "/tenants/acme/health/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
 #[tokio::test]
@@ -62,18 +68,37 @@ async fn a_real_server_answers_probes() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /readyz?verbose HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
+    let answer = raw(addr, "GET", "/readyz?verbose").await;
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(
         answer.ends_with("[+]db ok\nreadyz check passed\n"),
         "{answer}"
     );
+
+    // HEAD: GET's status and headers, its length, no body.
+    let head = raw(addr, "HEAD", "/readyz?verbose").await;
+    let (get_head, get_body) = answer.split_once("\r\n\r\n").unwrap();
+    let (head_head, head_body) = head.split_once("\r\n\r\n").unwrap();
+    assert_eq!(head_body, "", "{head}");
+    assert!(
+        head_head.contains("content-type: text/plain; charset=utf-8"),
+        "{head}"
+    );
+    let length = format!("content-length: {}", get_body.len());
+    assert!(
+        get_head.contains(&length) && head_head.contains(&length),
+        "{answer}\n---\n{head}"
+    );
     server.abort();
+}
+
+/// One HTTP/1.1 request over a plain socket; the answer as text.
+async fn raw(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
 }

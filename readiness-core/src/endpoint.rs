@@ -13,7 +13,9 @@
 //! | `/health/{check}` | one check; 404 for an unknown name |
 //!
 //! `200` for `pass` and `warn`, `503` for `fail`, `405` for methods other than GET
-//! and HEAD; HEAD answers with the status and headers alone. Query parameters follow
+//! and HEAD, `400` for a `?tag=` no check carries. HEAD is answered like GET, body
+//! included, so the server can state its length; hyper (axum) and actix-web drop the
+//! body when they write a HEAD response. Query parameters follow
 //! Kubernetes: `?verbose` answers a plain-text list (`[+]db ok`), `?exclude=NAME`
 //! (repeatable) leaves a check out; `?tag=NAME` keeps only the checks with that tag.
 
@@ -192,9 +194,8 @@ impl Readiness {
     /// ```
     #[must_use]
     pub fn respond(&self, request: &ProbeRequest<'_>) -> Response<Bytes> {
-        let head = match request.method {
-            "GET" => false,
-            "HEAD" => true,
+        match request.method {
+            "GET" | "HEAD" => {}
             _ => {
                 let mut response = Response::new(Bytes::new());
                 *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
@@ -208,6 +209,12 @@ impl Readiness {
         let infos = &inner.shared.infos;
         let snapshot = inner.shared.snapshot.load();
         let query = Query::parse(request.query);
+        // A misspelt tag in a probe's URL must not turn it into one that always passes.
+        if let Some(tag) = &query.tag {
+            if !infos.iter().any(|info| info.tags.contains(tag)) {
+                return problem(StatusCode::BAD_REQUEST, "unknown tag");
+            }
+        }
         let details = if self.token_matches(request.authorization) {
             Details::Full
         } else {
@@ -263,7 +270,7 @@ impl Readiness {
             }
             Endpoint::Check(name) => {
                 let Some(index) = infos.iter().position(|info| info.name == name) else {
-                    return not_found(head);
+                    return problem(StatusCode::NOT_FOUND, "unknown check");
                 };
                 let status = snapshot.results[index]
                     .as_ref()
@@ -277,9 +284,8 @@ impl Readiness {
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
-        let (content_type, body) = if head {
-            (HEALTH_JSON, Bytes::new())
-        } else if query.verbose {
+        // HEAD renders the GET body too: servers drop it but state its length.
+        let (content_type, body) = if query.verbose {
             let text = verbose(
                 request.endpoint,
                 &snapshot,
@@ -342,22 +348,29 @@ fn aggregate(snapshot: &Snapshot, infos: &[CheckInfo], indices: &[usize]) -> Sta
     snapshot.aggregate(infos, |i, _| indices.contains(&i))
 }
 
-/// Compares without an early exit, so timing does not reveal how much of a guess matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// Compares with no early exit and with work that depends on the secret's length
+/// only, so timing reveals neither how much of a guess matched nor its length.
+fn constant_time_eq(given: &[u8], secret: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != secret.len());
+    for (i, byte) in secret.iter().enumerate() {
+        diff |= given.get(i).copied().unwrap_or(0) ^ byte;
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    diff == 0
 }
 
-fn not_found(head: bool) -> Response<Bytes> {
-    let body = if head {
-        Bytes::new()
-    } else {
-        Bytes::from_static(br#"{"status":"fail","output":"unknown check"}"#)
+/// An answer for a request that names no known check or tag: the name is not echoed.
+fn problem(code: StatusCode, output: &'static str) -> Response<Bytes> {
+    let body = Body {
+        status: Status::Fail,
+        version: None,
+        release_id: None,
+        service_id: None,
+        description: None,
+        output: Some(output),
+        checks: BTreeMap::new(),
     };
-    let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::NOT_FOUND;
+    let mut response = Response::new(Bytes::from(serde_json::to_vec(&body).unwrap_or_default()));
+    *response.status_mut() = code;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(HEALTH_JSON));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -402,13 +415,9 @@ fn verbose(
             }
             text.push('\n');
         }
+        // The service's own words (starting, not ready: REASON), shown like the JSON `output`.
         if let Some(output) = output {
-            let reason = if details == Details::Full {
-                output
-            } else {
-                "reason withheld"
-            };
-            let _ = writeln!(text, "[-]{} failed: {reason}", endpoint.label());
+            let _ = writeln!(text, "[-]{} failed: {output}", endpoint.label());
         }
         let unknown: Vec<&str> = exclude
             .iter()

@@ -159,17 +159,19 @@ async fn the_bearer_token_unlocks_everything() {
 }
 
 #[tokio::test]
-async fn head_answers_with_status_and_headers_alone() {
+async fn head_answers_like_get_for_the_server_to_strip() {
     let readiness = service(Details::Full).await;
-    for (endpoint, code) in [
-        (Endpoint::Readyz, 200),
-        (Endpoint::Check("cache"), 503),
-        (Endpoint::Check("nope"), 404),
+    for (endpoint, query) in [
+        (Endpoint::Readyz, None),
+        (Endpoint::Readyz, Some("verbose")),
+        (Endpoint::Check("cache"), None),
+        (Endpoint::Check("nope"), None),
     ] {
-        let (got, content_type, body) = request(&readiness, endpoint, "HEAD", None, None);
-        assert_eq!(got, code);
-        assert_eq!(content_type, "application/health+json");
-        assert!(body.is_empty());
+        let (head_code, head_type, head_body) = request(&readiness, endpoint, "HEAD", query, None);
+        let (get_code, get_type, get_body) = request(&readiness, endpoint, "GET", query, None);
+        assert_eq!(head_code, get_code, "{endpoint:?}");
+        assert_eq!(head_type, get_type, "{endpoint:?}");
+        assert_eq!(head_body.len(), get_body.len(), "{endpoint:?}");
     }
 }
 
@@ -221,7 +223,7 @@ async fn verbose_says_why_readiness_fails() {
     let (code, _, body) = get(&readiness, Endpoint::Readyz, Some("verbose"));
     assert_eq!(code, 503);
     assert!(
-        body.ends_with("[-]readyz failed: reason withheld\nreadyz check failed\n"),
+        body.ends_with("[-]readyz failed: not ready: maintenance\nreadyz check failed\n"),
         "{body}"
     );
 }
@@ -295,4 +297,52 @@ fn endpoints_map_from_paths() {
     );
     assert_eq!(Endpoint::from_path("/health/"), None);
     assert_eq!(Endpoint::from_path("/health/a/b"), None);
+}
+
+#[tokio::test]
+async fn an_unknown_tag_is_400_so_a_typo_never_passes() {
+    let readiness = service(Details::Components).await;
+    for endpoint in [Endpoint::Livez, Endpoint::Readyz, Endpoint::Health] {
+        let (code, _, body) = get(&readiness, endpoint, Some("tag=stroage"));
+        assert_eq!(code, 400, "{endpoint:?}");
+        assert_eq!(json(&body)["output"], "unknown tag");
+        assert!(!body.contains("stroage"));
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_token_of_the_right_length_unlocks_nothing() {
+    let readiness = service(Details::StatusOnly).await;
+    let mut wrong = TOKEN.as_bytes().to_vec();
+    for i in [0, TOKEN.len() / 2, TOKEN.len() - 1] {
+        wrong.copy_from_slice(TOKEN.as_bytes());
+        wrong[i] ^= 1;
+        let bearer = format!("Bearer {}", String::from_utf8(wrong.clone()).unwrap());
+        let (_, _, text) = request(&readiness, Endpoint::Health, "GET", None, Some(&bearer));
+        assert_eq!(text, r#"{"status":"warn"}"#, "{bearer}");
+    }
+}
+
+#[tokio::test]
+async fn a_measurement_cannot_take_the_latency_key() {
+    let outcome = CheckOutcome::pass()
+        .with_measurement(Measurement::new("responseTime", 999_999.0, "ms"))
+        .with_measurement(Measurement::new("a:b", 1.0, "x"))
+        .with_measurement(Measurement::new("depth", 3.0, "items"));
+    let readiness = Readiness::builder()
+        .details(Details::Full)
+        .check(CheckSpec::new("queue", Scripted::new([Step::Outcome(outcome)])).interval(LONG))
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    let body = json(&get(&readiness, Endpoint::Health, None).2);
+    let checks = body["checks"].as_object().unwrap();
+    assert!(
+        checks["queue:responseTime"][0]["observedValue"]
+            .as_f64()
+            .unwrap()
+            < 999_999.0
+    );
+    assert!(!checks.contains_key("queue:a:b"), "{body}");
+    assert_eq!(checks["queue:depth"][0]["observedValue"], 3.0);
 }

@@ -452,3 +452,70 @@ async fn outcomes_from_closures_convert() {
     assert_eq!(readiness.check_status("result"), Some(Status::Fail));
     assert_eq!(readiness.check_status("missing"), None);
 }
+
+#[tokio::test]
+async fn the_failure_threshold_holds_from_the_first_run() {
+    let check = Scripted::new([fail("down")]);
+    let readiness = Readiness::builder()
+        .check(spec("heap", &check).liveness().failure_threshold(3))
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    readiness.refresh().await;
+    // Pending: shown as warn, so /livez still answers 200 ...
+    assert_eq!(readiness.check_status("heap"), Some(Status::Warn));
+    assert_eq!(get(&readiness, Endpoint::Livez, None).0, 200);
+    readiness.refresh().await;
+    // ... until the third consecutive failure.
+    assert_eq!(readiness.check_status("heap"), Some(Status::Fail));
+    assert_eq!(get(&readiness, Endpoint::Livez, None).0, 503);
+}
+
+#[tokio::test]
+async fn a_pending_check_does_not_open_the_startup_latch() {
+    let check = Scripted::new([fail("down"), fail("down"), pass()]);
+    let readiness = Readiness::builder()
+        .check(spec("db", &check).failure_threshold(3))
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    assert_eq!(readiness.check_status("db"), Some(Status::Warn));
+    assert_eq!(readiness.status(Probe::Startup), Status::Fail);
+    readiness.refresh().await;
+    readiness.refresh().await;
+    assert_eq!(readiness.status(Probe::Startup), Status::Pass);
+}
+
+#[tokio::test]
+async fn a_panic_while_the_check_makes_its_future_is_caught_too() {
+    use std::future::Future;
+    struct Eager(Arc<AtomicUsize>);
+    impl readiness_core::Check for Eager {
+        fn check(
+            &self,
+        ) -> impl Future<Output = Result<CheckOutcome, readiness_core::BoxError>> + Send {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("eager panic before any future exists");
+            }
+            async { Ok(CheckOutcome::pass()) }
+        }
+    }
+    let calls = Arc::new(AtomicUsize::new(0));
+    let readiness = Readiness::builder()
+        .check(
+            CheckSpec::new("eager", Eager(calls.clone()))
+                .interval(Duration::from_millis(20))
+                .timeout(Duration::from_millis(10)),
+        )
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while readiness.check_status("eager") != Some(Status::Pass) {
+        assert!(
+            Instant::now() < deadline,
+            "the background refresh died with the panic"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(calls.load(Ordering::SeqCst) >= 2);
+}

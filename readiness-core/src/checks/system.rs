@@ -133,7 +133,8 @@ impl Check for DiskFree {
 fn free_percent(path: &Path) -> Result<Option<f64>, BoxError> {
     let path = path.canonicalize()?;
     let disks = Disks::new_with_refreshed_list();
-    // The file system holding `path` is the one with the longest mount point above it.
+    // The file system holding `path` is the one with the longest mount point above it
+    // (tmpfs included: sysinfo's `linux-tmpfs` feature is on, or /tmp would read as /).
     let disk = disks
         .list()
         .iter()

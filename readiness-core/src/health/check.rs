@@ -75,6 +75,9 @@ impl Measurement {
     /// A measurement named like the `application/health+json` examples
     /// (`utilization`, `connections`, `freePercent`), with its value and unit.
     ///
+    /// Names are 1 to 64 ASCII letters, digits, `-` or `_`, and not `responseTime`
+    /// (the check's latency): a measurement with another name is left out of the body.
+    ///
     /// ```
     /// use readiness_core::Measurement;
     /// let m = Measurement::new("utilization", 42.5, "percent");

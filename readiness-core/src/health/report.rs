@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::check::{ComponentType, Status};
+use super::check::{ComponentType, Measurement, Status};
 use super::snapshot::Snapshot;
 use super::CheckInfo;
 use crate::readiness::Details;
@@ -81,7 +81,9 @@ pub(crate) fn add_check<'a>(
         }],
     );
     if full {
-        for m in &result.measurements {
+        // A measurement may not take the latency's key, nor make a key with two colons.
+        let usable = |m: &&Measurement| m.name != "responseTime" && valid_measurement(&m.name);
+        for m in result.measurements.iter().filter(usable) {
             checks.insert(
                 format!("{}:{}", info.name, m.name),
                 vec![Component {
@@ -116,4 +118,12 @@ fn millis(d: Duration) -> f64 {
 
 fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()
+}
+
+fn valid_measurement(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }

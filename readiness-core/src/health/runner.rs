@@ -22,12 +22,13 @@ use crate::error::BoxError;
 struct Damper {
     failures: u32,
     successes: u32,
+    /// `None` while pending: no run yet, or fewer failures than the threshold so far.
     reported: Option<Status>,
 }
 
 impl Damper {
-    /// Feeds one run's status and returns the status to report.
-    fn apply(&mut self, raw: Status, info: &CheckInfo) -> Status {
+    /// Feeds one run's status and returns the status to report, `None` while pending.
+    fn apply(&mut self, raw: Status, info: &CheckInfo) -> Option<Status> {
         if raw == Status::Fail {
             self.failures = self.failures.saturating_add(1);
             self.successes = 0;
@@ -35,19 +36,18 @@ impl Damper {
             self.successes = self.successes.saturating_add(1);
             self.failures = 0;
         }
+        let failed = self.failures >= info.failure_threshold;
         let next = match self.reported {
-            None => raw,
-            Some(prev) if raw == Status::Fail => {
-                if self.failures >= info.failure_threshold {
-                    Status::Fail
-                } else {
-                    prev
-                }
-            }
-            Some(Status::Fail) if self.successes < info.success_threshold => Status::Fail,
-            Some(_) => raw,
+            // Like a kubelet probe, a check fails only after `failure_threshold` runs,
+            // the first ones included.
+            None if raw == Status::Fail && !failed => None,
+            None => Some(raw),
+            Some(_) if raw == Status::Fail && failed => Some(Status::Fail),
+            Some(prev) if raw == Status::Fail => Some(prev),
+            Some(Status::Fail) if self.successes < info.success_threshold => Some(Status::Fail),
+            Some(_) => Some(raw),
         };
-        self.reported = Some(next);
+        self.reported = next;
         next
     }
 }
@@ -103,29 +103,40 @@ impl Shared {
         let mut ticker = tokio::time::interval(self.infos[index].interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ticker.tick().await;
-        // A `refresh()` right after `build()` may have run the check already.
-        if self.runners[index].generation.load(Ordering::Acquire) == 0 {
-            self.run_check(index).await;
-        }
+        // Generation 0: a `refresh()` right after `build()` shares this first run,
+        // and a first run that `refresh()` already made is not repeated.
+        let mut seen = 0;
         loop {
+            // The check's own panics are caught inside; this catches the rest (a
+            // panicking `Drop` of a timed-out future, say) so the refresh goes on.
+            let run = AssertUnwindSafe(self.run_check_after(index, seen)).catch_unwind();
+            if run.await.is_err() {
+                tracing::error!(target: "readiness::health", check = %self.infos[index].name, "health check runner panicked; continuing");
+            }
             ticker.tick().await;
-            self.run_check(index).await;
+            seen = self.runners[index].generation.load(Ordering::Acquire);
         }
     }
 
-    /// Runs check `index` once, unless a run that started after this call was made
-    /// finishes first, in which case its result is shared.
+    /// Runs check `index` once. A caller that finds a run in flight waits for it and
+    /// shares its result instead of starting another.
     pub(crate) async fn run_check(&self, index: usize) {
+        let seen = self.runners[index].generation.load(Ordering::Acquire);
+        self.run_check_after(index, seen).await;
+    }
+
+    /// Runs check `index` unless a run has finished since generation `seen`.
+    async fn run_check_after(&self, index: usize, seen: u64) {
         let info = &self.infos[index];
         let runner = &self.runners[index];
-        let seen = runner.generation.load(Ordering::Acquire);
         let mut damper = runner.damper.lock().await;
         if runner.generation.load(Ordering::Acquire) != seen {
             return;
         }
 
         let started = Instant::now();
-        let run = AssertUnwindSafe(runner.check.run()).catch_unwind();
+        // Inside the async block, so a panic while the future is made is caught too.
+        let run = AssertUnwindSafe(async { runner.check.run().await }).catch_unwind();
         // On timeout `run` is dropped here, and with it the check's future.
         let raw = match tokio::time::timeout(info.timeout, run).await {
             Ok(Ok(Ok(outcome))) => RawRun::from_outcome(outcome),
@@ -153,8 +164,10 @@ impl Shared {
         }
 
         let previous = damper.reported;
-        let status = damper.apply(raw.status, info);
-        let output = if status == raw.status {
+        let reported = damper.apply(raw.status, info);
+        // A pending check shows as `warn` but has not passed: it holds the startup latch.
+        let status = reported.unwrap_or(Status::Warn);
+        let output = if reported == Some(raw.status) {
             raw.output
         } else if raw.status == Status::Fail {
             Some(
@@ -176,7 +189,7 @@ impl Shared {
             )
         };
 
-        if previous != Some(status) {
+        if let Some(status) = reported.filter(|_| previous != reported) {
             log_check_change(
                 info,
                 previous,
@@ -191,6 +204,7 @@ impl Shared {
         let published = self.snapshot.publish(
             &self.infos,
             index,
+            reported.is_some_and(Status::is_healthy),
             CheckResult {
                 status,
                 output,

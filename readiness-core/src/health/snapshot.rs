@@ -121,12 +121,13 @@ impl SnapshotCell {
         &self,
         checks: &[CheckInfo],
         index: usize,
+        passed: bool,
         result: CheckResult,
     ) -> Published {
         let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
         let overall_before = guard.overall(checks);
         let mut next = Snapshot::clone(&guard);
-        next.passed_once[index] |= result.status.is_healthy();
+        next.passed_once[index] |= passed;
         next.results[index] = Some(Arc::new(result));
         let started = next.compute_started(checks);
         let started_now = started && !next.started;
