@@ -102,3 +102,36 @@ async fn raw(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
     stream.read_to_string(&mut answer).await.unwrap();
     answer
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_probes_through_the_router_run_no_check() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let readiness = Readiness::builder()
+        .check(
+            checks::from_fn("db", move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { true }
+            })
+            .interval(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = runs.load(Ordering::SeqCst);
+    let app: Router = readiness_axum::routes(&readiness);
+    let probes: Vec<_> = (0..1000)
+        .map(|i| {
+            let app = app.clone();
+            let uri = ["/readyz", "/livez", "/health", "/health/db"][i % 4];
+            tokio::spawn(async move { call(&app, uri).await.0 })
+        })
+        .collect();
+    for probe in probes {
+        assert_eq!(probe.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), before);
+}
