@@ -6,6 +6,13 @@
 //! | check | constructor | feature |
 //! |---|---|---|
 //! | a closure | [`from_fn`] | always |
+//! | a TCP connect | [`tcp`] | always |
+//! | PostgreSQL (`sqlx::PgPool`) | `postgres` | `postgres` |
+//! | MySQL, MariaDB (`sqlx::MySqlPool`) | `mysql` | `mysql` |
+//! | SQLite (`sqlx::SqlitePool`) | `sqlite` | `sqlite` |
+//! | any sqlx pool, your query | `sql_query` | `postgres`, `mysql` or `sqlite` |
+//! | Redis (`ConnectionManager`, `MultiplexedConnection`) | `redis` | `redis` |
+//! | an HTTP upstream (`reqwest`, rustls) | `http_get`, `http` | `http` |
 //! | free disk space | `disk_free_percent` | `system` (default) |
 //! | memory use | `memory_used_percent` | `system` (default) |
 //! | CPU use | `cpu_used_percent` | `system` (default) |
@@ -41,11 +48,38 @@
 //! # }
 //! ```
 
+mod cause;
 mod from_fn;
+#[cfg(feature = "http")]
+mod http;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod sql;
 #[cfg(feature = "system")]
 mod system;
+mod tcp;
 
 pub use from_fn::{from_fn, FromFn};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use http::{http, http_get, HttpCheck};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::redis;
+#[cfg(feature = "mysql")]
+pub use sql::mysql;
+#[cfg(feature = "postgres")]
+pub use sql::postgres;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite")))
+)]
+pub use sql::sql_query;
+#[cfg(feature = "sqlite")]
+pub use sql::sqlite;
 #[cfg(feature = "system")]
 #[cfg_attr(docsrs, doc(cfg(feature = "system")))]
 pub use system::{cpu_used_percent, disk_free_percent, memory_used_percent};
+pub use tcp::tcp;

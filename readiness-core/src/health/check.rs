@@ -134,6 +134,7 @@ pub struct CheckOutcome {
     pub(crate) status: Status,
     pub(crate) output: Option<Cow<'static, str>>,
     pub(crate) measurements: Vec<Measurement>,
+    pub(crate) detail: Option<String>,
 }
 
 impl CheckOutcome {
@@ -160,7 +161,17 @@ impl CheckOutcome {
             status,
             output,
             measurements: Vec::new(),
+            detail: None,
         }
+    }
+
+    /// Adds a detail for the log only, such as the driver's full error: it is logged
+    /// when the check's status changes (and at debug level on every failed run), and
+    /// never shown in a health body.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// Adds a measurement reported beside the check's latency.

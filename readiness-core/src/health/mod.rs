@@ -61,6 +61,7 @@ use std::time::Duration;
 
 pub(crate) use boxed::BoxedCheck;
 pub use check::{Check, CheckOutcome, ComponentType, IntoOutcome, Measurement, Status};
+pub use runner::time_left;
 pub(crate) use settings::validate_name;
 pub use settings::{CheckSpec, Probe};
 

@@ -17,6 +17,38 @@ use super::snapshot::{CheckResult, SnapshotCell};
 use super::CheckInfo;
 use crate::error::BoxError;
 
+tokio::task_local! {
+    /// When the running check's timeout ends; see [`time_left`].
+    static DEADLINE: Instant;
+}
+
+/// The time the running check has left before its timeout, or `None` outside a
+/// check run.
+///
+/// A check that waits on something of its own, such as a connection from the
+/// application's pool, can give up a little earlier and say why, instead of being
+/// dropped at the timeout with a generic message.
+///
+/// ```
+/// use readiness_core::health::time_left;
+/// use readiness_core::{checks, CheckOutcome};
+/// use std::time::Duration;
+///
+/// let spec = checks::from_fn("queue", || async {
+///     let budget = time_left().unwrap_or(Duration::from_secs(1)).mul_f32(0.8);
+///     match tokio::time::timeout(budget, std::future::ready(())).await {
+///         Ok(()) => CheckOutcome::pass(),
+///         Err(_) => CheckOutcome::fail("no worker free"),
+///     }
+/// });
+/// # let _ = spec;
+/// ```
+pub fn time_left() -> Option<std::time::Duration> {
+    DEADLINE
+        .try_with(|deadline| deadline.saturating_duration_since(Instant::now()))
+        .ok()
+}
+
 /// Consecutive-run counters for flap dampening, like a kubelet probe's thresholds.
 #[derive(Debug, Default)]
 struct Damper {
@@ -137,6 +169,7 @@ impl Shared {
         let started = Instant::now();
         // Inside the async block, so a panic while the future is made is caught too.
         let run = AssertUnwindSafe(async { runner.check.run().await }).catch_unwind();
+        let run = DEADLINE.scope(started + info.timeout, run);
         // On timeout `run` is dropped here, and with it the check's future.
         let raw = match tokio::time::timeout(info.timeout, run).await {
             Ok(Ok(Ok(outcome))) => RawRun::from_outcome(outcome),
@@ -251,7 +284,7 @@ impl RawRun {
             status: outcome.status,
             output: outcome.output,
             measurements: outcome.measurements,
-            detail: None,
+            detail: outcome.detail,
         }
     }
 
@@ -280,7 +313,7 @@ impl RawRun {
 }
 
 /// `error: cause: cause`, the whole `source()` chain on one line.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -105,7 +105,6 @@ impl CheckSpec {
         }
     }
 
-    #[cfg_attr(not(feature = "system"), allow(dead_code))]
     pub(crate) fn deferred_error(mut self, field: &'static str, message: String) -> Self {
         self.deferred.get_or_insert((field, message));
         self
