@@ -77,7 +77,7 @@ impl Proxy {
         self.state.send_modify(|(_, generation)| *generation += 1);
     }
 
-    fn serve(self: &Self, listener: TcpListener) {
+    fn serve(&self, listener: TcpListener) {
         let state = self.state.clone();
         let upstream = self.upstream;
         let task = tokio::spawn(async move {
