@@ -11,7 +11,13 @@ use crate::health::{Check, CheckOutcome, CheckSpec, ComponentType};
 /// `ConnectionLike` that is `Clone`; clones share the connection). Named `redis`.
 ///
 /// A reply other than `PONG` fails with `unexpected reply`; a refused, reset or
-/// unauthenticated connection fails with that cause.
+/// unauthenticated connection fails with that cause. When the connection turns out
+/// to have dropped, `PING` is sent once more (a connection manager reconnects on
+/// such an error), so the result speaks of the server, not of a stale socket.
+///
+/// A `ConnectionManager` retries its own connects with backoff (6 times by default)
+/// before a command sees the error: with those defaults a refused server reads as a
+/// timeout. `ConnectionManagerConfig::set_number_of_retries` shortens that.
 ///
 /// ```
 /// use readiness_core::checks;
@@ -45,19 +51,24 @@ where
 {
     async fn check(&self) -> Result<CheckOutcome, BoxError> {
         let mut connection = self.connection.clone();
-        Ok(
-            match ::redis::cmd("PING")
-                .query_async::<String>(&mut connection)
-                .await
-            {
-                Ok(reply) if reply == "PONG" => CheckOutcome::pass(),
-                Ok(reply) => CheckOutcome::fail(Cause::Protocol.output()).with_detail(format!(
-                    "PING answered {:?}",
-                    reply.chars().take(64).collect::<String>()
-                )),
-                Err(error) => classify(&error).fail(&error),
-            },
-        )
+        let ping = ::redis::cmd("PING");
+        let mut reply = ping.query_async::<String>(&mut connection).await;
+        if reply
+            .as_ref()
+            .is_err_and(::redis::RedisError::is_connection_dropped)
+        {
+            // A connection manager learns of a dropped connection on use and then
+            // reconnects: ask once more, so the answer is about the server now.
+            reply = ping.query_async::<String>(&mut connection).await;
+        }
+        Ok(match reply {
+            Ok(reply) if reply == "PONG" => CheckOutcome::pass(),
+            Ok(reply) => CheckOutcome::fail(Cause::Protocol.output()).with_detail(format!(
+                "PING answered {:?}",
+                reply.chars().take(64).collect::<String>()
+            )),
+            Err(error) => classify(&error).fail(&error),
+        })
     }
 }
 
