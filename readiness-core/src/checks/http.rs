@@ -224,8 +224,14 @@ impl Http {
             Cause::TooManyRedirects
         } else if error.is_timeout() {
             Cause::TimedOut
+        } else if let Some(cause) = Cause::from_io_chain(&error) {
+            cause
+        } else if error_chain(&error).contains("connection closed") {
+            // hyper's "connection closed before message completed": a pooled
+            // connection the server (or something between) dropped.
+            Cause::Reset
         } else {
-            Cause::from_io_chain(&error).unwrap_or(Cause::Unavailable)
+            Cause::Unavailable
         };
         // reqwest puts the whole URL in its messages: drop it, name the redacted one.
         let error = error.without_url();

@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod faults;
+pub mod http_server;
 pub mod proxy;
 
 use std::collections::VecDeque;

@@ -1,0 +1,145 @@
+//! The HTTP check against a local server of the test's own, through the fault proxy.
+#![cfg(feature = "http")]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use readiness_core::checks::{self, HttpCheck};
+use readiness_core::{Details, Endpoint, Readiness, Status};
+use support::faults::fault_matrix;
+use support::proxy::Proxy;
+use support::{get, http_server, json};
+
+async fn run(check: HttpCheck) -> (Status, serde_json::Value) {
+    let readiness = Readiness::builder()
+        .details(Details::Full)
+        .check(checks::http(check).interval(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    let body = json(&get(&readiness, Endpoint::Check("http"), None).2);
+    (readiness.check_status("http").unwrap(), body)
+}
+
+fn output(body: &serde_json::Value) -> &str {
+    body["checks"]["http:responseTime"][0]["output"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_goes_through_the_fault_matrix() {
+    let server = http_server::start().await;
+    let proxy = Proxy::start(server).await;
+    let url = format!("http://{}/ok", proxy.addr());
+    fault_matrix(&proxy, checks::http_get(url), "connection refused", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_bodies_and_redirects() {
+    let server = http_server::start().await;
+    let url = |path: &str| format!("http://{server}{path}");
+
+    assert_eq!(run(HttpCheck::get(url("/ok"))).await.0, Status::Pass);
+    assert_eq!(run(HttpCheck::get(url("/redirect"))).await.0, Status::Pass);
+    assert_eq!(
+        run(HttpCheck::get(url("/ok")).body_contains("ok")).await.0,
+        Status::Pass
+    );
+
+    let (status, body) = run(HttpCheck::get(url("/unavailable"))).await;
+    assert_eq!(status, Status::Fail);
+    assert_eq!(output(&body), "unexpected status 503");
+
+    let (status, _) = run(HttpCheck::get(url("/unavailable")).expect_status(200..=503)).await;
+    assert_eq!(status, Status::Pass);
+
+    let (status, body) = run(HttpCheck::get(url("/teapot")).body_contains("ok")).await;
+    assert_eq!(status, Status::Fail);
+    assert_eq!(output(&body), "unexpected response body");
+
+    let (status, body) = run(HttpCheck::get(url("/loop"))).await;
+    assert_eq!(status, Status::Fail);
+    assert_eq!(output(&body), "too many redirects");
+}
+
+#[tokio::test]
+async fn credentials_and_query_strings_never_reach_logs_or_bodies() {
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = http_server::start().await;
+    // One refused (nothing listens on the port after drop), one with a bad status.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    for url in [
+        format!("http://admin:hunter2-secret@{server}/unavailable?token=sk-live-123"),
+        format!("http://admin:hunter2-secret@{closed}/ok?token=sk-live-123"),
+    ] {
+        let (status, body) = run(HttpCheck::get(url)).await;
+        assert_eq!(status, Status::Fail);
+        let body = body.to_string();
+        assert!(
+            !body.contains("hunter2") && !body.contains("sk-live"),
+            "{body}"
+        );
+    }
+    let log = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("health check status changed"), "{log}");
+    assert!(
+        log.contains("/unavailable"),
+        "the log names the redacted URL: {log}"
+    );
+    assert!(
+        !log.contains("hunter2") && !log.contains("sk-live") && !log.contains("admin"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn bad_urls_are_build_errors_naming_the_check() {
+    for url in [
+        "not a url",
+        "ftp://example.com/",
+        "/relative",
+        "http//missing-colon",
+    ] {
+        let err = Readiness::builder()
+            .check(checks::http_get(url).name("upstream"))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "checks[upstream].url", "{url}: {err}");
+        assert!(
+            !err.to_string().contains(url),
+            "the URL may hold secrets: {err}"
+        );
+    }
+    let err = Readiness::builder()
+        .check(checks::http(
+            HttpCheck::get("http://x/").expect_status(600..=700),
+        ))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "checks[http].expect_status");
+}
