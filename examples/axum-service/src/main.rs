@@ -9,6 +9,10 @@
 //! ```
 //!
 //! `BIND` (default `127.0.0.1`) and `PORT` (default `8080`) choose the address.
+//! The `db` check uses an in-memory SQLite database, or PostgreSQL when
+//! `DATABASE_URL` is set; `REDIS_URL` adds a non-critical `cache` check. Pools connect
+//! lazily: the service starts even while its database is down, with `/livez` passing
+//! and `/readyz` failing until the database answers.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -18,7 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use readiness_axum::core::{checks, CheckOutcome, Readiness};
+use readiness_axum::core::{checks, CheckOutcome, CheckSpec, Readiness};
 use serde::{Deserialize, Serialize};
 
 /// Items above this count make the store check warn: a stand-in for a real limit.
@@ -45,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let store = Store::default();
     let probe = store.clone();
-    let readiness = Readiness::builder()
+    let mut builder = Readiness::builder()
         .service("axum-service", env!("CARGO_PKG_VERSION"))
         .description("example item store")
         .check(
@@ -69,7 +73,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .interval(Duration::from_secs(5)),
         )
-        .build()?;
+        .check(database()?.name("db"));
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new().set_number_of_retries(1);
+        let cache = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
+        builder = builder.check(checks::redis(cache).name("cache").non_critical());
+    }
+    let readiness = builder.build()?;
 
     let app = Router::new()
         .route("/items", get(list_items).post(create_item))
@@ -88,6 +99,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(shutdown_signal(readiness))
         .await?;
     Ok(())
+}
+
+/// PostgreSQL when `DATABASE_URL` is set, else an in-memory SQLite database.
+fn database() -> Result<CheckSpec, sqlx::Error> {
+    Ok(match std::env::var("DATABASE_URL") {
+        Ok(url) => checks::postgres(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(10)
+                .connect_lazy(&url)?,
+        ),
+        Err(_) => checks::sqlite(sqlx::SqlitePool::connect_lazy("sqlite::memory:")?),
+    })
 }
 
 async fn list_items(State(store): State<Store>) -> Json<Vec<Item>> {

@@ -21,6 +21,7 @@ use crate::health::{Check, CheckOutcome, CheckSpec, ComponentType};
 ///
 /// ```
 /// use readiness_core::checks;
+/// # #[allow(dead_code)]
 /// # async fn doc() -> redis::RedisResult<()> {
 /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
 /// let manager = redis::aio::ConnectionManager::new(client).await?;

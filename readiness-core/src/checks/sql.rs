@@ -20,6 +20,7 @@ use crate::health::{time_left, Check, CheckOutcome, CheckSpec, ComponentType, Me
 /// ```
 /// # #[cfg(feature = "postgres")] {
 /// use readiness_core::checks;
+/// # #[allow(dead_code)]
 /// # async fn doc() {
 /// let pool = sqlx::postgres::PgPoolOptions::new()
 ///     .connect_lazy("postgres://app@db.internal/orders")
@@ -55,6 +56,7 @@ where
 ///
 /// ```
 /// use readiness_core::checks;
+/// # #[allow(dead_code)]
 /// # async fn doc() {
 /// let pool = sqlx::PgPool::connect_lazy("postgres://app@db.internal/orders").unwrap();
 /// let spec = checks::postgres(pool).name("db");
@@ -72,6 +74,7 @@ pub fn postgres(pool: sqlx::PgPool) -> CheckSpec {
 ///
 /// ```
 /// use readiness_core::checks;
+/// # #[allow(dead_code)]
 /// # async fn doc() {
 /// let pool = sqlx::MySqlPool::connect_lazy("mysql://app@db.internal/orders").unwrap();
 /// let spec = checks::mysql(pool).name("db");
@@ -89,6 +92,7 @@ pub fn mysql(pool: sqlx::MySqlPool) -> CheckSpec {
 ///
 /// ```
 /// use readiness_core::checks;
+/// # #[allow(dead_code)]
 /// # async fn doc() {
 /// let pool = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
 /// let spec = checks::sqlite(pool).name("db");
