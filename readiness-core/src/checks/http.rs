@@ -16,7 +16,7 @@ const MAX_REDIRECTS: usize = 5;
 /// The most of a body read to look for [`HttpCheck::body_contains`].
 const MAX_BODY: usize = 64 * 1024;
 
-/// What an HTTP check sends and expects; turn it into a check with [`http`].
+/// What an HTTP check sends and expects; turn it into a check with [`http()`].
 ///
 /// Defaults: `GET`, any `2xx` status, any body, at most 5 redirects.
 ///
