@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use readiness_core::checks::{self, HttpCheck};
@@ -67,25 +66,7 @@ async fn statuses_bodies_and_redirects() {
 
 #[tokio::test]
 async fn credentials_and_query_strings_never_reach_logs_or_bodies() {
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (sink, _guard) = support::capture_logs();
 
     let server = http_server::start().await;
     // One refused (nothing listens on the port after drop), one with a bad status.
@@ -105,7 +86,7 @@ async fn credentials_and_query_strings_never_reach_logs_or_bodies() {
             "{body}"
         );
     }
-    let log = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let log = sink.text();
     assert!(log.contains("health check status changed"), "{log}");
     assert!(
         log.contains("/unavailable"),

@@ -4,7 +4,7 @@
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use readiness_core::{checks, CheckOutcome, CheckSpec, Endpoint, Probe, Readiness, Status};
@@ -377,24 +377,7 @@ async fn without_checks_every_probe_passes() {
 
 #[tokio::test]
 async fn every_status_change_is_logged_once() {
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (sink, _guard) = support::capture_logs();
 
     let check = Scripted::new([pass(), pass(), fail("x"), fail("x"), pass(), pass()]);
     let readiness = Readiness::builder()
@@ -404,7 +387,7 @@ async fn every_status_change_is_logged_once() {
     for _ in 0..6 {
         readiness.refresh().await;
     }
-    let log = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let log = sink.text();
     let changes = log.matches("health check status changed").count();
     assert_eq!(changes, 3, "unknown->pass, pass->fail, fail->pass:\n{log}");
     let whole = log.matches("service health changed").count();

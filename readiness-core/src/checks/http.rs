@@ -18,7 +18,8 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// What an HTTP check sends and expects; turn it into a check with [`http()`].
 ///
-/// Defaults: `GET`, any `2xx` status, any body, at most 5 redirects.
+/// Defaults: `GET`, any `2xx` status, any body, at most 5 redirects. An idempotent
+/// request that meets a pooled connection the upstream has closed is sent once more.
 ///
 /// ```
 /// use readiness_core::checks::{self, HttpCheck};
@@ -172,12 +173,20 @@ struct Http {
 
 impl Check for Http {
     async fn check(&self) -> Result<CheckOutcome, BoxError> {
-        let response = match self
-            .client
-            .request(self.method.clone(), self.url.clone())
-            .send()
-            .await
-        {
+        let send = || {
+            self.client
+                .request(self.method.clone(), self.url.clone())
+                .send()
+        };
+        let mut sent = send().await;
+        if let Err(error) = &sent {
+            // A pooled keep-alive connection the other end has closed says nothing
+            // about the upstream now: an idempotent request goes once more, on a new one.
+            if self.method.is_idempotent() && cause(error) == Cause::Reset {
+                sent = send().await;
+            }
+        }
+        let response = match sent {
             Ok(response) => response,
             Err(error) => return Ok(self.failed(error)),
         };
@@ -220,19 +229,7 @@ impl Check for Http {
 
 impl Http {
     fn failed(&self, error: reqwest::Error) -> CheckOutcome {
-        let cause = if error.is_redirect() {
-            Cause::TooManyRedirects
-        } else if error.is_timeout() {
-            Cause::TimedOut
-        } else if let Some(cause) = Cause::from_io_chain(&error) {
-            cause
-        } else if error_chain(&error).contains("connection closed") {
-            // hyper's "connection closed before message completed": a pooled
-            // connection the server (or something between) dropped.
-            Cause::Reset
-        } else {
-            Cause::Unavailable
-        };
+        let cause = cause(&error);
         // reqwest puts the whole URL in its messages: drop it, name the redacted one.
         let error = error.without_url();
         CheckOutcome::fail(cause.output()).with_detail(format!(
@@ -241,6 +238,22 @@ impl Http {
             self.log_url,
             error_chain(&error)
         ))
+    }
+}
+
+fn cause(error: &reqwest::Error) -> Cause {
+    if error.is_redirect() {
+        Cause::TooManyRedirects
+    } else if error.is_timeout() {
+        Cause::TimedOut
+    } else if let Some(cause) = Cause::from_io_chain(error) {
+        cause
+    } else if error_chain(error).contains("connection closed") {
+        // hyper's "connection closed before message completed": a pooled
+        // connection the server (or something between) dropped.
+        Cause::Reset
+    } else {
+        Cause::Unavailable
     }
 }
 
