@@ -139,7 +139,7 @@ async fn a_wrong_password_is_authentication_failed_and_never_shown() {
 async fn a_service_whose_database_hangs_at_start_up_still_starts() {
     let url = service_url("TEST_POSTGRES_URL", POSTGRES);
     let proxy = Proxy::start(upstream(&url).await).await;
-    proxy.set(Mode::Blackhole);
+    proxy.set(Mode::Blackhole).await;
     // Lazy pools do not connect at build time: nothing here waits on the database.
     let started = Instant::now();
     let readiness = Readiness::builder()
@@ -164,7 +164,7 @@ async fn a_service_whose_database_hangs_at_start_up_still_starts() {
     );
     assert_eq!(get(&readiness, Endpoint::Readyz, None).0, 503);
     assert_eq!(get(&readiness, Endpoint::Startupz, None).0, 503);
-    proxy.set(Mode::Pass);
+    proxy.set(Mode::Pass).await;
     readiness.refresh().await;
     assert_eq!(get(&readiness, Endpoint::Readyz, None).0, 200);
     assert_eq!(get(&readiness, Endpoint::Startupz, None).0, 200);

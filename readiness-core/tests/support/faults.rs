@@ -83,18 +83,18 @@ pub async fn fault_matrix(
     assert_eq!(got, Status::Pass, "healthy: {body}");
 
     if exchanges_data {
-        proxy.set(Mode::Slow(SLOW));
+        proxy.set(Mode::Slow(SLOW)).await;
         let (got, body, _) = run(&readiness, &name).await;
         assert_eq!(got, Status::Warn, "slow: {body}");
         assert!(body.contains("\"output\":\"slow: "), "slow: {body}");
-        proxy.set(Mode::Pass);
+        proxy.set(Mode::Pass).await;
         let (got, body, _) = run(&readiness, &name).await;
         assert_eq!(got, Status::Pass, "after slow: {body}");
     }
 
     // The server goes away: open connections are reset, new ones refused. The first
     // run may meet a pooled connection (`connection reset`), the next must be refused.
-    proxy.set(Mode::Refuse);
+    proxy.set(Mode::Refuse).await;
     for attempt in 0..2 {
         let (got, body, took) = run(&readiness, &name).await;
         assert_eq!(got, Status::Fail, "refused: {body}");
@@ -115,7 +115,7 @@ pub async fn fault_matrix(
         );
     }
 
-    proxy.set(Mode::Pass);
+    proxy.set(Mode::Pass).await;
     let (got, body, _) = run(&readiness, &name).await;
     assert_eq!(got, Status::Pass, "healed after refusal: {body}");
 
@@ -125,7 +125,7 @@ pub async fn fault_matrix(
 }
 
 async fn black_hole(proxy: &Proxy, readiness: &Readiness, name: &str) {
-    proxy.set(Mode::Blackhole);
+    proxy.set(Mode::Blackhole).await;
     let started = Instant::now();
     let refreshing = {
         let readiness = readiness.clone();
@@ -153,7 +153,7 @@ async fn black_hole(proxy: &Proxy, readiness: &Readiness, name: &str) {
         "black-holed should fail at its timeout, took {took:?}: {body}"
     );
 
-    proxy.set(Mode::Pass);
+    proxy.set(Mode::Pass).await;
     let (got, body, _) = run(readiness, name).await;
     assert_eq!(got, Status::Pass, "healed after black hole: {body}");
 }

@@ -50,12 +50,15 @@ impl Proxy {
         self.addr
     }
 
-    pub fn set(&self, mode: Mode) {
+    pub async fn set(&self, mode: Mode) {
         let (old, _) = *self.state.borrow();
         if mode == Mode::Refuse {
-            // Stop listening: new connections are refused; open ones are cut.
-            if let Some(task) = self.listener.lock().unwrap().take() {
+            // Stop listening: new connections are refused; open ones are cut. Waiting
+            // for the aborted task means its listener is closed when `set` returns.
+            let task = self.listener.lock().unwrap().take();
+            if let Some(task) = task {
                 task.abort();
+                let _ = task.await;
             }
         }
         let cut = mode == Mode::Refuse || old == Mode::Blackhole;
