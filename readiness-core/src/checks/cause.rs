@@ -26,6 +26,7 @@ pub(crate) enum Cause {
     Tls,
     TooManyRedirects,
     Protocol,
+    NotConnected,
     Unavailable,
 }
 
@@ -44,6 +45,7 @@ impl Cause {
             Self::Tls => "TLS handshake failed".into(),
             Self::TooManyRedirects => "too many redirects".into(),
             Self::Protocol => "unexpected reply".into(),
+            Self::NotConnected => "not connected".into(),
             Self::Unavailable => "unavailable".into(),
         }
     }

@@ -13,6 +13,7 @@
 //! | any sqlx pool, your query | `sql_query` | `postgres`, `mysql` or `sqlite` |
 //! | Redis (`ConnectionManager`, `MultiplexedConnection`) | `redis` | `redis` |
 //! | an HTTP upstream (`reqwest`, rustls) | `http_get`, `http` | `http` |
+//! | NATS (`async_nats::Client`) | `nats` | `nats` |
 //! | free disk space | `disk_free_percent` | `system` (default) |
 //! | memory use | `memory_used_percent` | `system` (default) |
 //! | CPU use | `cpu_used_percent` | `system` (default) |
@@ -52,6 +53,8 @@ mod cause;
 mod from_fn;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "nats")]
+mod nats;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
@@ -64,6 +67,9 @@ pub use from_fn::{from_fn, FromFn};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::{http, http_get, HttpCheck};
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub use nats::nats;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::redis;

@@ -13,6 +13,9 @@ pub const WARN_ABOVE: Duration = Duration::from_millis(500);
 /// Each chunk from the server is held this long: a check's one or two round trips
 /// stay under the timeout.
 pub const SLOW: Duration = Duration::from_millis(600);
+/// After a fault heals, the next refresh comes an interval later (seconds, in
+/// production): give clients that reconnect in the background that long, and no more.
+pub const SETTLE: Duration = Duration::from_millis(300);
 
 /// A URL from `var`, or `default`: the machine's real servers.
 pub fn service_url(var: &str, default: &str) -> String {
@@ -88,6 +91,7 @@ pub async fn fault_matrix(
         assert_eq!(got, Status::Warn, "slow: {body}");
         assert!(body.contains("\"output\":\"slow: "), "slow: {body}");
         proxy.set(Mode::Pass).await;
+        tokio::time::sleep(SETTLE).await;
         let (got, body, _) = run(&readiness, &name).await;
         assert_eq!(got, Status::Pass, "after slow: {body}");
     }
@@ -116,6 +120,7 @@ pub async fn fault_matrix(
     }
 
     proxy.set(Mode::Pass).await;
+    tokio::time::sleep(SETTLE).await;
     let (got, body, _) = run(&readiness, &name).await;
     assert_eq!(got, Status::Pass, "healed after refusal: {body}");
 
@@ -154,6 +159,7 @@ async fn black_hole(proxy: &Proxy, readiness: &Readiness, name: &str) {
     );
 
     proxy.set(Mode::Pass).await;
+    tokio::time::sleep(SETTLE).await;
     let (got, body, _) = run(readiness, name).await;
     assert_eq!(got, Status::Pass, "healed after black hole: {body}");
 }
