@@ -57,7 +57,13 @@ impl Cause {
 
     /// The cause of an I/O error found anywhere in `error`'s source chain, if any.
     #[cfg_attr(
-        not(any(feature = "_sqlx", feature = "redis", feature = "http")),
+        not(any(
+            feature = "_sqlx",
+            feature = "redis",
+            feature = "http",
+            feature = "nats",
+            feature = "amqp"
+        )),
         allow(dead_code)
     )]
     pub(crate) fn from_io_chain(error: &(dyn Error + 'static)) -> Option<Self> {

@@ -13,6 +13,7 @@
 //! | any sqlx pool, your query | `sql_query` | `postgres`, `mysql` or `sqlite` |
 //! | Redis (`ConnectionManager`, `MultiplexedConnection`) | `redis` | `redis` |
 //! | an HTTP upstream (`reqwest`, rustls) | `http_get`, `http` | `http` |
+//! | RabbitMQ (`lapin::Connection`) | `amqp` | `amqp` |
 //! | NATS (`async_nats::Client`) | `nats` | `nats` |
 //! | free disk space | `disk_free_percent` | `system` (default) |
 //! | memory use | `memory_used_percent` | `system` (default) |
@@ -49,6 +50,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "amqp")]
+mod amqp;
 mod cause;
 mod from_fn;
 #[cfg(feature = "http")]
@@ -63,6 +66,9 @@ mod sql;
 mod system;
 mod tcp;
 
+#[cfg(feature = "amqp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "amqp")))]
+pub use amqp::amqp;
 pub use from_fn::{from_fn, FromFn};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
