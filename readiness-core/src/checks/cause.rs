@@ -61,8 +61,7 @@ impl Cause {
             feature = "_sqlx",
             feature = "redis",
             feature = "http",
-            feature = "nats",
-            feature = "amqp"
+            feature = "nats"
         )),
         allow(dead_code)
     )]
