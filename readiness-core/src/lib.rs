@@ -28,6 +28,13 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `system` | yes | disk, memory and CPU checks (`sysinfo`) |
+//! | `postgres` | no | `checks::postgres` on a `sqlx::PgPool` |
+//! | `mysql` | no | `checks::mysql` on a `sqlx::MySqlPool` (MySQL, MariaDB) |
+//! | `sqlite` | no | `checks::sqlite` on a `sqlx::SqlitePool` |
+//! | `redis` | no | `checks::redis` on a `redis` connection manager or multiplexed connection |
+//! | `http` | no | `checks::http` on HTTP upstreams (`reqwest`, rustls) |
+//! | `amqp` | no | `checks::amqp` on a `lapin::Connection` (RabbitMQ) |
+//! | `nats` | no | `checks::nats` on an `async_nats::Client` |
 //! | `full` | no | every feature above |
 //!
 //! # Minimum supported Rust version
