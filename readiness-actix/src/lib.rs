@@ -48,8 +48,11 @@
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+pub use middleware::{Observe, ObserveMiddleware};
 pub use readiness_core as core;
-use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
+
+mod middleware;
+use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 
 /// Registers the health routes of `readiness`; pass it to `App::configure` or
@@ -75,6 +78,14 @@ pub fn configure(readiness: &Readiness) -> impl Fn(&mut web::ServiceConfig) + Cl
                 }),
             );
         }
+        let scrape = readiness.clone();
+        config.route(
+            METRICS_PATH,
+            web::get().to(move || {
+                let answer = convert(scrape.metrics_response());
+                async move { answer }
+            }),
+        );
         let readiness = readiness.clone();
         config.route(
             "/health/{check}",
@@ -92,7 +103,12 @@ fn answer(readiness: &Readiness, endpoint: Endpoint<'_>, request: &HttpRequest) 
     let probe = ProbeRequest::new(endpoint, request.method().as_str())
         .with_query(query)
         .with_authorization(request.headers().get(AUTHORIZATION).map(|v| v.as_bytes()));
-    let (parts, body) = readiness.respond(&probe).into_parts();
+    convert(readiness.respond(&probe))
+}
+
+/// An `http` 1.x response as an actix-web (`http` 0.2) one: mapped by number and bytes.
+fn convert(response: http::Response<bytes::Bytes>) -> HttpResponse {
+    let (parts, body) = response.into_parts();
     // actix-web 4 uses the `http` 0.2 types: map by number and by bytes.
     let status =
         StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

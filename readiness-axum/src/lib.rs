@@ -57,13 +57,15 @@ use axum::body::Body;
 use std::collections::HashMap;
 
 use axum::extract::rejection::PathRejection;
+use axum::extract::MatchedPath;
 use axum::extract::{Path, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 pub use readiness_core as core;
-use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
+use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
+use readiness_core::observe::{ObserveLayer, RouteTemplate};
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 
 /// A router serving the health routes of `readiness`. See the [crate docs](crate).
@@ -82,7 +84,15 @@ where
         })
     };
     let one = readiness.clone();
+    let scrape = readiness.clone();
     Router::new()
+        .route(
+            METRICS_PATH,
+            get(move || {
+                let readiness = scrape.clone();
+                async move { readiness.metrics_response().map(Body::from) }
+            }),
+        )
         .route(LIVEZ_PATH, probe(Endpoint::Livez))
         .route(READYZ_PATH, probe(Endpoint::Readyz))
         .route(STARTUPZ_PATH, probe(Endpoint::Startupz))
@@ -103,6 +113,46 @@ where
                 },
             ),
         )
+}
+
+/// Adds the health routes and `/metrics` to `router`, and records every request of
+/// it (RED metrics by method, matched route template and status). See the
+/// [`metrics` docs](readiness_core::metrics) for the families.
+///
+/// Call it on the finished router: requests to routes added afterwards are not
+/// recorded. Requests no route matched are recorded under `_UNMATCHED`.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use readiness_axum::core::Readiness;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+/// let app: Router = Router::new().route("/orders/{id}", get(|| async { "{}" }));
+/// let app = readiness_axum::instrument(app, &readiness);
+/// # let _ = app;
+/// # Ok(()) }
+/// ```
+pub fn instrument<S>(router: Router<S>, readiness: &Readiness) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router
+        .merge(routes(readiness))
+        .layer(ObserveLayer::new(readiness.red().clone(), Matched))
+}
+
+/// The route template axum's router matched.
+#[derive(Clone, Copy, Debug)]
+struct Matched;
+
+impl RouteTemplate for Matched {
+    fn route<'a, B>(&self, request: &'a axum::http::Request<B>) -> Option<&'a str> {
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+    }
 }
 
 fn answer(readiness: &Readiness, endpoint: Endpoint<'_>, request: &Request) -> Response {

@@ -41,6 +41,8 @@ pub const STARTUPZ_PATH: &str = "/startupz";
 pub const HEALTH_PATH: &str = "/health";
 /// The prefix of the one-check reports, `/health/{check}`.
 pub const HEALTH_CHECK_PREFIX: &str = "/health/";
+/// The path of the Prometheus scrape endpoint.
+pub const METRICS_PATH: &str = "/metrics";
 /// The media type of health bodies.
 pub const HEALTH_JSON: &str = "application/health+json";
 

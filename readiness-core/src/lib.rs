@@ -47,6 +47,8 @@ pub mod checks;
 pub mod endpoint;
 mod error;
 pub mod health;
+pub mod metrics;
+pub mod observe;
 mod readiness;
 
 pub use endpoint::{Endpoint, ProbeRequest};

@@ -6,9 +6,13 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::endpoint::{HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
 use crate::error::BuildError;
 use crate::health::runner::Shared;
 use crate::health::{CheckInfo, CheckSpec, Probe, Status};
+use crate::metrics::health::HealthMetrics;
+use crate::metrics::names::{DEFAULT_DURATION_BUCKETS, SERVICE_INFO};
+use crate::metrics::{RedMetrics, RedSettings};
 
 /// How much of a health body anonymous callers see.
 ///
@@ -38,6 +42,12 @@ pub struct ReadinessBuilder {
     checks: Vec<CheckSpec>,
     details: Details,
     token: Option<String>,
+    registry: Option<prometheus::Registry>,
+    namespace: Option<String>,
+    buckets: Vec<f64>,
+    max_routes: usize,
+    excluded: Option<Vec<String>>,
+    instance: Option<String>,
 }
 
 /// The health of a service: its checks, their background refresh, the probe answers
@@ -77,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) token: Option<String>,
     pub(crate) unready: RwLock<Option<Cow<'static, str>>>,
     pub(crate) started_at: Instant,
+    pub(crate) registry: prometheus::Registry,
+    pub(crate) red: RedMetrics,
     tasks: Vec<tokio::task::AbortHandle>,
 }
 
@@ -99,7 +111,57 @@ impl Readiness {
             checks: Vec::new(),
             details: Details::default(),
             token: None,
+            registry: None,
+            namespace: None,
+            buckets: DEFAULT_DURATION_BUCKETS.to_vec(),
+            max_routes: 200,
+            excluded: None,
+            instance: None,
         }
+    }
+
+    /// The RED recorder the adapters' middleware feeds. See the
+    /// [`metrics` module docs](crate::metrics).
+    #[must_use]
+    pub fn red(&self) -> &RedMetrics {
+        &self.inner.red
+    }
+
+    /// The registry holding every family of this library, and the service's own
+    /// when it passed its registry to [`ReadinessBuilder::registry`].
+    #[must_use]
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.inner.registry
+    }
+
+    /// The `/metrics` answer: every family of the registry in Prometheus' text format.
+    #[must_use]
+    pub fn metrics_response(&self) -> http::Response<bytes::Bytes> {
+        use prometheus::Encoder as _;
+        let encoder = prometheus::TextEncoder::new();
+        let mut body = Vec::new();
+        let (code, content_type) = match encoder.encode(&self.inner.registry.gather(), &mut body) {
+            Ok(()) => (http::StatusCode::OK, encoder.format_type().to_owned()),
+            Err(error) => {
+                tracing::error!(target: "readiness::metrics", error = %error, "metrics encoding failed");
+                body.clear();
+                (
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain; charset=utf-8".to_owned(),
+                )
+            }
+        };
+        let mut response = http::Response::new(bytes::Bytes::from(body));
+        *response.status_mut() = code;
+        let headers = response.headers_mut();
+        if let Ok(value) = http::HeaderValue::from_str(&content_type) {
+            headers.insert(http::header::CONTENT_TYPE, value);
+        }
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        response
     }
 
     /// Runs every check now, concurrently, and returns when all have finished. A
@@ -239,6 +301,51 @@ impl ReadinessBuilder {
         self
     }
 
+    /// A `prometheus::Registry` of the service's own: the library's families are
+    /// registered on it and `/metrics` serves all of it. Default: a new registry.
+    pub fn registry(mut self, registry: prometheus::Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// A prefix for every metric name (`orders` gives `orders_http_server_...`).
+    pub fn metrics_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Buckets of the request duration histogram, in seconds, strictly increasing.
+    /// Default: OpenTelemetry's recommended buckets, 5 ms to 10 s.
+    pub fn duration_buckets(mut self, buckets: Vec<f64>) -> Self {
+        self.buckets = buckets;
+        self
+    }
+
+    /// The most distinct route templates recorded (default 200, up to 10 000);
+    /// routes beyond it share the label `_OTHER`.
+    pub fn max_routes(mut self, routes: usize) -> Self {
+        self.max_routes = routes;
+        self
+    }
+
+    /// Route templates not counted by the RED middleware. Default: the probe routes
+    /// and `/metrics`, so a kubelet probing every 10 s is not counted as traffic.
+    pub fn exclude_routes<I, S>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.excluded = Some(routes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The `instance` label of `service_info` (default: `HOSTNAME`, as Kubernetes
+    /// sets it to the pod name, else `unknown`).
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some(instance.into());
+        self
+    }
+
     /// Validates the configuration and starts refreshing the checks in the background.
     ///
     /// # Errors
@@ -291,9 +398,83 @@ impl ReadinessBuilder {
             })?)
         };
 
+        if let Some(namespace) = &self.namespace {
+            let mut chars = namespace.chars();
+            let first_ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(BuildError::new(
+                    "metrics_namespace",
+                    format!(
+                        "{namespace:?} must be letters, digits and `_`, not starting with a digit"
+                    ),
+                ));
+            }
+        }
+        if self.buckets.is_empty()
+            || self.buckets.iter().any(|b| !b.is_finite() || *b <= 0.0)
+            || self.buckets.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(BuildError::new(
+                "duration_buckets",
+                "must be positive, finite and strictly increasing, and not empty",
+            ));
+        }
+        if !(1..=10_000).contains(&self.max_routes) {
+            return Err(BuildError::new(
+                "max_routes",
+                format!("must be between 1 and 10000, got {}", self.max_routes),
+            ));
+        }
+        let registry = self.registry.unwrap_or_default();
+        let register_error = |error: prometheus::Error| {
+            BuildError::new(
+                "registry",
+                format!("cannot register the library's metrics (is a family of the same name registered already?): {error}"),
+            )
+        };
+        let excluded = self.excluded.unwrap_or_else(|| {
+            [
+                LIVEZ_PATH,
+                READYZ_PATH,
+                STARTUPZ_PATH,
+                HEALTH_PATH,
+                "/health/{check}",
+                METRICS_PATH,
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        });
+        let red = RedMetrics::register(
+            &registry,
+            RedSettings {
+                namespace: self.namespace.clone(),
+                buckets: self.buckets,
+                max_routes: self.max_routes,
+                excluded: excluded.into_iter().collect(),
+            },
+        )
+        .map_err(register_error)?;
+        let names: Vec<&str> = self.checks.iter().map(CheckSpec::check_name).collect();
+        let health = HealthMetrics::register(&registry, self.namespace.as_deref(), &names)
+            .map_err(register_error)?;
+        let instance = self
+            .instance
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "unknown".to_owned());
+        register_info(
+            &registry,
+            self.namespace.as_deref(),
+            self.service.as_deref(),
+            self.version.as_deref(),
+            &instance,
+        )
+        .map_err(register_error)?;
+
         let checks: Vec<(CheckInfo, _)> =
             self.checks.into_iter().map(CheckSpec::into_parts).collect();
-        let shared = Arc::new(Shared::new(checks));
+        let shared = Arc::new(Shared::new(checks, Some(health)));
         let tasks = runtime.map_or_else(Vec::new, |runtime| {
             (0..shared.infos.len())
                 .map(|i| runtime.spawn(Arc::clone(&shared).drive(i)).abort_handle())
@@ -311,10 +492,37 @@ impl ReadinessBuilder {
                 token: self.token,
                 unready: RwLock::new(None),
                 started_at: Instant::now(),
+                registry,
+                red,
                 tasks,
             }),
         })
     }
+}
+
+fn register_info(
+    registry: &prometheus::Registry,
+    namespace: Option<&str>,
+    service: Option<&str>,
+    version: Option<&str>,
+    instance: &str,
+) -> prometheus::Result<()> {
+    let mut opts = prometheus::Opts::new(
+        SERVICE_INFO,
+        "The service's identity; the value is always 1.",
+    );
+    if let Some(ns) = namespace {
+        opts = opts.namespace(ns.to_owned());
+    }
+    let info = prometheus::IntGaugeVec::new(opts, &["service", "version", "instance"])?;
+    registry.register(Box::new(info.clone()))?;
+    info.with_label_values(&[
+        service.unwrap_or("unknown"),
+        version.unwrap_or("unknown"),
+        instance,
+    ])
+    .set(1);
+    Ok(())
 }
 
 fn validate_text(field: &'static str, value: &str) -> Result<(), BuildError> {

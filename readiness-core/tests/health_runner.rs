@@ -376,26 +376,6 @@ async fn without_checks_every_probe_passes() {
 }
 
 #[tokio::test]
-async fn every_status_change_is_logged_once() {
-    let (sink, _guard) = support::capture_logs();
-
-    let check = Scripted::new([pass(), pass(), fail("x"), fail("x"), pass(), pass()]);
-    let readiness = Readiness::builder()
-        .check(spec("db", &check))
-        .build()
-        .unwrap();
-    for _ in 0..6 {
-        readiness.refresh().await;
-    }
-    let log = sink.text();
-    let changes = log.matches("health check status changed").count();
-    assert_eq!(changes, 3, "unknown->pass, pass->fail, fail->pass:\n{log}");
-    let whole = log.matches("service health changed").count();
-    assert_eq!(whole, 3, "warn->pass, pass->fail, fail->pass:\n{log}");
-    assert_eq!(log.matches("startup complete").count(), 1, "{log}");
-}
-
-#[tokio::test]
 async fn dropping_the_last_handle_stops_the_background_refresh() {
     let check = Scripted::new([pass()]);
     let readiness = Readiness::builder()

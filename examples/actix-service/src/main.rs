@@ -73,8 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "8080".into())
         .parse()?;
     let health = readiness_actix::configure(&readiness);
+    let observe = readiness_actix::Observe::new(&readiness);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(observe.clone())
             .app_data(web::Data::new(store.clone()))
             .route("/items", web::get().to(list_items))
             .route("/items", web::post().to(create_item))

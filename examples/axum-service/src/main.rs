@@ -85,8 +85,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/items", get(list_items).post(create_item))
         .route("/items/{id}", get(get_item))
-        .with_state(store)
-        .merge(readiness_axum::routes(&readiness));
+        .with_state(store);
+    // Health routes, /metrics, and RED metrics for every route above.
+    let app = readiness_axum::instrument(app, &readiness);
 
     let addr = format!(
         "{}:{}",

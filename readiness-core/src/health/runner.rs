@@ -16,6 +16,7 @@ use super::check::{CheckOutcome, Status};
 use super::snapshot::{CheckResult, SnapshotCell};
 use super::CheckInfo;
 use crate::error::BoxError;
+use crate::metrics::health::HealthMetrics;
 
 tokio::task_local! {
     /// When the running check's timeout ends; see [`time_left`].
@@ -100,6 +101,7 @@ pub(crate) struct Shared {
     pub(crate) infos: Vec<CheckInfo>,
     runners: Vec<CheckRunner>,
     pub(crate) snapshot: SnapshotCell,
+    metrics: Option<HealthMetrics>,
 }
 
 /// One run's result before dampening, with the detail that goes to the log only.
@@ -111,7 +113,10 @@ struct RawRun {
 }
 
 impl Shared {
-    pub(crate) fn new(checks: Vec<(CheckInfo, BoxedCheck)>) -> Self {
+    pub(crate) fn new(
+        checks: Vec<(CheckInfo, BoxedCheck)>,
+        metrics: Option<HealthMetrics>,
+    ) -> Self {
         let mut infos = Vec::with_capacity(checks.len());
         let mut runners = Vec::with_capacity(checks.len());
         for (info, check) in checks {
@@ -127,6 +132,7 @@ impl Shared {
             infos,
             runners,
             snapshot,
+            metrics,
         }
     }
 
@@ -234,6 +240,9 @@ impl Shared {
             tracing::debug!(target: "readiness::health", check = %info.name, status = %raw.status, detail = %detail, "health check run failed");
         }
 
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&info.name, status, raw.status, latency);
+        }
         let published = self.snapshot.publish(
             &self.infos,
             index,

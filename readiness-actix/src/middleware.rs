@@ -1,0 +1,126 @@
+//! `Observe`: the RED middleware for actix-web, feeding the core recorder.
+
+use std::future::{ready, Future, Ready};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::CONTENT_LENGTH;
+use futures_util::FutureExt as _;
+use readiness_core::metrics::RedMetrics;
+use readiness_core::Readiness;
+
+/// Records every request of the app it wraps: RED metrics by method, matched route
+/// pattern (`req.match_pattern()`) and status, the same families and labels as the
+/// axum adapter. Requests no route matched are recorded under `_UNMATCHED`; errors
+/// returned as `Err` are recorded with their response status.
+///
+/// ```
+/// use actix_web::{web, App, HttpResponse};
+/// use readiness_actix::core::Readiness;
+///
+/// # #[actix_web::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+/// let app = App::new()
+///     .wrap(readiness_actix::Observe::new(&readiness))
+///     .route("/orders/{id}", web::get().to(|| async { HttpResponse::Ok().body("{}") }))
+///     .configure(readiness_actix::configure(&readiness));
+/// # let _ = app;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Observe {
+    metrics: RedMetrics,
+}
+
+impl Observe {
+    /// The middleware for `readiness`'s recorder.
+    pub fn new(readiness: &Readiness) -> Self {
+        Self {
+            metrics: readiness.red().clone(),
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Observe
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = ObserveMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(ObserveMiddleware {
+            service,
+            metrics: self.metrics.clone(),
+        }))
+    }
+}
+
+/// The service made by [`Observe`].
+#[derive(Debug)]
+pub struct ObserveMiddleware<S> {
+    service: S,
+    metrics: RedMetrics,
+}
+
+impl<S, B> Service<ServiceRequest> for ObserveMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let size = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let route = request.match_pattern();
+        let record = self
+            .metrics
+            .start(request.method().as_str(), route.as_deref(), size);
+        let answer = self.service.call(request);
+        Box::pin(async move {
+            // `record` lives in this future: dropped unfinished (client gone, panic),
+            // its guard records 499 or 500.
+            // A panicking handler unwinds through here: record it as a 500 on the way.
+            let result = match AssertUnwindSafe(answer).catch_unwind().await {
+                Ok(result) => result,
+                Err(panic) => {
+                    if let Some(record) = record {
+                        record.finish(500, None);
+                    }
+                    std::panic::resume_unwind(panic);
+                }
+            };
+            if let Some(record) = record {
+                match &result {
+                    Ok(response) => {
+                        let size = match response.response().body().size() {
+                            BodySize::Sized(n) => Some(n),
+                            BodySize::None => Some(0),
+                            BodySize::Stream => None,
+                        };
+                        record.finish(response.status().as_u16(), size);
+                    }
+                    Err(error) => {
+                        record.finish(error.as_response_error().status_code().as_u16(), None)
+                    }
+                }
+            }
+            result
+        })
+    }
+}

@@ -1,0 +1,154 @@
+//! The same requests through both adapters record the same metric families, label
+//! sets and counts.
+
+use actix_web::test::{call_service, init_service, read_body, TestRequest};
+use actix_web::{web, App, HttpResponse};
+use axum::routing::get;
+use http_body_util::BodyExt as _;
+use readiness_core::Readiness;
+use tower::ServiceExt as _;
+
+const REQUESTS: &[&str] = &[
+    "/users/1", "/users/2", "/orders", "/fail", "/nope", "/readyz", "/metrics", "/users/3",
+];
+
+/// The `_count` series of the duration histogram, and the in-flight gauges.
+fn series(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("http_server_request_duration_seconds_count")
+                || l.starts_with("http_server_active_requests")
+        })
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn families(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("# TYPE http_server"))
+        .collect()
+}
+
+async fn via_axum() -> String {
+    let readiness = Readiness::builder().build().unwrap();
+    let router = axum::Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .route("/orders", get(|| async { "[]" }))
+        .route(
+            "/fail",
+            get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }),
+        );
+    let app = readiness_axum::instrument(router, &readiness);
+    for uri in REQUESTS {
+        let request = axum::http::Request::get(*uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.clone().oneshot(request).await.unwrap();
+    }
+    let request = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let body = app
+        .oneshot(request)
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+async fn via_actix() -> String {
+    let readiness = Readiness::builder().build().unwrap();
+    let app = init_service(
+        App::new()
+            .wrap(readiness_actix::Observe::new(&readiness))
+            .route(
+                "/users/{id}",
+                web::get().to(|| async { HttpResponse::Ok().body("user") }),
+            )
+            .route(
+                "/orders",
+                web::get().to(|| async { HttpResponse::Ok().body("[]") }),
+            )
+            .route(
+                "/fail",
+                web::get().to(|| async {
+                    Err::<HttpResponse, _>(actix_web::error::ErrorServiceUnavailable("down"))
+                }),
+            )
+            .configure(readiness_actix::configure(&readiness)),
+    )
+    .await;
+    for uri in REQUESTS {
+        call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+    }
+    let response = call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "text/plain; version=0.0.4"
+    );
+    String::from_utf8(read_body(response).await.to_vec()).unwrap()
+}
+
+#[actix_web::test]
+async fn both_adapters_record_the_same_series() {
+    let axum = via_axum().await;
+    let actix = via_actix().await;
+    assert_eq!(families(&axum), families(&actix));
+    assert_eq!(
+        series(&axum),
+        series(&actix),
+        "axum:\n{axum}\nactix:\n{actix}"
+    );
+    let expected = [
+        r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/orders"} 1"#,
+        r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}"} 3"#,
+        r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="404",http_route="_UNMATCHED"} 1"#,
+        r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="503",http_route="/fail"} 1"#,
+    ];
+    for line in expected {
+        assert!(actix.lines().any(|l| l == line), "missing {line}\n{actix}");
+    }
+    assert!(
+        !actix.contains(r#"http_route="/readyz""#) && !actix.contains(r#"http_route="/metrics""#)
+    );
+}
+
+#[actix_web::test]
+async fn an_actix_handler_that_panics_is_a_500() {
+    let readiness = Readiness::builder().build().unwrap();
+    let app = init_service(
+        App::new()
+            .wrap(readiness_actix::Observe::new(&readiness))
+            .route(
+                "/boom",
+                web::get().to(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("handler panicked");
+                    }
+                    HttpResponse::Ok().finish()
+                }),
+            ),
+    )
+    .await;
+    let call = std::panic::AssertUnwindSafe(call_service(
+        &app,
+        TestRequest::get().uri("/boom").to_request(),
+    ));
+    assert!(futures_util::FutureExt::catch_unwind(call).await.is_err());
+    let text = String::from_utf8(readiness.metrics_response().body().to_vec()).unwrap();
+    assert!(
+        text.contains(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="500",http_route="/boom"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_server_active_requests{http_request_method="GET"} 0"#),
+        "{text}"
+    );
+}

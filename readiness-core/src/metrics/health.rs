@@ -1,0 +1,77 @@
+//! Check results as metrics, updated by the runner after every run.
+
+use std::time::Duration;
+
+use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+use super::names::*;
+use crate::health::Status;
+
+#[derive(Debug, Clone)]
+pub(crate) struct HealthMetrics {
+    status: GaugeVec,
+    duration: HistogramVec,
+    failures: IntCounterVec,
+}
+
+impl HealthMetrics {
+    pub(crate) fn register(
+        registry: &Registry,
+        namespace: Option<&str>,
+        checks: &[&str],
+    ) -> prometheus::Result<Self> {
+        let opts = |name: &str, help: &str| {
+            let opts = Opts::new(name, help);
+            match namespace {
+                Some(ns) => opts.namespace(ns.to_owned()),
+                None => opts,
+            }
+        };
+        let status = GaugeVec::new(
+            opts(
+                HEALTH_CHECK_STATUS,
+                "Reported status of each health check: 1 pass, 0.5 warn, 0 fail.",
+            ),
+            &[CHECK],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::from(opts(
+                HEALTH_CHECK_DURATION,
+                "Duration of health check runs.",
+            ))
+            .buckets(DEFAULT_DURATION_BUCKETS.to_vec()),
+            &[CHECK],
+        )?;
+        let failures = IntCounterVec::new(
+            opts(HEALTH_CHECK_FAILURES, "Health check runs that failed."),
+            &[CHECK],
+        )?;
+        registry.register(Box::new(status.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
+        // Every check has its series from the start: a failure rate of zero is a value.
+        for check in checks {
+            failures.with_label_values(&[*check]);
+        }
+        Ok(Self {
+            status,
+            duration,
+            failures,
+        })
+    }
+
+    pub(crate) fn record(&self, check: &str, reported: Status, raw: Status, latency: Duration) {
+        let value = match reported {
+            Status::Pass => 1.0,
+            Status::Warn => 0.5,
+            Status::Fail => 0.0,
+        };
+        self.status.with_label_values(&[check]).set(value);
+        self.duration
+            .with_label_values(&[check])
+            .observe(latency.as_secs_f64());
+        if raw == Status::Fail {
+            self.failures.with_label_values(&[check]).inc();
+        }
+    }
+}

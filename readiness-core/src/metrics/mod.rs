@@ -1,0 +1,62 @@
+//! RED metrics, check metrics and the `/metrics` answer, on a `prometheus::Registry`.
+//!
+//! [`Readiness`](crate::Readiness) registers its families on the registry given to
+//! [`ReadinessBuilder::registry`](crate::ReadinessBuilder::registry) (or a new one),
+//! so the service's own metrics appear on the same endpoint:
+//!
+//! | family | type | labels |
+//! |---|---|---|
+//! | `http_server_request_duration_seconds` | histogram | `http_request_method`, `http_route`, `http_response_status_code` |
+//! | `http_server_request_body_size_bytes` | histogram | same |
+//! | `http_server_response_body_size_bytes` | histogram | same |
+//! | `http_server_active_requests` | gauge | `http_request_method` |
+//! | `health_check_status` | gauge (1 pass, 0.5 warn, 0 fail) | `check` |
+//! | `health_check_duration_seconds` | histogram | `check` |
+//! | `health_check_failures_total` | counter | `check` |
+//! | `service_info` | gauge (1) | `service`, `version`, `instance` |
+//!
+//! Cardinality is bounded by construction: methods outside the standard nine become
+//! `_OTHER`, requests no route matched share `_UNMATCHED`, and routes beyond the cap
+//! (default 200 distinct templates) share `_OTHER`. Probe routes and `/metrics` are
+//! not counted by default.
+//!
+//! # Default
+//!
+//! ```
+//! use readiness_core::{Endpoint, ProbeRequest, Readiness};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+//! let record = readiness.red().start("GET", Some("/orders/{id}"), None);
+//! if let Some(record) = record {
+//!     record.finish(200, Some(512));
+//! }
+//! let scrape = readiness.metrics_response();
+//! let text = std::str::from_utf8(scrape.body())?;
+//! assert!(text.contains(r#"http_route="/orders/{id}""#));
+//! # Ok(()) }
+//! ```
+//!
+//! # Customized
+//!
+//! ```
+//! use readiness_core::Readiness;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = prometheus::Registry::new(); // the service's own registry
+//! let readiness = Readiness::builder()
+//!     .registry(registry.clone())
+//!     .metrics_namespace("orders")
+//!     .duration_buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0])
+//!     .max_routes(50)
+//!     .build()?;
+//! # let _ = readiness;
+//! # Ok(()) }
+//! ```
+
+pub(crate) mod health;
+pub mod names;
+mod red;
+
+pub(crate) use red::RedSettings;
+pub use red::{RedMetrics, RequestRecord};

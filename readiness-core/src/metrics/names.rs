@@ -1,0 +1,43 @@
+//! Every metric and label name, in one place: OpenTelemetry's HTTP semantic
+//! conventions in Prometheus form, and the library's own families.
+
+/// Histogram of server request durations, in seconds.
+pub const HTTP_SERVER_REQUEST_DURATION: &str = "http_server_request_duration_seconds";
+/// Gauge of requests in flight, by method.
+pub const HTTP_SERVER_ACTIVE_REQUESTS: &str = "http_server_active_requests";
+/// Histogram of request body sizes, in bytes (from `Content-Length`).
+pub const HTTP_SERVER_REQUEST_BODY_SIZE: &str = "http_server_request_body_size_bytes";
+/// Histogram of response body sizes, in bytes (from the body's exact size).
+pub const HTTP_SERVER_RESPONSE_BODY_SIZE: &str = "http_server_response_body_size_bytes";
+
+/// Label: the request method, or `_OTHER`.
+pub const HTTP_REQUEST_METHOD: &str = "http_request_method";
+/// Label: the matched route template (`/users/{id}`), `_UNMATCHED` or `_OTHER`.
+pub const HTTP_ROUTE: &str = "http_route";
+/// Label: the response status code.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http_response_status_code";
+
+/// Gauge per check: 1 pass, 0.5 warn, 0 fail.
+pub const HEALTH_CHECK_STATUS: &str = "health_check_status";
+/// Histogram per check of run durations, in seconds.
+pub const HEALTH_CHECK_DURATION: &str = "health_check_duration_seconds";
+/// Counter per check of failed runs.
+pub const HEALTH_CHECK_FAILURES: &str = "health_check_failures_total";
+/// Label: the check's name.
+pub const CHECK: &str = "check";
+
+/// Info series (value 1) carrying `service`, `version` and `instance`.
+pub const SERVICE_INFO: &str = "service_info";
+
+/// The route of requests no route matched.
+pub const UNMATCHED_ROUTE: &str = "_UNMATCHED";
+/// A method outside the standard set, or a route beyond the cap on distinct routes.
+pub const OTHER: &str = "_OTHER";
+/// The status recorded for a request whose client went away before the answer
+/// (nginx's convention).
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// OpenTelemetry's recommended buckets for `http.server.request.duration`, seconds.
+pub const DEFAULT_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];

@@ -1,0 +1,271 @@
+//! The RED recorder: rate, errors and duration per method, route and status.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use super::names::*;
+
+/// The methods kept as label values; any other becomes `_OTHER`.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// Records requests into the `http_server_*` families. Cheap to clone.
+///
+/// Frameworks reach it through their adapter's middleware; other servers can call
+/// [`start`](Self::start) and [`RequestRecord::finish`] themselves.
+#[derive(Clone)]
+pub struct RedMetrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    duration: HistogramVec,
+    request_size: HistogramVec,
+    response_size: HistogramVec,
+    /// Resolved once per method: the in-flight gauge is touched twice per request.
+    active: Vec<IntGauge>,
+    /// The distinct routes seen, shared with the records (no allocation per request).
+    routes: RwLock<HashSet<Arc<str>>>,
+    max_routes: usize,
+    excluded: HashSet<String>,
+}
+
+pub(crate) struct RedSettings {
+    pub(crate) namespace: Option<String>,
+    pub(crate) buckets: Vec<f64>,
+    pub(crate) max_routes: usize,
+    pub(crate) excluded: HashSet<String>,
+}
+
+impl RedMetrics {
+    pub(crate) fn register(registry: &Registry, settings: RedSettings) -> prometheus::Result<Self> {
+        let opts = |name: &str, help: &str| {
+            let opts = Opts::new(name, help);
+            match &settings.namespace {
+                Some(ns) => opts.namespace(ns.clone()),
+                None => opts,
+            }
+        };
+        let labels = [HTTP_REQUEST_METHOD, HTTP_ROUTE, HTTP_RESPONSE_STATUS_CODE];
+        let duration = HistogramVec::new(
+            HistogramOpts::from(opts(
+                HTTP_SERVER_REQUEST_DURATION,
+                "Duration of HTTP server requests.",
+            ))
+            .buckets(settings.buckets.clone()),
+            &labels,
+        )?;
+        let size_buckets = prometheus::exponential_buckets(64.0, 4.0, 10)?;
+        let request_size = HistogramVec::new(
+            HistogramOpts::from(opts(
+                HTTP_SERVER_REQUEST_BODY_SIZE,
+                "Size of HTTP server request bodies.",
+            ))
+            .buckets(size_buckets.clone()),
+            &labels,
+        )?;
+        let response_size = HistogramVec::new(
+            HistogramOpts::from(opts(
+                HTTP_SERVER_RESPONSE_BODY_SIZE,
+                "Size of HTTP server response bodies.",
+            ))
+            .buckets(size_buckets),
+            &labels,
+        )?;
+        let active_vec = IntGaugeVec::new(
+            opts(
+                HTTP_SERVER_ACTIVE_REQUESTS,
+                "Number of HTTP server requests in flight.",
+            ),
+            &[HTTP_REQUEST_METHOD],
+        )?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(request_size.clone()))?;
+        registry.register(Box::new(response_size.clone()))?;
+        registry.register(Box::new(active_vec.clone()))?;
+        let active = METHODS
+            .iter()
+            .chain(std::iter::once(&OTHER))
+            .map(|method| active_vec.with_label_values(&[*method]))
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                duration,
+                request_size,
+                response_size,
+                active,
+                routes: RwLock::new(HashSet::new()),
+                max_routes: settings.max_routes,
+                excluded: settings.excluded,
+            }),
+        })
+    }
+
+    /// Starts recording a request: `method` as sent, `route` the matched template
+    /// (`None` when no route matched), `request_size` from `Content-Length`. `None`
+    /// for an excluded route (probes and `/metrics` by default).
+    ///
+    /// The returned record counts the request in flight until it is finished or
+    /// dropped; dropped unfinished it is recorded as 499 (the client went away), or as
+    /// 500 when dropped by a panic.
+    #[must_use]
+    pub fn start(
+        &self,
+        method: &str,
+        route: Option<&str>,
+        request_size: Option<u64>,
+    ) -> Option<RequestRecord> {
+        if route.is_some_and(|route| self.inner.excluded.contains(route)) {
+            return None;
+        }
+        let method = METHODS
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(METHODS.len());
+        let route = self.route_label(route);
+        self.inner.active[method].inc();
+        Some(RequestRecord {
+            metrics: self.clone(),
+            method,
+            route,
+            request_size,
+            started: Instant::now(),
+            done: false,
+        })
+    }
+
+    /// The route's label: the template while the set of distinct routes is under the
+    /// cap, `_OTHER` beyond it, `_UNMATCHED` when no route matched.
+    fn route_label(&self, route: Option<&str>) -> RouteLabel {
+        let Some(route) = route else {
+            return RouteLabel::Fixed(UNMATCHED_ROUTE);
+        };
+        let routes = &self.inner.routes;
+        if let Some(known) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+            return RouteLabel::Shared(Arc::clone(known));
+        }
+        let mut routes = routes.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = routes.get(route) {
+            return RouteLabel::Shared(Arc::clone(known));
+        }
+        if routes.len() < self.inner.max_routes {
+            let route: Arc<str> = route.into();
+            routes.insert(Arc::clone(&route));
+            RouteLabel::Shared(route)
+        } else {
+            RouteLabel::Fixed(OTHER)
+        }
+    }
+
+    fn series(&self, vec: &HistogramVec, method: usize, route: &str, status: &str) -> Histogram {
+        let method = METHODS.get(method).copied().unwrap_or(OTHER);
+        vec.with_label_values(&[method, route, status])
+    }
+}
+
+enum RouteLabel {
+    Fixed(&'static str),
+    Shared(Arc<str>),
+}
+
+impl RouteLabel {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Fixed(s) => s,
+            Self::Shared(s) => s,
+        }
+    }
+}
+
+/// One request being recorded. See [`RedMetrics::start`].
+#[must_use = "dropping the record counts the request as abandoned (499)"]
+pub struct RequestRecord {
+    metrics: RedMetrics,
+    method: usize,
+    route: RouteLabel,
+    request_size: Option<u64>,
+    started: Instant,
+    done: bool,
+}
+
+impl RequestRecord {
+    /// Records the answer: its status and, when known, its body size.
+    pub fn finish(mut self, status: u16, response_size: Option<u64>) {
+        self.record(status, response_size);
+    }
+
+    fn record(&mut self, status: u16, response_size: Option<u64>) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let inner = &self.metrics.inner;
+        inner.active[self.method].dec();
+        let mut buffer = itoa_buffer();
+        let status = format_status(&mut buffer, status);
+        let route = self.route.as_str();
+        self.metrics
+            .series(&inner.duration, self.method, route, status)
+            .observe(self.started.elapsed().as_secs_f64());
+        if let Some(size) = self.request_size {
+            self.metrics
+                .series(&inner.request_size, self.method, route, status)
+                .observe(size as f64);
+        }
+        if let Some(size) = response_size {
+            self.metrics
+                .series(&inner.response_size, self.method, route, status)
+                .observe(size as f64);
+        }
+    }
+}
+
+impl Drop for RequestRecord {
+    fn drop(&mut self) {
+        if !self.done {
+            let status = if std::thread::panicking() {
+                500
+            } else {
+                CLIENT_CLOSED_REQUEST
+            };
+            self.record(status, None);
+        }
+    }
+}
+
+fn itoa_buffer() -> [u8; 3] {
+    [0; 3]
+}
+
+/// A status code as text without allocating (100 to 999; anything else reads `0`).
+fn format_status(buffer: &mut [u8; 3], status: u16) -> &str {
+    if !(100..=999).contains(&status) {
+        return "0";
+    }
+    buffer[0] = b'0' + (status / 100) as u8;
+    buffer[1] = b'0' + (status / 10 % 10) as u8;
+    buffer[2] = b'0' + (status % 10) as u8;
+    std::str::from_utf8(buffer).unwrap_or("0")
+}
+
+impl fmt::Debug for RedMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedMetrics")
+            .field("max_routes", &self.inner.max_routes)
+            .field("excluded", &self.inner.excluded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RequestRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestRecord")
+            .field("route", &self.route.as_str())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,161 @@
+//! The tower middleware that feeds [`RedMetrics`].
+//!
+//! `ObserveLayer` works with any tower service taking `http::Request`s (axum,
+//! tonic, a hyper stack); the route template comes from a [`RouteTemplate`] the
+//! framework adapter supplies (axum's `MatchedPath` in `readiness-axum`).
+//!
+//! ```
+//! use readiness_core::observe::{ObserveLayer, RouteTemplate};
+//! use readiness_core::Readiness;
+//!
+//! /// A stack without a router: every request counts under one template.
+//! #[derive(Clone)]
+//! struct OneRoute;
+//! impl RouteTemplate for OneRoute {
+//!     fn route<'a, B>(&self, _request: &'a http::Request<B>) -> Option<&'a str> {
+//!         Some("/rpc")
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let readiness = Readiness::builder().build()?;
+//! let layer = ObserveLayer::new(readiness.red().clone(), OneRoute);
+//! # let _ = layer;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::metrics::{RedMetrics, RequestRecord};
+
+/// Where a request's route template comes from.
+pub trait RouteTemplate: Clone + Send + Sync + 'static {
+    /// The matched route template (`/users/{id}`), or `None` when no route matched.
+    fn route<'a, B>(&self, request: &'a Request<B>) -> Option<&'a str>;
+}
+
+/// Records every request of the wrapped service. See the [module docs](self).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ObserveLayer<R> {
+    metrics: RedMetrics,
+    route: R,
+}
+
+impl<R> ObserveLayer<R> {
+    /// A layer recording into `metrics`, taking route templates from `route`.
+    pub fn new(metrics: RedMetrics, route: R) -> Self {
+        Self { metrics, route }
+    }
+}
+
+impl<S, R: Clone> Layer<S> for ObserveLayer<R> {
+    type Service = Observe<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+            route: self.route.clone(),
+        }
+    }
+}
+
+/// The service made by [`ObserveLayer`].
+#[derive(Clone, Debug)]
+pub struct Observe<S, R> {
+    inner: S,
+    metrics: RedMetrics,
+    route: R,
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Observe<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: RouteTemplate,
+    ResBody: http_body::Body,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let size = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let record =
+            self.metrics
+                .start(request.method().as_str(), self.route.route(&request), size);
+        ResponseFuture {
+            inner: self.inner.call(request),
+            record,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Observe`]: records the answer when it is ready, and records
+    /// a dropped or panicking request through the record's drop guard.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        record: Option<RequestRecord>,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        // A panicking handler unwinds through here; record it as a 500 on the way,
+        // since whoever catches it drops this future only after the unwinding.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        let result = match polled {
+            Ok(poll) => ready!(poll),
+            Err(panic) => {
+                if let Some(record) = this.record.take() {
+                    record.finish(500, None);
+                }
+                std::panic::resume_unwind(panic);
+            }
+        };
+        if let Some(record) = this.record.take() {
+            match &result {
+                Ok(response) => {
+                    let size = response.body().size_hint().exact().or_else(|| {
+                        response
+                            .headers()
+                            .get(http::header::CONTENT_LENGTH)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse().ok())
+                    });
+                    record.finish(response.status().as_u16(), size);
+                }
+                // The service failed without an answer: the server will answer 500.
+                Err(_) => record.finish(500, None),
+            }
+        }
+        Poll::Ready(result)
+    }
+}
