@@ -23,7 +23,7 @@
 //! # Default
 //!
 //! ```
-//! use readiness_core::{Endpoint, ProbeRequest, Readiness};
+//! use readiness_core::Readiness;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
