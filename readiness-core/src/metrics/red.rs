@@ -1,6 +1,6 @@
 //! The RED recorder: rate, errors and duration per method, route and status.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -29,8 +29,10 @@ struct Inner {
     response_size: HistogramVec,
     /// Resolved once per method: the in-flight gauge is touched twice per request.
     active: Vec<IntGauge>,
-    /// The distinct routes seen, shared with the records (no allocation per request).
-    routes: RwLock<HashSet<Arc<str>>>,
+    /// The distinct routes seen, each with the series it has recorded so far.
+    routes: RwLock<HashMap<Arc<str>, Arc<RouteEntry>>>,
+    unmatched: Arc<RouteEntry>,
+    other: Arc<RouteEntry>,
     max_routes: usize,
     excluded: HashSet<String>,
 }
@@ -99,7 +101,9 @@ impl RedMetrics {
                 request_size,
                 response_size,
                 active,
-                routes: RwLock::new(HashSet::new()),
+                routes: RwLock::new(HashMap::new()),
+                unmatched: Arc::new(RouteEntry::new(UNMATCHED_ROUTE)),
+                other: Arc::new(RouteEntry::new(OTHER)),
                 max_routes: settings.max_routes,
                 excluded: settings.excluded,
             }),
@@ -127,7 +131,7 @@ impl RedMetrics {
             .iter()
             .position(|m| *m == method)
             .unwrap_or(METHODS.len());
-        let route = self.route_label(route);
+        let route = self.route_entry(route);
         self.inner.active[method].inc();
         Some(RequestRecord {
             metrics: self.clone(),
@@ -139,46 +143,78 @@ impl RedMetrics {
         })
     }
 
-    /// The route's label: the template while the set of distinct routes is under the
-    /// cap, `_OTHER` beyond it, `_UNMATCHED` when no route matched.
-    fn route_label(&self, route: Option<&str>) -> RouteLabel {
+    /// The route's entry: the template while the set of distinct routes is under
+    /// the cap, `_OTHER` beyond it, `_UNMATCHED` when no route matched.
+    fn route_entry(&self, route: Option<&str>) -> Arc<RouteEntry> {
         let Some(route) = route else {
-            return RouteLabel::Fixed(UNMATCHED_ROUTE);
+            return Arc::clone(&self.inner.unmatched);
         };
         let routes = &self.inner.routes;
-        if let Some(known) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
-            return RouteLabel::Shared(Arc::clone(known));
+        if let Some(entry) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+            return Arc::clone(entry);
         }
         let mut routes = routes.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(known) = routes.get(route) {
-            return RouteLabel::Shared(Arc::clone(known));
+        if let Some(entry) = routes.get(route) {
+            return Arc::clone(entry);
         }
         if routes.len() < self.inner.max_routes {
-            let route: Arc<str> = route.into();
-            routes.insert(Arc::clone(&route));
-            RouteLabel::Shared(route)
+            let entry = Arc::new(RouteEntry::new(route));
+            routes.insert(route.into(), Arc::clone(&entry));
+            entry
         } else {
-            RouteLabel::Fixed(OTHER)
+            Arc::clone(&self.inner.other)
         }
-    }
-
-    fn series(&self, vec: &HistogramVec, method: usize, route: &str, status: &str) -> Histogram {
-        let method = METHODS.get(method).copied().unwrap_or(OTHER);
-        vec.with_label_values(&[method, route, status])
     }
 }
 
-enum RouteLabel {
-    Fixed(&'static str),
-    Shared(Arc<str>),
+/// A route and the series recorded under it, resolved once per method and status
+/// so a request does not hash its label values again.
+struct RouteEntry {
+    name: Box<str>,
+    series: RwLock<Vec<(u16, u16, Arc<Series>)>>,
 }
 
-impl RouteLabel {
-    fn as_str(&self) -> &str {
-        match self {
-            Self::Fixed(s) => s,
-            Self::Shared(s) => s,
+struct Series {
+    duration: Histogram,
+    request_size: Histogram,
+    response_size: Histogram,
+}
+
+impl RouteEntry {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            series: RwLock::new(Vec::new()),
         }
+    }
+
+    fn series(&self, inner: &Inner, method: usize, status: u16) -> Arc<Series> {
+        let method_key = method as u16;
+        let find = |list: &[(u16, u16, Arc<Series>)]| {
+            list.iter()
+                .find(|(m, s, _)| *m == method_key && *s == status)
+                .map(|(_, _, series)| Arc::clone(series))
+        };
+        if let Some(series) = find(&self.series.read().unwrap_or_else(|e| e.into_inner())) {
+            return series;
+        }
+        let mut list = self.series.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(series) = find(&list) {
+            return series;
+        }
+        let mut buffer = [0u8; 3];
+        let labels = [
+            METHODS.get(method).copied().unwrap_or(OTHER),
+            &*self.name,
+            format_status(&mut buffer, status),
+        ];
+        let series = Arc::new(Series {
+            duration: inner.duration.with_label_values(&labels),
+            request_size: inner.request_size.with_label_values(&labels),
+            response_size: inner.response_size.with_label_values(&labels),
+        });
+        list.push((method_key, status, Arc::clone(&series)));
+        series
     }
 }
 
@@ -187,7 +223,7 @@ impl RouteLabel {
 pub struct RequestRecord {
     metrics: RedMetrics,
     method: usize,
-    route: RouteLabel,
+    route: Arc<RouteEntry>,
     request_size: Option<u64>,
     started: Instant,
     done: bool,
@@ -205,21 +241,13 @@ impl RequestRecord {
         }
         let inner = &self.metrics.inner;
         inner.active[self.method].dec();
-        let mut buffer = itoa_buffer();
-        let status = format_status(&mut buffer, status);
-        let route = self.route.as_str();
-        self.metrics
-            .series(&inner.duration, self.method, route, status)
-            .observe(self.started.elapsed().as_secs_f64());
+        let series = self.route.series(inner, self.method, status);
+        series.duration.observe(self.started.elapsed().as_secs_f64());
         if let Some(size) = self.request_size {
-            self.metrics
-                .series(&inner.request_size, self.method, route, status)
-                .observe(size as f64);
+            series.request_size.observe(size as f64);
         }
         if let Some(size) = response_size {
-            self.metrics
-                .series(&inner.response_size, self.method, route, status)
-                .observe(size as f64);
+            series.response_size.observe(size as f64);
         }
     }
 }
@@ -235,10 +263,6 @@ impl Drop for RequestRecord {
             self.record(status, None);
         }
     }
-}
-
-fn itoa_buffer() -> [u8; 3] {
-    [0; 3]
 }
 
 /// A status code as text without allocating (100 to 999; anything else reads `0`).
@@ -264,7 +288,7 @@ impl fmt::Debug for RedMetrics {
 impl fmt::Debug for RequestRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestRecord")
-            .field("route", &self.route.as_str())
+            .field("route", &&*self.route.name)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
