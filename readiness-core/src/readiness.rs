@@ -12,7 +12,7 @@ use crate::health::runner::Shared;
 use crate::health::{CheckInfo, CheckSpec, Probe, Status};
 use crate::metrics::health::HealthMetrics;
 use crate::metrics::names::{DEFAULT_DURATION_BUCKETS, SERVICE_INFO};
-use crate::metrics::{RedMetrics, RedSettings};
+use crate::metrics::{CacheFamily, CacheMetrics, RedMetrics, RedSettings};
 
 /// How much of a health body anonymous callers see.
 ///
@@ -89,6 +89,7 @@ pub(crate) struct Inner {
     pub(crate) started_at: Instant,
     pub(crate) registry: prometheus::Registry,
     pub(crate) red: RedMetrics,
+    caches: CacheFamily,
     tasks: Vec<tokio::task::AbortHandle>,
 }
 
@@ -125,6 +126,13 @@ impl Readiness {
     #[must_use]
     pub fn red(&self) -> &RedMetrics {
         &self.inner.red
+    }
+
+    /// Hit and miss counters for the cache named `name` (`cache_requests_total`).
+    /// Resolve it once and keep it beside the cache. See [`CacheMetrics`].
+    #[must_use]
+    pub fn cache(&self, name: &str) -> CacheMetrics {
+        self.inner.caches.cache(name)
     }
 
     /// The registry holding every family of this library, and the service's own
@@ -463,6 +471,8 @@ impl ReadinessBuilder {
             .instance
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "unknown".to_owned());
+        let caches =
+            CacheFamily::register(&registry, self.namespace.as_deref()).map_err(register_error)?;
         register_info(
             &registry,
             self.namespace.as_deref(),
@@ -494,6 +504,7 @@ impl ReadinessBuilder {
                 started_at: Instant::now(),
                 registry,
                 red,
+                caches,
                 tasks,
             }),
         })

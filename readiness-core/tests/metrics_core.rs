@@ -111,3 +111,40 @@ async fn metric_settings_are_validated_naming_the_field() {
     assert_eq!(err.field(), "registry");
     assert!(err.message().contains("registered already"), "{err}");
 }
+
+#[tokio::test]
+async fn check_measurements_and_cache_lookups_become_gauges_and_counters() {
+    use readiness_core::{CheckOutcome, Measurement};
+    let outcome = CheckOutcome::pass()
+        .with_measurement(Measurement::new("connections", 40.0, "connections"))
+        .with_measurement(Measurement::new("idleConnections", 3.0, "connections"));
+    let readiness = Readiness::builder()
+        .check(
+            CheckSpec::new("db", Scripted::new([support::Step::Outcome(outcome)]))
+                .interval(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    let users = readiness.cache("users");
+    for hit in [true, true, true, false] {
+        users.record(hit);
+    }
+    let text = scrape(&readiness);
+    assert!(
+        text.contains(r#"health_check_observed_value{check="db",measurement="connections"} 40"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"health_check_observed_value{check="db",measurement="idleConnections"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"cache_requests_total{cache="users",result="hit"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"cache_requests_total{cache="users",result="miss"} 1"#),
+        "{text}"
+    );
+}

@@ -226,6 +226,11 @@ impl<DB: Database> Sql<DB> {
                 "connections",
             ))
             .with_measurement(Measurement::new(
+                "inUseConnections",
+                f64::from(self.pool.size()) - self.pool.num_idle() as f64,
+                "connections",
+            ))
+            .with_measurement(Measurement::new(
                 "maxConnections",
                 f64::from(self.pool.options().get_max_connections()),
                 "connections",

@@ -241,7 +241,7 @@ impl Shared {
         }
 
         if let Some(metrics) = &self.metrics {
-            metrics.record(&info.name, status, raw.status, latency);
+            metrics.record(&info.name, status, raw.status, latency, &raw.measurements);
         }
         let published = self.snapshot.publish(
             &self.infos,

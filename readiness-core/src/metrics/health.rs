@@ -5,13 +5,14 @@ use std::time::Duration;
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 use super::names::*;
-use crate::health::Status;
+use crate::health::{Measurement, Status};
 
 #[derive(Debug, Clone)]
 pub(crate) struct HealthMetrics {
     status: GaugeVec,
     duration: HistogramVec,
     failures: IntCounterVec,
+    observed: GaugeVec,
 }
 
 impl HealthMetrics {
@@ -48,7 +49,15 @@ impl HealthMetrics {
         )?;
         registry.register(Box::new(status.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        let observed = GaugeVec::new(
+            opts(
+                HEALTH_CHECK_OBSERVED,
+                "Latest value a health check observed beside its latency (pool connections, free disk, ...).",
+            ),
+            &[CHECK, MEASUREMENT],
+        )?;
         registry.register(Box::new(failures.clone()))?;
+        registry.register(Box::new(observed.clone()))?;
         // Every check has its series from the start: a failure rate of zero is a value.
         for check in checks {
             failures.with_label_values(&[*check]);
@@ -57,10 +66,23 @@ impl HealthMetrics {
             status,
             duration,
             failures,
+            observed,
         })
     }
 
-    pub(crate) fn record(&self, check: &str, reported: Status, raw: Status, latency: Duration) {
+    pub(crate) fn record(
+        &self,
+        check: &str,
+        reported: Status,
+        raw: Status,
+        latency: Duration,
+        measurements: &[Measurement],
+    ) {
+        for measurement in measurements {
+            self.observed
+                .with_label_values(&[check, measurement.name()])
+                .set(measurement.value());
+        }
         let value = match reported {
             Status::Pass => 1.0,
             Status::Warn => 0.5,

@@ -13,6 +13,8 @@
 //! | `health_check_status` | gauge (1 pass, 0.5 warn, 0 fail) | `check` |
 //! | `health_check_duration_seconds` | histogram | `check` |
 //! | `health_check_failures_total` | counter | `check` |
+//! | `health_check_observed_value` | gauge | `check`, `measurement` (pool `connections`, `idleConnections`, `inUseConnections`, `maxConnections`, disk `freePercent`, ...) |
+//! | `cache_requests_total` | counter | `cache`, `result` (`hit`, `miss`); see [`Readiness::cache`](crate::Readiness::cache) |
 //! | `service_info` | gauge (1) | `service`, `version`, `instance` |
 //!
 //! Cardinality is bounded by construction: methods outside the standard nine become
@@ -54,9 +56,12 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
 pub(crate) mod health;
 pub mod names;
 mod red;
 
+pub(crate) use cache::CacheFamily;
+pub use cache::CacheMetrics;
 pub(crate) use red::RedSettings;
 pub use red::{RedMetrics, RequestRecord};

@@ -41,3 +41,17 @@ pub const CLIENT_CLOSED_REQUEST: u16 = 499;
 pub const DEFAULT_DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
+
+/// Gauge per check and measurement: the latest observed value a check reported
+/// beside its latency (pool `connections`, `idleConnections`, `inUseConnections`,
+/// `maxConnections`, disk `freePercent`, ...).
+pub const HEALTH_CHECK_OBSERVED: &str = "health_check_observed_value";
+/// Label: the measurement's name.
+pub const MEASUREMENT: &str = "measurement";
+
+/// Counter of cache lookups by cache name and result (`hit`, `miss`).
+pub const CACHE_REQUESTS: &str = "cache_requests_total";
+/// Label: the cache's name.
+pub const CACHE: &str = "cache";
+/// Label: `hit` or `miss`.
+pub const RESULT: &str = "result";

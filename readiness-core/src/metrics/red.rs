@@ -242,7 +242,9 @@ impl RequestRecord {
         let inner = &self.metrics.inner;
         inner.active[self.method].dec();
         let series = self.route.series(inner, self.method, status);
-        series.duration.observe(self.started.elapsed().as_secs_f64());
+        series
+            .duration
+            .observe(self.started.elapsed().as_secs_f64());
         if let Some(size) = self.request_size {
             series.request_size.observe(size as f64);
         }
