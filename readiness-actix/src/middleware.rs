@@ -3,12 +3,13 @@
 use std::future::{ready, Future, Ready};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::CONTENT_LENGTH;
-use futures_util::FutureExt as _;
-use readiness_core::metrics::RedMetrics;
+use pin_project_lite::pin_project;
+use readiness_core::metrics::{RedMetrics, RequestRecord};
 use readiness_core::Readiness;
 
 /// Records every request of the app it wraps: RED metrics by method, matched route
@@ -77,7 +78,7 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+    type Future = ObserveFuture<S::Future>;
 
     forward_ready!(service);
 
@@ -91,36 +92,57 @@ where
         let record = self
             .metrics
             .start(request.method().as_str(), route.as_deref(), size);
-        let answer = self.service.call(request);
-        Box::pin(async move {
-            // `record` lives in this future: dropped unfinished (client gone, panic),
-            // its guard records 499 or 500.
-            // A panicking handler unwinds through here: record it as a 500 on the way.
-            let result = match AssertUnwindSafe(answer).catch_unwind().await {
-                Ok(result) => result,
-                Err(panic) => {
-                    if let Some(record) = record {
-                        record.finish(500, None);
-                    }
-                    std::panic::resume_unwind(panic);
+        ObserveFuture {
+            inner: self.service.call(request),
+            record,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`ObserveMiddleware`]: records the answer when it is ready; a
+    /// dropped request (client gone) is recorded by the record's guard as 499.
+    #[derive(Debug)]
+    pub struct ObserveFuture<F> {
+        #[pin]
+        inner: F,
+        record: Option<RequestRecord>,
+    }
+}
+
+impl<F, B> Future for ObserveFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+    B: MessageBody,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        // A panicking handler unwinds through here: record it as a 500 on the way.
+        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(poll) => ready!(poll),
+            Err(panic) => {
+                if let Some(record) = this.record.take() {
+                    record.finish(500, None);
                 }
-            };
-            if let Some(record) = record {
-                match &result {
-                    Ok(response) => {
-                        let size = match response.response().body().size() {
-                            BodySize::Sized(n) => Some(n),
-                            BodySize::None => Some(0),
-                            BodySize::Stream => None,
-                        };
-                        record.finish(response.status().as_u16(), size);
-                    }
-                    Err(error) => {
-                        record.finish(error.as_response_error().status_code().as_u16(), None)
-                    }
-                }
+                std::panic::resume_unwind(panic);
             }
-            result
-        })
+        };
+        if let Some(record) = this.record.take() {
+            match &result {
+                Ok(response) => {
+                    let size = match response.response().body().size() {
+                        BodySize::Sized(n) => Some(n),
+                        BodySize::None => Some(0),
+                        BodySize::Stream => None,
+                    };
+                    record.finish(response.status().as_u16(), size);
+                }
+                Err(error) => record.finish(error.as_response_error().status_code().as_u16(), None),
+            }
+        }
+        Poll::Ready(result)
     }
 }
