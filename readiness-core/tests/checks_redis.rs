@@ -67,7 +67,11 @@ async fn a_wrong_password_is_authentication_failed_and_never_shown() {
     let connection = redis::aio::ConnectionManager::new_lazy_with_config(client, config()).unwrap();
     let readiness = Readiness::builder()
         .details(Details::Full)
-        .check(checks::redis(connection).interval(Duration::from_secs(3600)))
+        .check(
+            checks::redis(connection)
+                .timeout(Duration::from_secs(5))
+                .interval(Duration::from_secs(3600)),
+        )
         .build()
         .unwrap();
     readiness.refresh().await;
