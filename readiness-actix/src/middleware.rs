@@ -1,7 +1,6 @@
 //! `Observe`: the RED middleware for actix-web, feeding the core recorder.
 
 use std::future::{ready, Future, Ready};
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -9,7 +8,7 @@ use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::CONTENT_LENGTH;
 use pin_project_lite::pin_project;
-use readiness_core::metrics::{RedMetrics, RequestRecord};
+use readiness_core::metrics::{content_length, poll_recorded, RedMetrics, RequestRecord};
 use readiness_core::Readiness;
 
 /// Records every request of the app it wraps: RED metrics by method, matched route
@@ -86,8 +85,7 @@ where
         let size = request
             .headers()
             .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+            .and_then(|v| content_length(v.as_bytes()));
         let route = request.match_pattern();
         let record = self
             .metrics
@@ -120,16 +118,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        // A panicking handler unwinds through here: record it as a 500 on the way.
-        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(poll) => ready!(poll),
-            Err(panic) => {
-                if let Some(record) = this.record.take() {
-                    record.finish(500, None);
-                }
-                std::panic::resume_unwind(panic);
-            }
-        };
+        let result = ready!(poll_recorded(this.record, || inner.poll(cx)));
         if let Some(record) = this.record.take() {
             match &result {
                 Ok(response) => {

@@ -25,7 +25,6 @@
 //! ```
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -34,7 +33,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::metrics::{RedMetrics, RequestRecord};
+use crate::metrics::{content_length, poll_recorded, RedMetrics, RequestRecord};
 
 /// Where a request's route template comes from.
 pub trait RouteTemplate: Clone + Send + Sync + 'static {
@@ -95,8 +94,7 @@ where
         let size = request
             .headers()
             .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+            .and_then(|v| content_length(v.as_bytes()));
         let record =
             self.metrics
                 .start(request.method().as_str(), self.route.route(&request), size);
@@ -128,27 +126,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        // A panicking handler unwinds through here; record it as a 500 on the way,
-        // since whoever catches it drops this future only after the unwinding.
-        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
-        let result = match polled {
-            Ok(poll) => ready!(poll),
-            Err(panic) => {
-                if let Some(record) = this.record.take() {
-                    record.finish(500, None);
-                }
-                std::panic::resume_unwind(panic);
-            }
-        };
+        let result = ready!(poll_recorded(this.record, || inner.poll(cx)));
         if let Some(record) = this.record.take() {
             match &result {
                 Ok(response) => {
                     let size = response.body().size_hint().exact().or_else(|| {
-                        response
-                            .headers()
-                            .get(http::header::CONTENT_LENGTH)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.parse().ok())
+                        let value = response.headers().get(http::header::CONTENT_LENGTH)?;
+                        content_length(value.as_bytes())
                     });
                     record.finish(response.status().as_u16(), size);
                 }

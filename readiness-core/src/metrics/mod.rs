@@ -64,4 +64,4 @@ mod red;
 pub(crate) use cache::CacheFamily;
 pub use cache::CacheMetrics;
 pub(crate) use red::RedSettings;
-pub use red::{RedMetrics, RequestRecord};
+pub use red::{content_length, poll_recorded, RedMetrics, RequestRecord};

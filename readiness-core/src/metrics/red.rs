@@ -254,6 +254,30 @@ impl RequestRecord {
     }
 }
 
+/// Polls a request's future for `record`: a panic while polling is recorded as a 500
+/// on the way out and then resumed, since whoever catches it drops the future only
+/// after the unwinding. Middleware of any framework calls it from its `poll`.
+pub fn poll_recorded<T>(
+    record: &mut Option<RequestRecord>,
+    poll: impl FnOnce() -> std::task::Poll<T>,
+) -> std::task::Poll<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(poll)) {
+        Ok(poll) => poll,
+        Err(panic) => {
+            if let Some(record) = record.take() {
+                record.finish(500, None);
+            }
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// A `Content-Length` header value as a number, if it is one.
+#[must_use]
+pub fn content_length(value: &[u8]) -> Option<u64> {
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
 impl Drop for RequestRecord {
     fn drop(&mut self) {
         if !self.done {
