@@ -13,7 +13,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 SCAN=${SCAN:-100000}
 PORT=${PORT:-18080}
-command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
+bash .ci/tools wrk
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
 variants=(axum-bare axum-readiness axum-prometheus actix-bare actix-readiness actix-web-prom)

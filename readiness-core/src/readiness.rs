@@ -12,7 +12,7 @@ use crate::health::runner::Shared;
 use crate::health::{CheckInfo, CheckSpec, Probe, Status};
 use crate::metrics::health::HealthMetrics;
 use crate::metrics::names::{DEFAULT_DURATION_BUCKETS, SERVICE_INFO};
-use crate::metrics::{CacheFamily, CacheMetrics, RedMetrics, RedSettings};
+use crate::metrics::{CacheFamily, CacheMetrics, RedMetrics, RedSettings, Registrar};
 
 /// How much of a health body anonymous callers see.
 ///
@@ -48,6 +48,15 @@ pub struct ReadinessBuilder {
     max_routes: usize,
     excluded: Option<Vec<String>>,
     instance: Option<String>,
+    #[cfg(feature = "system")]
+    system: SystemMetricsSettings,
+}
+
+#[cfg(feature = "system")]
+struct SystemMetricsSettings {
+    enabled: bool,
+    interval: Duration,
+    disks: Vec<std::path::PathBuf>,
 }
 
 /// The health of a service: its checks, their background refresh, the probe answers
@@ -91,6 +100,8 @@ pub(crate) struct Inner {
     pub(crate) red: RedMetrics,
     caches: CacheFamily,
     tasks: Vec<tokio::task::AbortHandle>,
+    #[cfg(feature = "system")]
+    _sampler: Option<crate::metrics::Sampler>,
 }
 
 impl Drop for Inner {
@@ -118,6 +129,12 @@ impl Readiness {
             max_routes: 200,
             excluded: None,
             instance: None,
+            #[cfg(feature = "system")]
+            system: SystemMetricsSettings {
+                enabled: true,
+                interval: Duration::from_secs(10),
+                disks: vec![std::path::PathBuf::from("/")],
+            },
         }
     }
 
@@ -354,6 +371,55 @@ impl ReadinessBuilder {
         self
     }
 
+    /// Whether to serve the `process_*` and `system_*` families (default: yes). Turn
+    /// it off when the registry already has a process collector, or when a node
+    /// exporter covers the host. See the [`metrics` module docs](crate::metrics).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = readiness_core::Readiness::builder().system_metrics(false).build()?;
+    /// # let _ = readiness;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "system")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "system")))]
+    pub fn system_metrics(mut self, enabled: bool) -> Self {
+        self.system.enabled = enabled;
+        self
+    }
+
+    /// How often the background thread reads the process and host figures (default
+    /// 10 s, from 1 s to 1 h). `system_cpu_utilization_ratio` is the average over it.
+    #[cfg(feature = "system")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "system")))]
+    pub fn system_metrics_interval(mut self, interval: Duration) -> Self {
+        self.system.interval = interval;
+        self
+    }
+
+    /// The paths whose file systems `system_filesystem_*` report, one series per
+    /// mount point (default `/`). Absolute paths; the data volume is usually the one
+    /// worth watching:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = readiness_core::Readiness::builder()
+    ///     .system_metrics_disks(["/", "/tmp"])
+    ///     .build()?;
+    /// # let _ = readiness;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "system")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "system")))]
+    pub fn system_metrics_disks<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<std::path::PathBuf>,
+    {
+        self.system.disks = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Validates the configuration and starts refreshing the checks in the background.
     ///
     /// # Errors
@@ -435,6 +501,8 @@ impl ReadinessBuilder {
                 format!("must be between 1 and 10000, got {}", self.max_routes),
             ));
         }
+        #[cfg(feature = "system")]
+        self.system.validate()?;
         let registry = self.registry.unwrap_or_default();
         let register_error = |error: prometheus::Error| {
             BuildError::new(
@@ -454,33 +522,72 @@ impl ReadinessBuilder {
             .map(str::to_owned)
             .to_vec()
         });
-        let red = RedMetrics::register(
-            &registry,
-            RedSettings {
-                namespace: self.namespace.clone(),
-                buckets: self.buckets,
-                max_routes: self.max_routes,
-                excluded: excluded.into_iter().collect(),
-            },
-        )
-        .map_err(register_error)?;
-        let names: Vec<&str> = self.checks.iter().map(CheckSpec::check_name).collect();
-        let health = HealthMetrics::register(&registry, self.namespace.as_deref(), &names)
-            .map_err(register_error)?;
         let instance = self
             .instance
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "unknown".to_owned());
-        let caches =
-            CacheFamily::register(&registry, self.namespace.as_deref()).map_err(register_error)?;
-        register_info(
-            &registry,
-            self.namespace.as_deref(),
-            self.service.as_deref(),
-            self.version.as_deref(),
-            &instance,
-        )
-        .map_err(register_error)?;
+        let names: Vec<&str> = self.checks.iter().map(CheckSpec::check_name).collect();
+        let registrar = Registrar::new(&registry);
+        let registered = (|| {
+            let red = RedMetrics::register(
+                &registrar,
+                RedSettings {
+                    namespace: self.namespace.clone(),
+                    buckets: self.buckets,
+                    max_routes: self.max_routes,
+                    excluded: excluded.into_iter().collect(),
+                },
+            )
+            .map_err(register_error)?;
+            let health = HealthMetrics::register(&registrar, self.namespace.as_deref(), &names)
+                .map_err(register_error)?;
+            let caches = CacheFamily::register(&registrar, self.namespace.as_deref())
+                .map_err(register_error)?;
+            register_info(
+                &registrar,
+                self.namespace.as_deref(),
+                self.service.as_deref(),
+                self.version.as_deref(),
+                &instance,
+            )
+            .map_err(register_error)?;
+            #[cfg(feature = "system")]
+            let sampler = self
+                .system
+                .enabled
+                .then(|| {
+                    crate::metrics::Sampler::start(
+                        &registrar,
+                        crate::metrics::SystemSettings {
+                            namespace: self.namespace.clone(),
+                            interval: self.system.interval,
+                            disks: self.system.disks,
+                        },
+                    )
+                })
+                .transpose()
+                .map_err(|error| {
+                    BuildError::new(
+                        "system_metrics",
+                        format!(
+                            "cannot register the process and system metrics (does the registry \
+                             hold a process collector already? then turn them off): {error}"
+                        ),
+                    )
+                })?;
+            #[cfg(not(feature = "system"))]
+            let sampler = ();
+            Ok((red, health, caches, sampler))
+        })();
+        let (red, health, caches, sampler) = match registered {
+            Ok(parts) => parts,
+            Err(error) => {
+                registrar.rollback();
+                return Err(error);
+            }
+        };
+        #[cfg(not(feature = "system"))]
+        let () = sampler;
 
         let checks: Vec<(CheckInfo, _)> =
             self.checks.into_iter().map(CheckSpec::into_parts).collect();
@@ -506,13 +613,36 @@ impl ReadinessBuilder {
                 red,
                 caches,
                 tasks,
+                #[cfg(feature = "system")]
+                _sampler: sampler,
             }),
         })
     }
 }
 
+#[cfg(feature = "system")]
+impl SystemMetricsSettings {
+    fn validate(&self) -> Result<(), BuildError> {
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&self.interval) {
+            return Err(BuildError::new(
+                "system_metrics_interval",
+                format!("must be from 1 s to 1 h, got {:?}", self.interval),
+            ));
+        }
+        for (i, path) in self.disks.iter().enumerate() {
+            if !path.is_absolute() {
+                return Err(BuildError::new(
+                    format!("system_metrics_disks[{i}]"),
+                    format!("must be an absolute path, got {}", path.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn register_info(
-    registry: &prometheus::Registry,
+    registry: &Registrar<'_>,
     namespace: Option<&str>,
     service: Option<&str>,
     version: Option<&str>,
@@ -526,7 +656,7 @@ fn register_info(
         opts = opts.namespace(ns.to_owned());
     }
     let info = prometheus::IntGaugeVec::new(opts, &["service", "version", "instance"])?;
-    registry.register(Box::new(info.clone()))?;
+    registry.register(&info)?;
     info.with_label_values(&[
         service.unwrap_or("unknown"),
         version.unwrap_or("unknown"),

@@ -148,3 +148,196 @@ async fn check_measurements_and_cache_lookups_become_gauges_and_counters() {
         "{text}"
     );
 }
+
+/// The value of the first sample line whose name and labels are exactly `series`.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Scrapes until `series` has a value (the sampler's first read comes after 200 ms).
+async fn sampled(readiness: &Readiness, series: &str) -> (String, f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape(readiness);
+        match value(&text, series) {
+            Some(v) if v != 0.0 => return (text, v),
+            _ if std::time::Instant::now() > deadline => panic!("no {series} in\n{text}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_and_system_figures_are_sampled_in_the_background() {
+    let readiness = Readiness::builder()
+        .system_metrics_interval(Duration::from_secs(1))
+        .system_metrics_disks(["/", "/tmp"])
+        .build()
+        .unwrap();
+    let (text, rss) = sampled(&readiness, "process_resident_memory_bytes").await;
+    // Our own reading of procfs, to compare with.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| -> f64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let rss_now = field("VmRSS:") * 1024.0;
+    assert!(
+        rss > rss_now / 4.0 && rss < rss_now * 4.0,
+        "rss {rss} vs procfs {rss_now}"
+    );
+    let threads = value(&text, "process_threads").unwrap();
+    assert!(threads >= 2.0, "threads {threads}\n{text}"); // main + runtime workers
+    let open = value(&text, "process_open_fds").unwrap();
+    let max = value(&text, "process_max_fds").unwrap();
+    assert!(open >= 3.0 && max >= open, "fds {open} of {max}");
+    let started = value(&text, "process_start_time_seconds").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        started <= now + 1.0 && started > now - 3600.0,
+        "start {started}, now {now}"
+    );
+
+    for ratio in [
+        "system_cpu_utilization_ratio",
+        "system_memory_utilization_ratio",
+    ] {
+        let v = value(&text, ratio).unwrap_or_else(|| panic!("no {ratio}\n{text}"));
+        assert!((0.0..=1.0).contains(&v), "{ratio} {v}");
+    }
+    let used = value(&text, "system_memory_usage_bytes").unwrap();
+    let limit = value(&text, "system_memory_limit_bytes").unwrap();
+    assert!(used > 0.0 && used <= limit, "memory {used} of {limit}");
+    let root = value(
+        &text,
+        r#"system_filesystem_utilization_ratio{mountpoint="/"}"#,
+    )
+    .unwrap_or_else(|| panic!("no root file system\n{text}"));
+    assert!(root > 0.0 && root <= 1.0, "root {root}");
+    let size = value(&text, r#"system_filesystem_limit_bytes{mountpoint="/"}"#).unwrap();
+    let in_use = value(&text, r#"system_filesystem_usage_bytes{mountpoint="/"}"#).unwrap();
+    assert!(
+        (in_use / size - root).abs() < 1e-9,
+        "{in_use} / {size} != {root}"
+    );
+
+    // CPU time burnt on this thread shows up in the counter by the next sample.
+    let (_, before) = sampled(&readiness, "process_cpu_seconds_total").await;
+    let spin = std::time::Instant::now();
+    let mut x = 0u64;
+    while spin.elapsed() < Duration::from_millis(500) {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let after = value(&scrape(&readiness), "process_cpu_seconds_total").unwrap();
+        if after - before >= 0.4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cpu seconds went from {before} to {after} after 0.5 s of spinning"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn system_metric_settings_are_validated_naming_the_field() {
+    let err = Readiness::builder()
+        .system_metrics_interval(Duration::from_millis(10))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "system_metrics_interval");
+    let err = Readiness::builder()
+        .system_metrics_disks(["/", "data"])
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "system_metrics_disks[1]");
+    // A registry with a process collector of its own: a clear error, or turn ours off.
+    let registry = prometheus::Registry::new();
+    let theirs = prometheus::Counter::new("process_cpu_seconds_total", "theirs").unwrap();
+    registry.register(Box::new(theirs)).unwrap();
+    let err = Readiness::builder()
+        .registry(registry.clone())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "system_metrics");
+    // The failed build took back what it had registered before the clash.
+    let left: Vec<String> = registry
+        .gather()
+        .iter()
+        .map(|f| f.name().to_owned())
+        .collect();
+    assert_eq!(left, ["process_cpu_seconds_total"]);
+    let readiness = Readiness::builder()
+        .registry(registry)
+        .system_metrics(false)
+        .build()
+        .unwrap();
+    assert!(!scrape(&readiness).contains("system_memory"));
+}
+
+/// Runs `promtool check metrics` (Prometheus' own linter and parser) on a scrape.
+fn promtool_check(text: &str) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool not found: install Debian's `prometheus` package (`bash .ci/test` does)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), said)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exposition_passes_promtool() {
+    let readiness = Readiness::builder()
+        .service("orders", "1.0.0")
+        .check(CheckSpec::new("db", Scripted::new([pass()])))
+        .build()
+        .unwrap();
+    readiness.refresh().await;
+    readiness.cache("users").hit();
+    for (method, route, status) in [
+        ("GET", Some("/users/{id}"), 200),
+        ("POST", Some("/users"), 201),
+        ("BREW", Some("/pot"), 418),
+        ("GET", None, 404),
+        // A hostile template: quotes, a backslash, a newline and a forged series.
+        ("GET", Some("/x\"} 1\nforged_total{a=\"\\"), 500),
+    ] {
+        readiness
+            .red()
+            .start(method, route, Some(10))
+            .unwrap()
+            .finish(status, Some(20));
+    }
+    drop(readiness.red().start("GET", Some("/slow"), None)); // client went away
+    let (text, _) = sampled(&readiness, "process_resident_memory_bytes").await;
+    assert!(
+        !text.lines().any(|line| line.starts_with("forged_total")),
+        "{text}"
+    );
+    let (ok, said) = promtool_check(&text);
+    assert!(ok, "promtool check metrics failed:\n{said}\non\n{text}");
+
+    // And promtool does catch a broken exposition, so the check above can fail.
+    let (ok, _) = promtool_check("http_requests_total{method=\"GET\" 1\n");
+    assert!(!ok);
+}

@@ -1,6 +1,6 @@
 //! Cache hits and misses by cache name, for hit-rate alerts.
 
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts};
 
 use super::names::{CACHE, CACHE_REQUESTS, RESULT};
 
@@ -53,7 +53,7 @@ pub(crate) struct CacheFamily(IntCounterVec);
 
 impl CacheFamily {
     pub(crate) fn register(
-        registry: &Registry,
+        registry: &super::registrar::Registrar<'_>,
         namespace: Option<&str>,
     ) -> prometheus::Result<Self> {
         let mut opts = Opts::new(
@@ -64,7 +64,7 @@ impl CacheFamily {
             opts = opts.namespace(ns.to_owned());
         }
         let family = IntCounterVec::new(opts, &[CACHE, RESULT])?;
-        registry.register(Box::new(family.clone()))?;
+        registry.register(&family)?;
         Ok(Self(family))
     }
 

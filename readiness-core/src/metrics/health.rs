@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts};
 
 use super::names::*;
 use crate::health::{Measurement, Status};
@@ -17,7 +17,7 @@ pub(crate) struct HealthMetrics {
 
 impl HealthMetrics {
     pub(crate) fn register(
-        registry: &Registry,
+        registry: &super::registrar::Registrar<'_>,
         namespace: Option<&str>,
         checks: &[&str],
     ) -> prometheus::Result<Self> {
@@ -47,8 +47,8 @@ impl HealthMetrics {
             opts(HEALTH_CHECK_FAILURES, "Health check runs that failed."),
             &[CHECK],
         )?;
-        registry.register(Box::new(status.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
+        registry.register(&status)?;
+        registry.register(&duration)?;
         let observed = GaugeVec::new(
             opts(
                 HEALTH_CHECK_OBSERVED,
@@ -56,8 +56,8 @@ impl HealthMetrics {
             ),
             &[CHECK, MEASUREMENT],
         )?;
-        registry.register(Box::new(failures.clone()))?;
-        registry.register(Box::new(observed.clone()))?;
+        registry.register(&failures)?;
+        registry.register(&observed)?;
         // Every check has its series from the start: a failure rate of zero is a value.
         for check in checks {
             failures.with_label_values(&[*check]);

@@ -16,6 +16,19 @@
 //! | `health_check_observed_value` | gauge | `check`, `measurement` (pool `connections`, `idleConnections`, `inUseConnections`, `maxConnections`, disk `freePercent`, ...) |
 //! | `cache_requests_total` | counter | `cache`, `result` (`hit`, `miss`); see [`Readiness::cache`](crate::Readiness::cache) |
 //! | `service_info` | gauge (1) | `service`, `version`, `instance` |
+//! | `process_cpu_seconds_total` | counter | |
+//! | `process_resident_memory_bytes`, `process_virtual_memory_bytes` | gauge | |
+//! | `process_open_fds`, `process_max_fds`, `process_threads`, `process_start_time_seconds` | gauge | |
+//! | `system_cpu_utilization_ratio` | gauge (0 to 1, host, all cores) | |
+//! | `system_memory_usage_bytes`, `system_memory_limit_bytes`, `system_memory_utilization_ratio` | gauge (cgroup limit when set) | |
+//! | `system_filesystem_usage_bytes`, `system_filesystem_limit_bytes`, `system_filesystem_utilization_ratio` | gauge | `mountpoint` |
+//!
+//! The `process_*` and `system_*` families need the `system` feature (on by default).
+//! A background thread of their own reads them every 10 s (see
+//! [`ReadinessBuilder::system_metrics_interval`](crate::ReadinessBuilder::system_metrics_interval)),
+//! so neither a request nor a scrape ever waits on procfs or a slow mount. The
+//! `process_*` names are the ones Prometheus' own client libraries use, so existing
+//! dashboards work.
 //!
 //! Cardinality is bounded by construction: methods outside the standard nine become
 //! `_OTHER`, requests no route matched share `_UNMATCHED`, and routes beyond the cap
@@ -60,8 +73,14 @@ mod cache;
 pub(crate) mod health;
 pub mod names;
 mod red;
+mod registrar;
+#[cfg(feature = "system")]
+mod system;
 
 pub(crate) use cache::CacheFamily;
 pub use cache::CacheMetrics;
 pub(crate) use red::RedSettings;
 pub use red::{content_length, poll_recorded, RedMetrics, RequestRecord};
+pub(crate) use registrar::Registrar;
+#[cfg(feature = "system")]
+pub(crate) use system::{Sampler, SystemSettings};

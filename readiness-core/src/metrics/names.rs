@@ -55,3 +55,35 @@ pub const CACHE_REQUESTS: &str = "cache_requests_total";
 pub const CACHE: &str = "cache";
 /// Label: `hit` or `miss`.
 pub const RESULT: &str = "result";
+
+/// Counter of the process' user and system CPU time, in seconds.
+pub const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
+/// Gauge of the process' resident memory, in bytes.
+pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
+/// Gauge of the process' virtual memory, in bytes.
+pub const PROCESS_VIRTUAL_MEMORY: &str = "process_virtual_memory_bytes";
+/// Gauge of the process' open file descriptors.
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+/// Gauge of the process' file descriptor limit.
+pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+/// Gauge of the process' start time, seconds since the Unix epoch.
+pub const PROCESS_START_TIME: &str = "process_start_time_seconds";
+/// Gauge of the process' OS threads.
+pub const PROCESS_THREADS: &str = "process_threads";
+
+/// Gauge of host CPU in use over the last sampling interval, 0 to 1.
+pub const SYSTEM_CPU_UTILIZATION: &str = "system_cpu_utilization_ratio";
+/// Gauge of memory in use, in bytes (the container's when a cgroup limit is set).
+pub const SYSTEM_MEMORY_USAGE: &str = "system_memory_usage_bytes";
+/// Gauge of the memory limit, in bytes (the cgroup limit when set, else the host's).
+pub const SYSTEM_MEMORY_LIMIT: &str = "system_memory_limit_bytes";
+/// Gauge of memory in use over the limit, 0 to 1.
+pub const SYSTEM_MEMORY_UTILIZATION: &str = "system_memory_utilization_ratio";
+/// Gauge per file system of space in use, in bytes.
+pub const SYSTEM_FILESYSTEM_USAGE: &str = "system_filesystem_usage_bytes";
+/// Gauge per file system of its size, in bytes.
+pub const SYSTEM_FILESYSTEM_LIMIT: &str = "system_filesystem_limit_bytes";
+/// Gauge per file system of space in use over its size, 0 to 1.
+pub const SYSTEM_FILESYSTEM_UTILIZATION: &str = "system_filesystem_utilization_ratio";
+/// Label: a file system's mount point.
+pub const MOUNTPOINT: &str = "mountpoint";

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts};
 
 use super::names::*;
 
@@ -45,7 +45,10 @@ pub(crate) struct RedSettings {
 }
 
 impl RedMetrics {
-    pub(crate) fn register(registry: &Registry, settings: RedSettings) -> prometheus::Result<Self> {
+    pub(crate) fn register(
+        registry: &super::registrar::Registrar<'_>,
+        settings: RedSettings,
+    ) -> prometheus::Result<Self> {
         let opts = |name: &str, help: &str| {
             let opts = Opts::new(name, help);
             match &settings.namespace {
@@ -86,10 +89,10 @@ impl RedMetrics {
             ),
             &[HTTP_REQUEST_METHOD],
         )?;
-        registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(request_size.clone()))?;
-        registry.register(Box::new(response_size.clone()))?;
-        registry.register(Box::new(active_vec.clone()))?;
+        registry.register(&duration)?;
+        registry.register(&request_size)?;
+        registry.register(&response_size)?;
+        registry.register(&active_vec)?;
         let active = METHODS
             .iter()
             .chain(std::iter::once(&OTHER))
