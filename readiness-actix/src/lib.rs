@@ -48,7 +48,7 @@
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-pub use middleware::{Observe, ObserveFuture, ObserveMiddleware};
+pub use middleware::{Observe, ObserveFuture, ObserveMiddleware, ObservedBody};
 pub use readiness_core as core;
 
 mod middleware;

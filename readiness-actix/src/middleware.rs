@@ -7,6 +7,7 @@ use std::task::{ready, Context, Poll};
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::web::Bytes;
 use pin_project_lite::pin_project;
 use readiness_core::metrics::{content_length, poll_recorded, RedMetrics, RequestRecord};
 use readiness_core::Readiness;
@@ -14,7 +15,9 @@ use readiness_core::Readiness;
 /// Records every request of the app it wraps: RED metrics by method, matched route
 /// pattern (`req.match_pattern()`) and status, the same families and labels as the
 /// axum adapter. Requests no route matched are recorded under `_UNMATCHED`; errors
-/// returned as `Err` are recorded with their response status.
+/// returned as `Err` are recorded with their response status. The response body is
+/// wrapped in an [`ObservedBody`] that counts its bytes and keeps the request in
+/// flight, and its duration running, until the last chunk is out.
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
@@ -49,7 +52,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
 {
-    type Response = ServiceResponse<B>;
+    type Response = ServiceResponse<ObservedBody<B>>;
     type Error = actix_web::Error;
     type Transform = ObserveMiddleware<S>;
     type InitError = ();
@@ -75,7 +78,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
 {
-    type Response = ServiceResponse<B>;
+    type Response = ServiceResponse<ObservedBody<B>>;
     type Error = actix_web::Error;
     type Future = ObserveFuture<S::Future>;
 
@@ -98,8 +101,9 @@ where
 }
 
 pin_project! {
-    /// The future of [`ObserveMiddleware`]: records the answer when it is ready; a
-    /// dropped request (client gone) is recorded by the record's guard as 499.
+    /// The future of [`ObserveMiddleware`]: hands the record to the response body when
+    /// the head is ready; a dropped request (client gone) is recorded by the record's
+    /// guard as 499.
     #[derive(Debug)]
     pub struct ObserveFuture<F> {
         #[pin]
@@ -113,25 +117,88 @@ where
     F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
     B: MessageBody,
 {
-    type Output = F::Output;
+    type Output = Result<ServiceResponse<ObservedBody<B>>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
         let result = ready!(poll_recorded(this.record, || inner.poll(cx)));
-        if let Some(record) = this.record.take() {
-            match &result {
-                Ok(response) => {
-                    let size = match response.response().body().size() {
+        let mut record = this.record.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                if let Some(record) = &mut record {
+                    record.responded(response.status().as_u16());
+                }
+                Ok(response.map_body(|_, body| ObservedBody {
+                    inner: body,
+                    record,
+                }))
+            }
+            Err(error) => {
+                // actix turns the error into its response after us, by the same call.
+                if let Some(record) = record {
+                    let response = error.as_response_error().error_response();
+                    let size = match response.body().size() {
                         BodySize::Sized(n) => Some(n),
                         BodySize::None => Some(0),
                         BodySize::Stream => None,
                     };
                     record.finish(response.status().as_u16(), size);
                 }
-                Err(error) => record.finish(error.as_response_error().status_code().as_u16(), None),
+                Err(error)
             }
+        })
+    }
+}
+
+pin_project! {
+    /// A response body that counts its bytes for the request's record and keeps the
+    /// request in flight until its last chunk is out (or the body is dropped, when the
+    /// server is done with it or the client went away).
+    #[derive(Debug)]
+    pub struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        record: Option<RequestRecord>,
+    }
+}
+
+impl<B: MessageBody> MessageBody for ObservedBody<B> {
+    type Error = B::Error;
+
+    fn size(&self) -> BodySize {
+        self.inner.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.project();
+        let mut inner = this.inner;
+        let chunk = ready!(poll_recorded(this.record, || inner.as_mut().poll_next(cx)));
+        match &chunk {
+            Some(Ok(bytes)) => {
+                if let Some(record) = this.record.as_mut() {
+                    record.add_body(bytes.len() as u64);
+                }
+            }
+            // The end, or an error that ends the body: the request is over.
+            Some(Err(_)) | None => drop(this.record.take()),
         }
-        Poll::Ready(result)
+        Poll::Ready(chunk)
+    }
+
+    fn try_into_bytes(self) -> Result<Bytes, Self> {
+        let Self { inner, mut record } = self;
+        match inner.try_into_bytes() {
+            Ok(bytes) => {
+                if let Some(record) = &mut record {
+                    record.add_body(bytes.len() as u64);
+                }
+                Ok(bytes)
+            }
+            Err(inner) => Err(Self { inner, record }),
+        }
     }
 }

@@ -12,12 +12,15 @@ const REQUESTS: &[&str] = &[
     "/users/1", "/users/2", "/orders", "/fail", "/nope", "/readyz", "/metrics", "/users/3",
 ];
 
-/// The `_count` series of the duration histogram, and the in-flight gauges.
+/// The `_count` series of the duration histogram, the response sizes, and the
+/// in-flight gauges.
 fn series(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = text
         .lines()
         .filter(|l| {
             l.starts_with("http_server_request_duration_seconds_count")
+                || l.starts_with("http_server_response_body_size_bytes_sum")
+                || l.starts_with("http_server_response_body_size_bytes_count")
                 || l.starts_with("http_server_active_requests")
         })
         .map(str::to_owned)
@@ -46,7 +49,8 @@ async fn via_axum() -> String {
         let request = axum::http::Request::get(*uri)
             .body(axum::body::Body::empty())
             .unwrap();
-        app.clone().oneshot(request).await.unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        response.into_body().collect().await.unwrap(); // as a client reads it
     }
     let request = axum::http::Request::get("/metrics")
         .body(axum::body::Body::empty())
@@ -86,7 +90,8 @@ async fn via_actix() -> String {
     )
     .await;
     for uri in REQUESTS {
-        call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+        let response = call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+        read_body(response).await; // as a client reads it
     }
     let response = call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
     assert_eq!(

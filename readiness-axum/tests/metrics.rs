@@ -39,13 +39,18 @@ fn app(readiness: &Readiness) -> Router {
     readiness_axum::instrument(router, readiness)
 }
 
+/// Sends a request and reads the whole answer, as a client does: a request is
+/// recorded when its body has been written out.
 async fn call(app: &Router, method: Method, uri: &str) -> StatusCode {
     let request = Request::builder()
         .method(method)
         .uri(uri)
         .body(Body::empty())
         .unwrap();
-    app.clone().oneshot(request).await.unwrap().status()
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    response.into_body().collect().await.unwrap();
+    status
 }
 
 async fn scrape(app: &Router) -> String {
@@ -105,10 +110,9 @@ async fn requests_are_counted_by_method_route_template_and_status() {
         .header("content-length", "5")
         .body(Body::from("hello"))
         .unwrap();
-    assert_eq!(
-        app.clone().oneshot(post).await.unwrap().status(),
-        StatusCode::CREATED
-    );
+    let response = app.clone().oneshot(post).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.into_body().collect().await.unwrap();
     assert_eq!(
         call(&app, Method::DELETE, "/users/2").await,
         StatusCode::METHOD_NOT_ALLOWED

@@ -4,6 +4,11 @@
 //! tonic, a hyper stack); the route template comes from a [`RouteTemplate`] the
 //! framework adapter supplies (axum's `MatchedPath` in `readiness-axum`).
 //!
+//! The response body is wrapped in an [`ObservedBody`] that counts its bytes: a
+//! request stays in flight, and its duration runs, until the last body frame is out,
+//! so a streamed download or server-sent events are measured whole, with their real
+//! size, like any other answer.
+//!
 //! ```
 //! use readiness_core::observe::{ObserveLayer, RouteTemplate};
 //! use readiness_core::Readiness;
@@ -82,7 +87,7 @@ where
     R: RouteTemplate,
     ResBody: http_body::Body,
 {
-    type Response = S::Response;
+    type Response = Response<ObservedBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -106,8 +111,9 @@ where
 }
 
 pin_project! {
-    /// The future of [`Observe`]: records the answer when it is ready, and records
-    /// a dropped or panicking request through the record's drop guard.
+    /// The future of [`Observe`]: hands the record to the response body when the
+    /// head is ready, and records a dropped or panicking request through the record's
+    /// drop guard.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -121,25 +127,78 @@ where
     F: Future<Output = Result<Response<ResBody>, E>>,
     ResBody: http_body::Body,
 {
-    type Output = F::Output;
+    type Output = Result<Response<ObservedBody<ResBody>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
         let result = ready!(poll_recorded(this.record, || inner.poll(cx)));
-        if let Some(record) = this.record.take() {
-            match &result {
-                Ok(response) => {
-                    let size = response.body().size_hint().exact().or_else(|| {
-                        let value = response.headers().get(http::header::CONTENT_LENGTH)?;
-                        content_length(value.as_bytes())
-                    });
-                    record.finish(response.status().as_u16(), size);
+        let mut record = this.record.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                if let Some(record) = &mut record {
+                    record.responded(response.status().as_u16());
                 }
-                // The service failed without an answer: the server will answer 500.
-                Err(_) => record.finish(500, None),
+                Ok(response.map(|body| ObservedBody {
+                    inner: body,
+                    record,
+                }))
             }
+            Err(error) => {
+                // The service failed without an answer: the server will answer 500.
+                if let Some(record) = record {
+                    record.finish(500, None);
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+pin_project! {
+    /// A response body that counts its bytes for the request's record and keeps the
+    /// request in flight until its last frame is out (or the body is dropped, when the
+    /// server is done with it or the client went away).
+    #[derive(Debug)]
+    pub struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        record: Option<RequestRecord>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for ObservedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use bytes::Buf as _;
+        let this = self.project();
+        let mut inner = this.inner;
+        let frame = ready!(poll_recorded(this.record, || inner.as_mut().poll_frame(cx)));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let (Some(record), Some(data)) = (this.record.as_mut(), frame.data_ref()) {
+                    record.add_body(data.remaining() as u64);
+                }
+                if inner.is_end_stream() {
+                    drop(this.record.take());
+                }
+            }
+            // The end, or an error that ends the body: the request is over.
+            Some(Err(_)) | None => drop(this.record.take()),
         }
-        Poll::Ready(result)
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -118,8 +118,8 @@ impl RedMetrics {
     /// for an excluded route (probes and `/metrics` by default).
     ///
     /// The returned record counts the request in flight until it is finished or
-    /// dropped; dropped unfinished it is recorded as 499 (the client went away), or as
-    /// 500 when dropped by a panic.
+    /// dropped; dropped before [`responded`](RequestRecord::responded) it is recorded
+    /// as 499 (the client went away), or as 500 when dropped by a panic.
     #[must_use]
     pub fn start(
         &self,
@@ -142,6 +142,8 @@ impl RedMetrics {
             route,
             request_size,
             started: Instant::now(),
+            status: 0,
+            body: 0,
             done: false,
         })
     }
@@ -222,6 +224,27 @@ impl RouteEntry {
 }
 
 /// One request being recorded. See [`RedMetrics::start`].
+///
+/// Either [`finish`](Self::finish) it in one step when the whole answer is known, or
+/// follow a streamed answer: [`responded`](Self::responded) when the head is ready,
+/// [`add_body`](Self::add_body) per chunk written, and the request is recorded (its
+/// duration up to the last chunk, its counted body size) when the record is dropped.
+///
+/// ```
+/// use readiness_core::Readiness;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let readiness = Readiness::builder().build()?;
+/// let mut record = readiness.red().start("GET", Some("/export"), None).unwrap();
+/// record.responded(200); // still counted in flight
+/// for chunk in [&b"id,name\n"[..], &b"1,Ada\n"[..]] {
+///     record.add_body(chunk.len() as u64);
+/// }
+/// drop(record); // the last chunk is out: recorded as 200 with a 14-byte body
+/// let text = String::from_utf8(readiness.metrics_response().body().to_vec())?;
+/// assert!(text.contains(r#"http_server_response_body_size_bytes_sum{http_request_method="GET",http_response_status_code="200",http_route="/export"} 14"#));
+/// # Ok(()) }
+/// ```
 #[must_use = "dropping the record counts the request as abandoned (499)"]
 pub struct RequestRecord {
     metrics: RedMetrics,
@@ -229,6 +252,10 @@ pub struct RequestRecord {
     route: Arc<RouteEntry>,
     request_size: Option<u64>,
     started: Instant,
+    /// The status of the head once [`responded`](Self::responded), else 0.
+    status: u16,
+    /// Body bytes counted by [`add_body`](Self::add_body).
+    body: u64,
     done: bool,
 }
 
@@ -236,6 +263,18 @@ impl RequestRecord {
     /// Records the answer: its status and, when known, its body size.
     pub fn finish(mut self, status: u16, response_size: Option<u64>) {
         self.record(status, response_size);
+    }
+
+    /// The response head is ready with `status`; the body follows. The request stays
+    /// in flight until the record is dropped, and is then recorded with this status
+    /// (even when the client goes away during the body) and the counted body size.
+    pub fn responded(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    /// Counts `bytes` more of the response body.
+    pub fn add_body(&mut self, bytes: u64) {
+        self.body = self.body.saturating_add(bytes);
     }
 
     fn record(&mut self, status: u16, response_size: Option<u64>) {
@@ -257,9 +296,10 @@ impl RequestRecord {
     }
 }
 
-/// Polls a request's future for `record`: a panic while polling is recorded as a 500
-/// on the way out and then resumed, since whoever catches it drops the future only
-/// after the unwinding. Middleware of any framework calls it from its `poll`.
+/// Polls a request's future (or its streamed body) for `record`: a panic while
+/// polling is recorded as a 500 on the way out and then resumed, since whoever catches
+/// it drops the future only after the unwinding. Middleware of any framework calls it
+/// from its `poll`.
 pub fn poll_recorded<T>(
     record: &mut Option<RequestRecord>,
     poll: impl FnOnce() -> std::task::Poll<T>,
@@ -283,13 +323,15 @@ pub fn content_length(value: &[u8]) -> Option<u64> {
 
 impl Drop for RequestRecord {
     fn drop(&mut self) {
-        if !self.done {
-            let status = if std::thread::panicking() {
-                500
-            } else {
-                CLIENT_CLOSED_REQUEST
-            };
-            self.record(status, None);
+        if self.done {
+            return;
+        }
+        if self.status != 0 {
+            self.record(self.status, Some(self.body));
+        } else if std::thread::panicking() {
+            self.record(500, None);
+        } else {
+            self.record(CLIENT_CLOSED_REQUEST, None);
         }
     }
 }
@@ -318,6 +360,8 @@ impl fmt::Debug for RequestRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestRecord")
             .field("route", &&*self.route.name)
+            .field("status", &self.status)
+            .field("body", &self.body)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
