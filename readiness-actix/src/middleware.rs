@@ -14,8 +14,13 @@ use readiness_core::Readiness;
 
 /// Records every request of the app it wraps: RED metrics by method, matched route
 /// pattern (`req.match_pattern()`) and status, the same families and labels as the
-/// axum adapter. Requests no route matched are recorded under `_UNMATCHED`; errors
-/// returned as `Err` are recorded with their response status. The response body is
+/// axum adapter. The route is read from the response, once actix has routed the
+/// request: reading it before would walk the whole routing table a second time for
+/// every request. The price is that a request that ends without a response is
+/// recorded under `_UNMATCHED`: a handler that panicked (500; actix itself does not
+/// catch panics), a client that left before the answer (499), and an `Err` from a
+/// middleware inside this one (handlers' errors arrive as responses and keep their
+/// route). Requests no route matched are `_UNMATCHED` too. The response body is
 /// wrapped in an [`ObservedBody`] that counts its bytes and keeps the request in
 /// flight, and its duration running, until the last chunk is out.
 ///
@@ -89,10 +94,12 @@ where
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| content_length(v.as_bytes()));
-        let route = request.match_pattern();
-        let record = self
-            .metrics
-            .start(request.method().as_str(), route.as_deref(), size);
+        // The route is read once the app has routed the request: before routing,
+        // `match_pattern()` has to match the path against every resource itself. A
+        // path that is an excluded route as it stands (`/readyz`, `/metrics`) is
+        // left out at once, so a scrape does not count itself in flight.
+        let record = (!self.metrics.excludes(request.path()))
+            .then(|| self.metrics.start_unrouted(request.method().as_str(), size));
         ObserveFuture {
             inner: self.service.call(request),
             record,
@@ -127,6 +134,7 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 if let Some(record) = &mut record {
+                    record.set_route(response.request().match_pattern().as_deref());
                     record.responded(response.status().as_u16());
                 }
                 Ok(response.map_body(|_, body| ObservedBody {
@@ -135,7 +143,10 @@ where
                 }))
             }
             Err(error) => {
-                // actix turns the error into its response after us, by the same call.
+                // An `Err` comes from a middleware inside this one, before any route
+                // answered (handlers' errors arrive as responses): recorded under
+                // `_UNMATCHED`, with the status and size of the answer actix makes of
+                // it after us, by the same call.
                 if let Some(record) = record {
                     let response = error.as_response_error().error_response();
                     let size = match response.body().size() {

@@ -9,7 +9,15 @@ use readiness_core::Readiness;
 use tower::ServiceExt as _;
 
 const REQUESTS: &[&str] = &[
-    "/users/1", "/users/2", "/orders", "/fail", "/nope", "/readyz", "/metrics", "/users/3",
+    "/users/1",
+    "/users/2",
+    "/orders",
+    "/fail",
+    "/nope",
+    "/readyz",
+    "/metrics",
+    "/users/3",
+    "/health/nope", // excluded by its template, known only after routing on actix
 ];
 
 /// The `_count` series of the duration histogram, the response sizes, and the
@@ -126,7 +134,7 @@ async fn both_adapters_record_the_same_series() {
 }
 
 #[actix_web::test]
-async fn an_actix_handler_that_panics_is_a_500() {
+async fn an_actix_handler_that_panics_is_a_500_under_unmatched() {
     let readiness = Readiness::builder().build().unwrap();
     let app = init_service(
         App::new()
@@ -148,8 +156,10 @@ async fn an_actix_handler_that_panics_is_a_500() {
     ));
     assert!(futures_util::FutureExt::catch_unwind(call).await.is_err());
     let text = String::from_utf8(readiness.metrics_response().body().to_vec()).unwrap();
+    // Counted once as a 500; on actix the route of a request that ends without a
+    // response is not known (the middleware reads it from the response).
     assert!(
-        text.contains(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="500",http_route="/boom"} 1"#),
+        text.contains(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="500",http_route="_UNMATCHED"} 1"#),
         "{text}"
     );
     assert!(

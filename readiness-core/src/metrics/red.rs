@@ -144,8 +144,55 @@ impl RedMetrics {
             started: Instant::now(),
             status: 0,
             body: 0,
+            excluded: false,
             done: false,
         })
+    }
+
+    /// Whether `route` is one of the excluded routes (probes and `/metrics` by
+    /// default), which [`start`](Self::start) does not record.
+    #[must_use]
+    pub fn excludes(&self, route: &str) -> bool {
+        self.inner.excluded.contains(route)
+    }
+
+    /// Starts recording a request whose route is not known yet, for servers that
+    /// route after their middleware runs (actix-web's app-wide middleware): the
+    /// request counts in flight at once, and [`RequestRecord::set_route`] names its
+    /// route once routing is done. A request never given a route is recorded as
+    /// `_UNMATCHED`; one whose route turns out excluded (a probe) is not recorded,
+    /// though it counted in flight while it ran.
+    ///
+    /// ```
+    /// use readiness_core::Readiness;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder().build()?;
+    /// let mut record = readiness.red().start_unrouted("GET", None);
+    /// // ... the router matches `/orders/{id}` ...
+    /// record.set_route(Some("/orders/{id}"));
+    /// record.finish(200, Some(2));
+    /// let text = String::from_utf8(readiness.metrics_response().body().to_vec())?;
+    /// assert!(text.contains(r#"http_route="/orders/{id}""#));
+    /// # Ok(()) }
+    /// ```
+    pub fn start_unrouted(&self, method: &str, request_size: Option<u64>) -> RequestRecord {
+        let method = METHODS
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(METHODS.len());
+        self.inner.active[method].inc();
+        RequestRecord {
+            metrics: self.clone(),
+            method,
+            route: Arc::clone(&self.inner.unmatched),
+            request_size,
+            started: Instant::now(),
+            status: 0,
+            body: 0,
+            excluded: false,
+            done: false,
+        }
     }
 
     /// The route's entry: the template while the set of distinct routes is under
@@ -256,6 +303,8 @@ pub struct RequestRecord {
     status: u16,
     /// Body bytes counted by [`add_body`](Self::add_body).
     body: u64,
+    /// Its route turned out to be excluded: only the in-flight gauge is kept.
+    excluded: bool,
     done: bool,
 }
 
@@ -263,6 +312,18 @@ impl RequestRecord {
     /// Records the answer: its status and, when known, its body size.
     pub fn finish(mut self, status: u16, response_size: Option<u64>) {
         self.record(status, response_size);
+    }
+
+    /// Names the route of a request started with
+    /// [`RedMetrics::start_unrouted`]: the matched template, or `None` when no route
+    /// matched. An excluded route leaves the request unrecorded.
+    pub fn set_route(&mut self, route: Option<&str>) {
+        let metrics = &self.metrics;
+        if route.is_some_and(|route| metrics.inner.excluded.contains(route)) {
+            self.excluded = true;
+        } else {
+            self.route = metrics.route_entry(route);
+        }
     }
 
     /// The response head is ready with `status`; the body follows. The request stays
@@ -283,6 +344,9 @@ impl RequestRecord {
         }
         let inner = &self.metrics.inner;
         inner.active[self.method].dec();
+        if self.excluded {
+            return;
+        }
         let series = self.route.series(inner, self.method, status);
         series
             .duration
