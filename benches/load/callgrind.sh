@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by callgrind: a figure that does not move with the
+# machine's load, unlike requests/s. Each variant of the load server runs under
+# `valgrind --tool=callgrind`; WARM requests warm it up (connections, first route
+# lookups, series creation), the counters are dumped and reset, then COUNT more
+# requests go through one keep-alive connection and the next dump holds exactly their
+# cost. Prints instructions per request and the ratio to the bare server.
+#
+#   bash benches/load/callgrind.sh            # WARM=2000 COUNT=20000
+#   KEEP=1 VARIANTS="axum-readiness" bash benches/load/callgrind.sh   # keep the
+#   profile for callgrind_annotate
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WARM=${WARM:-2000}
+COUNT=${COUNT:-20000}
+PORT=${PORT:-18090}
+bash .ci/tools wrk
+command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
+cargo build --release --locked -q -p readiness-benches --features load --bin load-server
+server=target/release/load-server
+variants=(${VARIANTS:-axum-bare axum-readiness axum-prometheus actix-bare actix-readiness actix-web-prom})
+work=$(mktemp -d)
+cat >"$work/count.lua" <<'LUA'
+-- Stops after LIMIT answers and says so in a file (wrk runs on to its -d otherwise).
+local limit = tonumber(os.getenv("LIMIT"))
+local answered = 0
+response = function()
+  answered = answered + 1
+  if answered == limit then
+    local done = io.open(os.getenv("DONE"), "w")
+    done:close()
+    wrk.thread:stop()
+  end
+end
+LUA
+
+requests() {
+    local done="$work/done"
+    rm -f "$done"
+    LIMIT=$1 DONE=$done taskset -c 1 wrk -t1 -c1 -d3600s -s "$work/count.lua" \
+        "http://127.0.0.1:$PORT/hello/world" >/dev/null 2>&1 &
+    local wrk_pid=$!
+    while [ ! -e "$done" ] && kill -0 "$wrk_pid" 2>/dev/null; do sleep 0.1; done
+    kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
+}
+
+instructions() { # the total of the newest dump file of this run
+    local file
+    file=$(ls -t "$work"/callgrind.out.* | head -n1)
+    awk '/^(summary|totals):/ {print $2; exit}' "$file"
+}
+
+declare -A per_request
+for variant in "${variants[@]}"; do
+    rm -f "$work"/callgrind.out.*
+    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out.%p" \
+        "$server" "$variant" "$PORT" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+        sleep 0.1
+    done
+    requests "$WARM"
+    callgrind_control -z "$pid" >/dev/null
+    requests "$COUNT"
+    callgrind_control -d "$pid" >/dev/null
+    sleep 0.5
+    total=$(instructions)
+    cp "$(ls -t "$work"/callgrind.out.* | head -n1)" "$work/$variant.callgrind"
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    per_request[$variant]=$((total / COUNT))
+    echo "$variant: $total instructions for $COUNT requests" >&2
+done
+
+echo "| variant | instructions per request | ratio to bare |"
+echo "|---|---|---|"
+for variant in "${variants[@]}"; do
+    bare=${per_request[${variant%%-*}-bare]:-}
+    ratio=$([ -n "$bare" ] && python3 -c "print(f'{$bare / ${per_request[$variant]}:.3f}')" || echo "-")
+    printf '| %s | %s | %s |\n' "$variant" "$(printf "%'d" "${per_request[$variant]}")" "$ratio"
+done
+[ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
