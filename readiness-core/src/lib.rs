@@ -27,7 +27,8 @@
 //!
 //! | feature | default | enables |
 //! |---|---|---|
-//! | `system` | yes | disk, memory and CPU checks (`sysinfo`) |
+//! | `system` | yes | disk, memory and CPU checks, process and system metrics (`sysinfo`) |
+//! | `logging` | yes | JSON log lines, classification, redaction, audit and security events, non-blocking writer (`tracing-subscriber`, `tracing-appender`) |
 //! | `postgres` | no | `checks::postgres` on a `sqlx::PgPool` |
 //! | `mysql` | no | `checks::mysql` on a `sqlx::MySqlPool` (MySQL, MariaDB) |
 //! | `sqlite` | no | `checks::sqlite` on a `sqlx::SqlitePool` |
@@ -47,6 +48,9 @@ pub mod checks;
 pub mod endpoint;
 mod error;
 pub mod health;
+#[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+pub mod logging;
 pub mod metrics;
 pub mod observe;
 mod readiness;

@@ -97,6 +97,8 @@ pub(crate) struct Inner {
     pub(crate) unready: RwLock<Option<Cow<'static, str>>>,
     pub(crate) started_at: Instant,
     pub(crate) registry: prometheus::Registry,
+    #[cfg_attr(not(feature = "logging"), allow(dead_code))]
+    namespace: Option<String>,
     pub(crate) red: RedMetrics,
     caches: CacheFamily,
     tasks: Vec<tokio::task::AbortHandle>,
@@ -157,6 +159,33 @@ impl Readiness {
     #[must_use]
     pub fn registry(&self) -> &prometheus::Registry {
         &self.inner.registry
+    }
+
+    /// Log settings for this service: its name and version on every line, and the
+    /// logging metrics (`security_events_total`, `log_lines_dropped_total`) on its
+    /// registry. See the [`logging` module docs](crate::logging).
+    ///
+    /// ```
+    /// use readiness_core::logging::LogWriter;
+    /// use readiness_core::Readiness;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+    /// let (writer, _guard) = LogWriter::stdout().build()?;
+    /// let layer = readiness.log_settings().build_with_writer(&writer)?;
+    /// let _subscriber = tracing_subscriber::registry().with(layer); // then `.init()`
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "logging")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+    pub fn log_settings(&self) -> crate::logging::LogSettings {
+        let mut settings = crate::logging::LogSettings::new()
+            .registry(self.inner.registry.clone(), self.inner.namespace.clone());
+        if let (Some(service), Some(version)) = (&self.inner.service, &self.inner.version) {
+            settings = settings.service(service.clone(), version.clone());
+        }
+        settings
     }
 
     /// The `/metrics` answer: every family of the registry in Prometheus' text format.
@@ -610,6 +639,7 @@ impl ReadinessBuilder {
                 unready: RwLock::new(None),
                 started_at: Instant::now(),
                 registry,
+                namespace: self.namespace,
                 red,
                 caches,
                 tasks,

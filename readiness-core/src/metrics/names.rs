@@ -87,3 +87,8 @@ pub const SYSTEM_FILESYSTEM_LIMIT: &str = "system_filesystem_limit_bytes";
 pub const SYSTEM_FILESYSTEM_UTILIZATION: &str = "system_filesystem_utilization_ratio";
 /// Label: a file system's mount point.
 pub const MOUNTPOINT: &str = "mountpoint";
+
+/// Counter of security events written, by `kind` and `severity`.
+pub const SECURITY_EVENTS: &str = "security_events_total";
+/// Counter of log lines dropped because the writer's queue was full.
+pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";

@@ -1,0 +1,409 @@
+//! Structured logging on `tracing`: one JSON object per line, every event classified by
+//! category and data class, secrets redacted before they reach a line, audit and
+//! security events, and a non-blocking writer that never drops an audit line.
+//!
+//! [`LogSettings::build`] gives a `tracing_subscriber::Layer` to compose with your own
+//! layers and filter; nothing is installed globally behind your back.
+//!
+//! A line:
+//!
+//! ```json
+//! {"timestamp":"2026-11-23T10:00:00.123456Z","level":"INFO","message":"order placed",
+//!  "target":"orders::api","service":"orders","version":"1.4.2","category":"application",
+//!  "classification":"internal","request_id":"5f0c...","order_id":42,"method":"POST"}
+//! ```
+//!
+//! (on one line). The keys up to `span_id` ([`RESERVED_KEYS`]) belong to the library:
+//! an event field named `level` is written as `field.level`, and no line has a key
+//! twice. Then come the event's fields, then those of the spans it is in (innermost
+//! first). Values are escaped by serde_json: nothing a value holds can end a line.
+//!
+//! - **Category** ([`Category`]): `application` unless the event says
+//!   `category = "audit"` (or `security`, `performance`, `system`), a span it is in
+//!   does, or its target is mapped to one (targets `audit`, `security`, `performance`,
+//!   `system` and their children by default; the library's own events are `system`,
+//!   its access log `performance`).
+//! - **Data class** ([`DataClass`]): `internal` unless `classification = "..."` says
+//!   otherwise. A `restricted` event keeps its keys, and every value becomes
+//!   [`REDACTED`].
+//! - **Redaction**: fields whose names contain a deny-listed word ([`DEFAULT_DENY_LIST`]:
+//!   password, secret, token, api key, authorization, cookie, ...) are written as
+//!   `[REDACTED]`; values wrapped in `secrecy` types stay `[REDACTED]`; configured
+//!   secret values are scrubbed wherever they appear; confidential fields can be
+//!   masked or hashed ([`Confidential`]).
+//! - **Caps**: a value over 4 KiB is cut with a `…[truncated]` marker; a line over
+//!   32 KiB loses its last fields and says `"truncated":true`.
+//!
+//! # Default
+//!
+//! ```
+//! use readiness_core::logging::{LogSettings, LogWriter};
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (writer, _guard) = LogWriter::stdout().build()?; // keep the guard to the end
+//! let layer = LogSettings::new().service("orders", "1.4.2").build_with_writer(&writer)?;
+//! let subscriber = tracing_subscriber::registry().with(layer);
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info!(order_id = 42, "order placed");
+//! });
+//! # Ok(()) }
+//! ```
+//!
+//! # Customized
+//!
+//! ```
+//! use readiness_core::logging::{Category, Confidential, LogSettings};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let layer = LogSettings::new()
+//!     .service("orders", "1.4.2")
+//!     .deny_fields(["iban"])
+//!     .confidential("email", Confidential::Hash)
+//!     .confidential("card_number", Confidential::Mask)
+//!     .hash_key(b"a key of at least 16 bytes".to_vec())
+//!     .secret_values(["the-database-password"])
+//!     .target_category("orders::billing", Category::Audit)
+//!     .build(std::io::stderr)?;
+//! # let _ = layer;
+//! # Ok(()) }
+//! ```
+
+mod audit;
+mod class;
+mod format;
+mod redact;
+mod request_id;
+mod writer;
+
+pub use audit::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
+pub use class::{Category, DataClass};
+pub use format::{LogLayer, RESERVED_KEYS};
+pub use redact::{Confidential, DEFAULT_DENY_LIST, REDACTED};
+pub use request_id::{RequestId, REQUEST_ID_HEADER};
+pub use writer::{LogGuard, LogWriter, LogWriterBuilder, Overflow, Rotation};
+
+use std::fmt;
+use std::sync::Arc;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::error::BuildError;
+use format::Shared;
+use redact::Redactor;
+use writer::{MakeWriterSink, Sink};
+
+/// The environment variable choosing the line format when the settings do not:
+/// `json` (the default) or `pretty`.
+pub const LOG_FORMAT_ENV: &str = "READINESS_LOG_FORMAT";
+
+/// The shape of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// One JSON object per line. The default.
+    Json,
+    /// One human-readable line, for a terminal during development.
+    Pretty,
+}
+
+/// Settings of a [`LogLayer`]. See the [module docs](self).
+#[must_use]
+pub struct LogSettings {
+    format: Option<Format>,
+    service: Option<String>,
+    version: Option<String>,
+    deny: Vec<String>,
+    confidential: Vec<(String, Confidential)>,
+    hash_key: Option<Vec<u8>>,
+    secrets: Vec<String>,
+    targets: Vec<(String, Category)>,
+    max_field: usize,
+    max_line: usize,
+    registry: Option<(prometheus::Registry, Option<String>)>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LogSettings {
+    /// The defaults: JSON unless `READINESS_LOG_FORMAT=pretty`, the default deny-list,
+    /// values up to 4 KiB, lines up to 32 KiB.
+    pub fn new() -> Self {
+        Self {
+            format: None,
+            service: None,
+            version: None,
+            deny: DEFAULT_DENY_LIST.iter().map(|s| (*s).to_owned()).collect(),
+            confidential: Vec::new(),
+            hash_key: None,
+            secrets: Vec::new(),
+            targets: [
+                ("audit", Category::Audit),
+                ("security", Category::Security),
+                ("performance", Category::Performance),
+                ("system", Category::System),
+                ("readiness::audit", Category::Audit),
+                ("readiness::security", Category::Security),
+                ("readiness::access", Category::Performance),
+                ("readiness", Category::System),
+            ]
+            .into_iter()
+            .map(|(t, c)| (t.to_owned(), c))
+            .collect(),
+            max_field: 4096,
+            max_line: 32 * 1024,
+            registry: None,
+        }
+    }
+
+    /// The `service` and `version` of every line.
+    pub fn service(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.service = Some(name.into());
+        self.version = Some(version.into());
+        self
+    }
+
+    /// JSON or pretty lines, whatever `READINESS_LOG_FORMAT` says.
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// More words for the deny-list: fields whose names contain one are redacted.
+    pub fn deny_fields<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.deny.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Shows the field named `name` (without case or separators) masked or hashed.
+    pub fn confidential(mut self, name: impl Into<String>, how: Confidential) -> Self {
+        self.confidential.push((name.into(), how));
+        self
+    }
+
+    /// The key of [`Confidential::Hash`] (at least 16 bytes; keep it secret and
+    /// stable, or hashes stop matching across restarts).
+    pub fn hash_key(mut self, key: Vec<u8>) -> Self {
+        self.hash_key = Some(key);
+        self
+    }
+
+    /// Values that must never appear in a line, in any field, message or header (a
+    /// database password, an API key): each occurrence becomes [`REDACTED`]. At
+    /// least 6 characters each.
+    pub fn secret_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.secrets.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    /// Events whose target is `target` or below it (`target::...`) get `category`.
+    /// The longest matching prefix wins.
+    pub fn target_category(mut self, target: impl Into<String>, category: Category) -> Self {
+        self.targets.push((target.into(), category));
+        self
+    }
+
+    /// The longest value written, in bytes (default 4096, from 64 to 1 MiB).
+    pub fn max_field_bytes(mut self, bytes: usize) -> Self {
+        self.max_field = bytes;
+        self
+    }
+
+    /// The longest line written, in bytes (default 32 KiB, from 1 KiB to 16 MiB).
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line = bytes;
+        self
+    }
+
+    /// Registers `security_events_total{kind, severity}` (and, with a
+    /// [`LogWriter`], `log_lines_dropped_total`) on `registry`. Set for you by
+    /// [`Readiness::log_settings`](crate::Readiness::log_settings).
+    pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
+        self.registry = Some((registry, namespace));
+        self
+    }
+
+    /// A layer writing each line with one `write_all` on a writer of `make_writer`
+    /// (`std::io::stdout`, a file, a test buffer). Prefer
+    /// [`build_with_writer`](Self::build_with_writer) in production: it never blocks
+    /// a request on a slow destination.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting that is out of range.
+    pub fn build<W>(self, make_writer: W) -> Result<LogLayer, BuildError>
+    where
+        W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+    {
+        self.finish(Box::new(MakeWriterSink(make_writer)), None)
+    }
+
+    /// A layer writing through a [`LogWriter`]: queued, audit and security lines
+    /// never dropped, drops counted.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting that is out of range.
+    pub fn build_with_writer(self, writer: &LogWriter) -> Result<LogLayer, BuildError> {
+        self.finish(Box::new(writer.clone()), Some(writer))
+    }
+
+    fn finish(
+        self,
+        sink: Box<dyn Sink>,
+        writer: Option<&LogWriter>,
+    ) -> Result<LogLayer, BuildError> {
+        if !(64..=1024 * 1024).contains(&self.max_field) {
+            return Err(BuildError::new(
+                "logging.max_field_bytes",
+                format!("must be from 64 to 1048576, got {}", self.max_field),
+            ));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.max_line) {
+            return Err(BuildError::new(
+                "logging.max_line_bytes",
+                format!("must be from 1024 to 16777216, got {}", self.max_line),
+            ));
+        }
+        for (i, secret) in self.secrets.iter().enumerate() {
+            if secret.chars().count() < 6 {
+                return Err(BuildError::new(
+                    format!("logging.secret_values[{i}]"),
+                    "must be at least 6 characters (shorter ones would blank ordinary text)",
+                ));
+            }
+        }
+        let hashes = self
+            .confidential
+            .iter()
+            .any(|(_, how)| *how == Confidential::Hash);
+        match &self.hash_key {
+            Some(key) if key.len() < 16 => {
+                return Err(BuildError::new(
+                    "logging.hash_key",
+                    format!("must be at least 16 bytes, got {}", key.len()),
+                ));
+            }
+            None if hashes => {
+                return Err(BuildError::new(
+                    "logging.hash_key",
+                    "a confidential field is hashed: set a key of at least 16 bytes",
+                ));
+            }
+            _ => {}
+        }
+        for (i, (target, _)) in self.targets.iter().enumerate() {
+            if target.is_empty() {
+                return Err(BuildError::new(
+                    format!("logging.target_category[{i}]"),
+                    "the target must not be empty",
+                ));
+            }
+        }
+        let format = match self.format {
+            Some(format) => format,
+            None => match std::env::var(LOG_FORMAT_ENV).as_deref() {
+                Err(_) | Ok("" | "json") => Format::Json,
+                Ok("pretty") => Format::Pretty,
+                Ok(other) => {
+                    return Err(BuildError::new(
+                        LOG_FORMAT_ENV,
+                        format!("must be `json` or `pretty`, got {other:?}"),
+                    ));
+                }
+            },
+        };
+        let mut targets = self.targets;
+        targets.sort_by_key(|(target, _)| std::cmp::Reverse(target.len()));
+
+        let mut security_events = None;
+        if let Some((registry, namespace)) = &self.registry {
+            let opts = |name: &str, help: &str| {
+                let opts = prometheus::Opts::new(name, help);
+                match namespace {
+                    Some(ns) => opts.namespace(ns.clone()),
+                    None => opts,
+                }
+            };
+            let register_error = |error: prometheus::Error| {
+                BuildError::new(
+                    "logging.registry",
+                    format!("cannot register the logging metrics: {error}"),
+                )
+            };
+            let counter = prometheus::IntCounterVec::new(
+                opts(
+                    crate::metrics::names::SECURITY_EVENTS,
+                    "Security events written, by kind and severity.",
+                ),
+                &["kind", "severity"],
+            )
+            .map_err(register_error)?;
+            registry
+                .register(Box::new(counter.clone()))
+                .map_err(register_error)?;
+            security_events = Some(counter);
+            if let Some(writer) = writer {
+                let dropped = prometheus::IntCounter::with_opts(opts(
+                    crate::metrics::names::LOG_LINES_DROPPED,
+                    "Log lines dropped because the writer's queue was full.",
+                ))
+                .map_err(register_error)?;
+                if let Err(error) = registry.register(Box::new(dropped.clone())) {
+                    if let Some(counter) = &security_events {
+                        let _ = registry.unregister(Box::new(counter.clone()));
+                    }
+                    return Err(register_error(error));
+                }
+                writer.set_drop_counter(dropped);
+            }
+        }
+
+        Ok(LogLayer {
+            shared: Arc::new(Shared {
+                format,
+                service: self.service,
+                version: self.version,
+                redactor: Redactor::new(
+                    &self.deny,
+                    &self.confidential,
+                    self.hash_key,
+                    self.secrets,
+                ),
+                targets,
+                max_field: self.max_field,
+                max_line: self.max_line,
+                security_events,
+            }),
+            sink,
+        })
+    }
+}
+
+impl fmt::Debug for LogSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogSettings")
+            .field("format", &self.format)
+            .field("service", &self.service)
+            .field("version", &self.version)
+            .field("deny", &self.deny)
+            .field("confidential", &self.confidential)
+            .field("hash_key", &self.hash_key.as_ref().map(|_| REDACTED))
+            .field("secrets", &self.secrets.len())
+            .field("max_field", &self.max_field)
+            .field("max_line", &self.max_line)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,107 @@
+//! Request ids: taken from `X-Request-Id` when it is safe, generated otherwise.
+
+use std::fmt;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The header a request id is read from and echoed in.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A request's id: the caller's `X-Request-Id` when it is 1 to 128 characters of
+/// `A-Z a-z 0-9 - _ . : / + =`, otherwise a new one (32 hex digits, unique in the
+/// process and random across processes). A client cannot put quotes, spaces,
+/// newlines or a megabyte into every log line of its request.
+///
+/// ```
+/// use readiness_core::logging::RequestId;
+///
+/// let kept = RequestId::from_header(Some(b"abc-123"));
+/// assert_eq!(kept.as_str(), "abc-123");
+/// let replaced = RequestId::from_header(Some(b"x\ny"));
+/// assert_eq!(replaced.as_str().len(), 32);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(Box<str>);
+
+impl RequestId {
+    /// The id for a request carrying `header` (the raw `X-Request-Id` value, if any).
+    #[must_use]
+    pub fn from_header(header: Option<&[u8]>) -> Self {
+        match header {
+            Some(value) if is_safe(value) => {
+                // Checked to be ASCII just above.
+                Self(String::from_utf8_lossy(value).into())
+            }
+            _ => Self::generate(),
+        }
+    }
+
+    /// A new id.
+    #[must_use]
+    pub fn generate() -> Self {
+        static PREFIX: OnceLock<u64> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        // std's hasher keys are random per process: a prefix no other process shares.
+        let prefix = *PREFIX.get_or_init(|| {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            hasher.write_u32(std::process::id());
+            hasher.finish()
+        });
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        // The counter is spread over the bits so ids do not look sequential.
+        let mixed = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ prefix.rotate_left(17);
+        Self(format!("{prefix:016x}{mixed:016x}").into())
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_safe(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len())
+        && value.iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=')
+        })
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&&*self.0).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn generated_ids_are_distinct_and_safe() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 32);
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
+        for bad in [&b""[..], b"a b", b"a\"b", &[b'a'; 129][..], "é".as_bytes()] {
+            assert_eq!(RequestId::from_header(Some(bad)).as_str().len(), 32);
+        }
+        assert_eq!(
+            RequestId::from_header(Some(&[b'a'; 128])).as_str().len(),
+            128
+        );
+    }
+}

@@ -1,0 +1,379 @@
+//! Delivery: a bounded queue drained by a thread of its own, to stdout or to files
+//! rotated by `tracing-appender`, with a guard that flushes at shutdown.
+//!
+//! `tracing-appender`'s own non-blocking writer drops any line when its buffer is
+//! full; here the policy depends on the line: audit and security lines always wait
+//! for room, the others follow [`Overflow`], and every dropped line is counted.
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tracing_appender::rolling::{RollingFileAppender, Rotation as AppenderRotation};
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::error::BuildError;
+
+/// Where a [`LogLayer`](super::LogLayer) puts a finished line.
+pub(crate) trait Sink: Send + Sync + 'static {
+    /// `critical` lines (audit, security) must not be dropped.
+    fn write_line(&self, line: &[u8], critical: bool);
+}
+
+/// Any `MakeWriter` (stdout, a test buffer, `tracing-appender`'s writers): each line
+/// goes out in one `write_all`.
+pub(crate) struct MakeWriterSink<W>(pub(crate) W);
+
+impl<W> Sink for MakeWriterSink<W>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    fn write_line(&self, line: &[u8], _critical: bool) {
+        let _ = self.0.make_writer().write_all(line);
+    }
+}
+
+/// What happens to an ordinary line when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Drop it and count it in `log_lines_dropped_total`. The default: a slow disk
+    /// or pipe never slows the service down.
+    #[default]
+    Drop,
+    /// Wait for room: no line is ever lost, at the price of latency.
+    Block,
+}
+
+/// How often log files start anew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rotation {
+    /// One file per hour.
+    Hourly,
+    /// One file per day.
+    Daily,
+    /// One file for ever.
+    Never,
+}
+
+enum Destination {
+    Stdout,
+    File {
+        directory: PathBuf,
+        prefix: String,
+        rotation: Rotation,
+        keep: usize,
+    },
+}
+
+/// Builds a [`LogWriter`]: `LogWriter::stdout()` or `LogWriter::file(dir, prefix)`.
+#[must_use]
+pub struct LogWriterBuilder {
+    destination: Destination,
+    capacity: usize,
+    overflow: Overflow,
+    flush_timeout: Duration,
+}
+
+enum Message {
+    Line(Vec<u8>),
+    Flush(SyncSender<()>),
+}
+
+/// The non-blocking writer: lines are queued (up to the capacity, default 64k
+/// lines) and written by a thread of its own. Give it to
+/// [`LogSettings::build_with_writer`](super::LogSettings::build_with_writer); keep
+/// the [`LogGuard`] until the end of `main`, or hand it to the shutdown sequence.
+///
+/// ```no_run
+/// use readiness_core::logging::{LogWriter, Overflow, Rotation};
+///
+/// # fn main() -> Result<(), readiness_core::BuildError> {
+/// let (writer, guard) = LogWriter::file("/var/log/orders", "orders")
+///     .rotation(Rotation::Daily)
+///     .keep(30)
+///     .overflow(Overflow::Drop)
+///     .build()?;
+/// # let _ = (writer, guard);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LogWriter {
+    shared: Arc<WriterShared>,
+}
+
+struct WriterShared {
+    queue: SyncSender<Message>,
+    overflow: Overflow,
+    dropped: AtomicU64,
+    dropped_metric: OnceLock<prometheus::IntCounter>,
+}
+
+/// Flushes the [`LogWriter`] when dropped (or by [`flush`](Self::flush)): every line
+/// queued before is written, within the flush timeout (default 5 s).
+#[must_use = "dropping the guard at once stops the writer"]
+pub struct LogGuard {
+    shared: Arc<WriterShared>,
+    thread: Option<JoinHandle<()>>,
+    timeout: Duration,
+}
+
+impl LogWriter {
+    /// Lines to standard output.
+    pub fn stdout() -> LogWriterBuilder {
+        LogWriterBuilder::new(Destination::Stdout)
+    }
+
+    /// Lines to `DIRECTORY/PREFIX.DATE.log`, rotated daily and keeping 7 files unless
+    /// set otherwise.
+    pub fn file(directory: impl Into<PathBuf>, prefix: impl Into<String>) -> LogWriterBuilder {
+        LogWriterBuilder::new(Destination::File {
+            directory: directory.into(),
+            prefix: prefix.into(),
+            rotation: Rotation::Daily,
+            keep: 7,
+        })
+    }
+
+    /// Lines dropped so far because the queue was full.
+    #[must_use]
+    pub fn dropped_lines(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_drop_counter(&self, counter: prometheus::IntCounter) {
+        let _ = self.shared.dropped_metric.set(counter);
+    }
+}
+
+impl Sink for LogWriter {
+    fn write_line(&self, line: &[u8], critical: bool) {
+        let shared = &self.shared;
+        let message = Message::Line(line.to_vec());
+        if critical || shared.overflow == Overflow::Block {
+            // Only fails once the writer thread is gone (after the guard): nothing
+            // can be written then.
+            let _ = shared.queue.send(message);
+            return;
+        }
+        match shared.queue.try_send(message) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+                if let Some(counter) = shared.dropped_metric.get() {
+                    counter.inc();
+                }
+            }
+        }
+    }
+}
+
+impl LogWriterBuilder {
+    fn new(destination: Destination) -> Self {
+        Self {
+            destination,
+            capacity: 65_536,
+            overflow: Overflow::default(),
+            flush_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// How many lines may wait in the queue (default 65 536, from 16 to 10 million).
+    pub fn capacity(mut self, lines: usize) -> Self {
+        self.capacity = lines;
+        self
+    }
+
+    /// What happens to an ordinary line when the queue is full (default
+    /// [`Overflow::Drop`]). Audit and security lines always wait.
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// How often files rotate (files only; default daily).
+    pub fn rotation(mut self, rotation: Rotation) -> Self {
+        if let Destination::File { rotation: r, .. } = &mut self.destination {
+            *r = rotation;
+        }
+        self
+    }
+
+    /// How many files to keep; older ones are deleted (files only; default 7).
+    pub fn keep(mut self, files: usize) -> Self {
+        if let Destination::File { keep, .. } = &mut self.destination {
+            *keep = files;
+        }
+        self
+    }
+
+    /// How long the guard waits for the queue to drain (default 5 s).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// Opens the destination and starts the writing thread.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the field for a capacity or file count out of range,
+    /// or a directory that cannot be written.
+    pub fn build(self) -> Result<(LogWriter, LogGuard), BuildError> {
+        if !(16..=10_000_000).contains(&self.capacity) {
+            return Err(BuildError::new(
+                "log_writer.capacity",
+                format!("must be from 16 to 10000000 lines, got {}", self.capacity),
+            ));
+        }
+        let mut output: Box<dyn Write + Send> = match self.destination {
+            Destination::Stdout => Box::new(std::io::stdout()),
+            Destination::File {
+                directory,
+                prefix,
+                rotation,
+                keep,
+            } => {
+                if keep == 0 {
+                    return Err(BuildError::new(
+                        "log_writer.keep",
+                        "must keep at least 1 file",
+                    ));
+                }
+                let rotation = match rotation {
+                    Rotation::Hourly => AppenderRotation::HOURLY,
+                    Rotation::Daily => AppenderRotation::DAILY,
+                    Rotation::Never => AppenderRotation::NEVER,
+                };
+                let appender = RollingFileAppender::builder()
+                    .rotation(rotation)
+                    .filename_prefix(prefix)
+                    .filename_suffix("log")
+                    .max_log_files(keep)
+                    .build(&directory)
+                    .map_err(|error| {
+                        BuildError::new(
+                            "log_writer.directory",
+                            format!("cannot write logs in {}: {error}", directory.display()),
+                        )
+                    })?;
+                Box::new(appender)
+            }
+        };
+        let (queue, lines) = mpsc::sync_channel(self.capacity);
+        let thread = std::thread::Builder::new()
+            .name("readiness-log".to_owned())
+            .spawn(move || {
+                for message in lines {
+                    match message {
+                        Message::Line(line) => {
+                            // A failing destination loses the line; nothing better
+                            // can be done from here (stderr may be the failing one).
+                            let _ = output.write_all(&line);
+                        }
+                        Message::Flush(done) => {
+                            let _ = output.flush();
+                            let _ = done.send(());
+                        }
+                    }
+                }
+                let _ = output.flush();
+            })
+            .map_err(|error| {
+                BuildError::new(
+                    "log_writer",
+                    format!("cannot start the writer thread: {error}"),
+                )
+            })?;
+        let shared = Arc::new(WriterShared {
+            queue,
+            overflow: self.overflow,
+            dropped: AtomicU64::new(0),
+            dropped_metric: OnceLock::new(),
+        });
+        Ok((
+            LogWriter {
+                shared: Arc::clone(&shared),
+            },
+            LogGuard {
+                shared,
+                thread: Some(thread),
+                timeout: self.flush_timeout,
+            },
+        ))
+    }
+}
+
+impl LogGuard {
+    /// Waits until every line queued before this call is written and flushed, or
+    /// the flush timeout passes. Returns whether it finished in time.
+    pub fn flush(&self) -> bool {
+        let (done, wait) = mpsc::sync_channel(1);
+        let deadline = Instant::now() + self.timeout;
+        // The flush request queues behind the lines already sent.
+        loop {
+            match self.shared.queue.try_send(Message::Flush(done.clone())) {
+                Ok(()) => break,
+                Err(TrySendError::Full(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => return false,
+            }
+        }
+        wait.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        let flushed = self.flush();
+        if let Some(thread) = self.thread.take() {
+            // The thread ends when every `LogWriter` clone is gone (the layer may
+            // outlive the guard); it has flushed already, so it is not waited for.
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+        if !flushed {
+            // The writer is stuck (a full pipe, a hung disk): say so where we can.
+            let _ = writeln!(
+                std::io::stderr(),
+                "readiness: log lines not flushed within {:?}",
+                self.timeout
+            );
+        }
+    }
+}
+
+impl fmt::Debug for LogWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogWriter")
+            .field("overflow", &self.shared.overflow)
+            .field("dropped", &self.dropped_lines())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for LogWriterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogWriterBuilder")
+            .field("capacity", &self.capacity)
+            .field("overflow", &self.overflow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogGuard")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
