@@ -6,11 +6,13 @@ use std::task::{ready, Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, USER_AGENT};
 use actix_web::web::Bytes;
+use actix_web::HttpMessage as _;
 use pin_project_lite::pin_project;
 use readiness_core::metrics::{content_length, poll_recorded, RedMetrics, RequestRecord};
-use readiness_core::Readiness;
+use readiness_core::observe::request_span;
+use readiness_core::{Readiness, RequestId, REQUEST_ID_HEADER};
 
 /// Records every request of the app it wraps: RED metrics by method, matched route
 /// pattern (`req.match_pattern()`) and status, the same families and labels as the
@@ -98,11 +100,33 @@ where
         // `match_pattern()` has to match the path against every resource itself. A
         // path that is an excluded route as it stands (`/readyz`, `/metrics`) is
         // left out at once, so a scrape does not count itself in flight.
-        let record = (!self.metrics.excludes(request.path()))
+        let mut record = (!self.metrics.excludes(request.path()))
             .then(|| self.metrics.start_unrouted(request.method().as_str(), size));
+        let mut span = tracing::Span::none();
+        let mut request_id = None;
+        if let Some(record) = record.as_mut().filter(|_| self.metrics.access_log()) {
+            let headers = request.headers();
+            let id = RequestId::from_header(headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
+            span = request_span(
+                &id,
+                request.method().as_str(),
+                None,
+                request.path(),
+                headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
+            );
+            record.attach_span(span.clone());
+            request.extensions_mut().insert(id.clone());
+            request_id = Some(id);
+        }
+        let inner = {
+            let _entered = span.enter();
+            self.service.call(request)
+        };
         ObserveFuture {
-            inner: self.service.call(request),
+            inner,
             record,
+            span,
+            request_id,
         }
     }
 }
@@ -116,6 +140,8 @@ pin_project! {
         #[pin]
         inner: F,
         record: Option<RequestRecord>,
+        span: tracing::Span,
+        request_id: Option<RequestId>,
     }
 }
 
@@ -129,13 +155,27 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let result = ready!(poll_recorded(this.record, || inner.poll(cx)));
+        let result = {
+            let _entered = this.span.enter();
+            ready!(poll_recorded(this.record, || inner.poll(cx)))
+        };
         let mut record = this.record.take();
         Poll::Ready(match result {
-            Ok(response) => {
+            Ok(mut response) => {
                 if let Some(record) = &mut record {
-                    record.set_route(response.request().match_pattern().as_deref());
+                    let route = response.request().match_pattern();
+                    record.set_route(route.as_deref());
                     record.responded(response.status().as_u16());
+                    if let Some(route) = &route {
+                        this.span.record("route", route.as_str());
+                    }
+                }
+                if let Some(id) = this.request_id.take() {
+                    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+                        response
+                            .headers_mut()
+                            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+                    }
                 }
                 Ok(response.map_body(|_, body| ObservedBody {
                     inner: body,

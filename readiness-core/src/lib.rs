@@ -54,6 +54,7 @@ pub mod logging;
 pub mod metrics;
 pub mod observe;
 mod readiness;
+mod request_id;
 
 pub use endpoint::{Endpoint, ProbeRequest};
 pub use error::{BoxError, BuildError};
@@ -61,3 +62,4 @@ pub use health::{
     Check, CheckOutcome, CheckSpec, ComponentType, IntoOutcome, Measurement, Probe, Status,
 };
 pub use readiness::{Details, Readiness, ReadinessBuilder};
+pub use request_id::{RequestId, REQUEST_ID_HEADER};

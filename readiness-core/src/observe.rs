@@ -39,6 +39,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::metrics::{content_length, poll_recorded, RedMetrics, RequestRecord};
+use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 
 /// Where a request's route template comes from.
 pub trait RouteTemplate: Clone + Send + Sync + 'static {
@@ -95,19 +96,64 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let size = request
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| content_length(v.as_bytes()));
-        let record =
-            self.metrics
-                .start(request.method().as_str(), self.route.route(&request), size);
+        let route = self.route.route(&request);
+        let mut record = self.metrics.start(request.method().as_str(), route, size);
+        let mut span = tracing::Span::none();
+        let mut request_id = None;
+        if let Some(record) = record.as_mut().filter(|_| self.metrics.access_log()) {
+            let headers = request.headers();
+            let id = RequestId::from_header(headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
+            span = request_span(
+                &id,
+                request.method().as_str(),
+                route,
+                request.uri().path(),
+                headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            record.attach_span(span.clone());
+            request.extensions_mut().insert(id.clone());
+            request_id = Some(id);
+        }
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
         ResponseFuture {
-            inner: self.inner.call(request),
+            inner,
             record,
+            span,
+            request_id,
         }
     }
+}
+
+/// The `request` span of a request (target `readiness::request`): its id, method,
+/// route (recorded later when `None`), path without the query, and user agent.
+/// Every event inside the handler carries these fields. Framework adapters call it.
+#[must_use]
+pub fn request_span(
+    id: &RequestId,
+    method: &str,
+    route: Option<&str>,
+    path: &str,
+    user_agent: Option<&str>,
+) -> tracing::Span {
+    tracing::info_span!(
+        target: "readiness::request",
+        "request",
+        request_id = %id,
+        method,
+        route,
+        path,
+        user_agent,
+    )
 }
 
 pin_project! {
@@ -119,6 +165,8 @@ pin_project! {
         #[pin]
         inner: F,
         record: Option<RequestRecord>,
+        span: tracing::Span,
+        request_id: Option<RequestId>,
     }
 }
 
@@ -132,12 +180,22 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let result = ready!(poll_recorded(this.record, || inner.poll(cx)));
+        let result = {
+            let _entered = this.span.enter();
+            ready!(poll_recorded(this.record, || inner.poll(cx)))
+        };
         let mut record = this.record.take();
         Poll::Ready(match result {
-            Ok(response) => {
+            Ok(mut response) => {
                 if let Some(record) = &mut record {
                     record.responded(response.status().as_u16());
+                }
+                if let Some(id) = this.request_id.take() {
+                    if let Ok(value) = http::HeaderValue::from_str(id.as_str()) {
+                        response
+                            .headers_mut()
+                            .insert(http::HeaderName::from_static(REQUEST_ID_HEADER), value);
+                    }
                 }
                 Ok(response.map(|body| ObservedBody {
                     inner: body,

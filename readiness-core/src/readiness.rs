@@ -48,6 +48,7 @@ pub struct ReadinessBuilder {
     max_routes: usize,
     excluded: Option<Vec<String>>,
     instance: Option<String>,
+    access_log: bool,
     #[cfg(feature = "system")]
     system: SystemMetricsSettings,
 }
@@ -131,6 +132,7 @@ impl Readiness {
             max_routes: 200,
             excluded: None,
             instance: None,
+            access_log: true,
             #[cfg(feature = "system")]
             system: SystemMetricsSettings {
                 enabled: true,
@@ -393,6 +395,24 @@ impl ReadinessBuilder {
         self
     }
 
+    /// Whether the middleware gives each request (probes and `/metrics` excepted) an
+    /// id, a `request` span and an access line (default: yes).
+    ///
+    /// The id is the caller's `X-Request-Id` when it is safe (see
+    /// [`RequestId`](crate::RequestId)), else a new one; it is echoed in the answer's
+    /// `X-Request-Id` and put in the request's extensions for handlers. The span
+    /// (target `readiness::request`) carries `request_id`, `method`, `route`, `path`
+    /// (without the query string, which often holds tokens) and `user_agent`, so
+    /// every event inside the handler has them (on actix-web, which routes after its
+    /// middleware, `route` joins the span when the answer is ready, so a handler's
+    /// own lines carry `path` but not `route`); the access line (target
+    /// `readiness::access`, category `performance`) adds `status`, `duration_ms`,
+    /// `request_bytes` and `response_bytes` when the last body byte is out.
+    pub fn access_log(mut self, enabled: bool) -> Self {
+        self.access_log = enabled;
+        self
+    }
+
     /// The `instance` label of `service_info` (default: `HOSTNAME`, as Kubernetes
     /// sets it to the pod name, else `unknown`).
     pub fn instance(mut self, instance: impl Into<String>) -> Self {
@@ -565,6 +585,7 @@ impl ReadinessBuilder {
                     buckets: self.buckets,
                     max_routes: self.max_routes,
                     excluded: excluded.into_iter().collect(),
+                    access_log: self.access_log,
                 },
             )
             .map_err(register_error)?;

@@ -73,14 +73,13 @@ mod audit;
 mod class;
 mod format;
 mod redact;
-mod request_id;
 mod writer;
 
+pub use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 pub use audit::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
 pub use class::{Category, DataClass};
 pub use format::{LogLayer, RESERVED_KEYS};
 pub use redact::{Confidential, DEFAULT_DENY_LIST, REDACTED};
-pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use writer::{LogGuard, LogWriter, LogWriterBuilder, Overflow, Rotation};
 
 use std::fmt;

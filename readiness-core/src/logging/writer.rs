@@ -64,6 +64,7 @@ pub enum Rotation {
 
 enum Destination {
     Stdout,
+    Writer(Box<dyn Write + Send>),
     File {
         directory: PathBuf,
         prefix: String,
@@ -128,6 +129,11 @@ impl LogWriter {
     /// Lines to standard output.
     pub fn stdout() -> LogWriterBuilder {
         LogWriterBuilder::new(Destination::Stdout)
+    }
+
+    /// Lines to any `io::Write` (a pipe, a socket, a file opened by the service).
+    pub fn to_writer(writer: impl Write + Send + 'static) -> LogWriterBuilder {
+        LogWriterBuilder::new(Destination::Writer(Box::new(writer)))
     }
 
     /// Lines to `DIRECTORY/PREFIX.DATE.log`, rotated daily and keeping 7 files unless
@@ -234,6 +240,7 @@ impl LogWriterBuilder {
         }
         let mut output: Box<dyn Write + Send> = match self.destination {
             Destination::Stdout => Box::new(std::io::stdout()),
+            Destination::Writer(writer) => writer,
             Destination::File {
                 directory,
                 prefix,

@@ -36,6 +36,7 @@ struct Inner {
     other: Arc<RouteEntry>,
     max_routes: usize,
     excluded: HashSet<String, FastHash>,
+    access_log: bool,
 }
 
 /// foldhash: a few instructions per short key where std's SipHash takes a hundred.
@@ -46,6 +47,7 @@ pub(crate) struct RedSettings {
     pub(crate) buckets: Vec<f64>,
     pub(crate) max_routes: usize,
     pub(crate) excluded: HashSet<String>,
+    pub(crate) access_log: bool,
 }
 
 impl RedMetrics {
@@ -113,6 +115,7 @@ impl RedMetrics {
                 other: Arc::new(RouteEntry::new(OTHER)),
                 max_routes: settings.max_routes,
                 excluded: settings.excluded.into_iter().collect(),
+                access_log: settings.access_log,
             }),
         })
     }
@@ -149,8 +152,16 @@ impl RedMetrics {
             status: 0,
             body: 0,
             excluded: false,
+            span: None,
             done: false,
         })
+    }
+
+    /// Whether the middleware gives each recorded request an id, a `request` span
+    /// and an access line (see [`ReadinessBuilder::access_log`](crate::ReadinessBuilder::access_log)).
+    #[must_use]
+    pub fn access_log(&self) -> bool {
+        self.inner.access_log
     }
 
     /// Whether `route` is one of the excluded routes (probes and `/metrics` by
@@ -195,6 +206,7 @@ impl RedMetrics {
             status: 0,
             body: 0,
             excluded: false,
+            span: None,
             done: false,
         }
     }
@@ -309,6 +321,8 @@ pub struct RequestRecord {
     body: u64,
     /// Its route turned out to be excluded: only the in-flight gauge is kept.
     excluded: bool,
+    /// The request's span: the access line is written inside it.
+    span: Option<tracing::Span>,
     done: bool,
 }
 
@@ -337,6 +351,15 @@ impl RequestRecord {
         self.status = status;
     }
 
+    /// Writes the request's access line, when it is recorded, inside `span` (the
+    /// middleware's `request` span, which carries the request id, method, route,
+    /// path and user agent): target `readiness::access`, with `status`,
+    /// `duration_ms`, `request_bytes` and `response_bytes`; `WARN` for 5xx, else
+    /// `INFO`.
+    pub fn attach_span(&mut self, span: tracing::Span) {
+        self.span = Some(span);
+    }
+
     /// Counts `bytes` more of the response body.
     pub fn add_body(&mut self, bytes: u64) {
         self.body = self.body.saturating_add(bytes);
@@ -351,16 +374,49 @@ impl RequestRecord {
         if self.excluded {
             return;
         }
+        let elapsed = self.started.elapsed().as_secs_f64();
         let series = self.route.series(inner, self.method, status);
-        series
-            .duration
-            .observe(self.started.elapsed().as_secs_f64());
+        series.duration.observe(elapsed);
         if let Some(size) = self.request_size {
             series.request_size.observe(size as f64);
         }
         if let Some(size) = response_size {
             series.response_size.observe(size as f64);
         }
+        if let Some(span) = self.span.take() {
+            access_line(&span, status, elapsed, self.request_size, response_size);
+        }
+    }
+}
+
+/// The access line of a finished request, inside its span.
+fn access_line(
+    span: &tracing::Span,
+    status: u16,
+    elapsed: f64,
+    request_bytes: Option<u64>,
+    response_bytes: Option<u64>,
+) {
+    let _entered = span.enter();
+    let duration_ms = (elapsed * 1e6).round() / 1e3;
+    if status >= 500 {
+        tracing::warn!(
+            target: "readiness::access",
+            status,
+            duration_ms,
+            request_bytes,
+            response_bytes,
+            "request finished"
+        );
+    } else {
+        tracing::info!(
+            target: "readiness::access",
+            status,
+            duration_ms,
+            request_bytes,
+            response_bytes,
+            "request finished"
+        );
     }
 }
 

@@ -14,7 +14,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// newlines or a megabyte into every log line of its request.
 ///
 /// ```
-/// use readiness_core::logging::RequestId;
+/// use readiness_core::RequestId;
 ///
 /// let kept = RequestId::from_header(Some(b"abc-123"));
 /// assert_eq!(kept.as_str(), "abc-123");

@@ -1,0 +1,155 @@
+//! The non-blocking writer: drops counted exactly, audit and security lines never
+//! dropped, every line flushed by the guard, files rotated by name.
+#![cfg(feature = "logging")]
+
+use std::io::Write;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use readiness_core::logging::{AuditEvent, LogSettings, LogWriter, Outcome, Overflow, Rotation};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// A destination that holds every write until the test opens the gate, and tells
+/// when a write has started.
+struct Gate {
+    started: mpsc::Sender<()>,
+    open: Arc<Mutex<mpsc::Receiver<()>>>,
+    opened: bool,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Write for Gate {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.opened {
+            let _ = self.started.send(());
+            let _ = self.open.lock().unwrap().recv();
+            self.opened = true;
+        }
+        self.out.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_full_queue_drops_ordinary_lines_counted_exactly_but_never_audit_lines() {
+    let (started_tx, started) = mpsc::channel();
+    let (open_tx, open) = mpsc::channel();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let gate = Gate {
+        started: started_tx,
+        open: Arc::new(Mutex::new(open)),
+        opened: false,
+        out: Arc::clone(&out),
+    };
+    let (writer, guard) = LogWriter::to_writer(gate)
+        .capacity(16)
+        .overflow(Overflow::Drop)
+        .build()
+        .unwrap();
+    let registry = prometheus::Registry::new();
+    let layer = LogSettings::new()
+        .registry(registry.clone(), None)
+        .build_with_writer(&writer)
+        .unwrap();
+    let subscriber = Arc::new(tracing_subscriber::registry().with(layer));
+
+    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
+        tracing::info!(n = 0, "first");
+    });
+    // The writer thread holds line 0 and waits at the gate; the queue is empty.
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
+        for n in 1..=100 {
+            tracing::info!(n, "burst");
+        }
+    });
+    // 16 fit in the queue, 84 were dropped.
+    assert_eq!(writer.dropped_lines(), 84);
+
+    // An audit line waits for room instead of being dropped.
+    let audit = std::thread::spawn({
+        let subscriber = Arc::clone(&subscriber);
+        move || {
+            tracing::subscriber::with_default(subscriber, || {
+                AuditEvent::new("user:1", "delete", "invoice", Outcome::Success).emit();
+            });
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!audit.is_finished(), "the audit line did not wait for room");
+    open_tx.send(()).unwrap();
+    audit.join().unwrap();
+    assert!(guard.flush());
+
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 16 + 1, "{text}");
+    assert!(
+        lines[17].contains("\"category\":\"audit\""),
+        "{}",
+        lines[17]
+    );
+    assert_eq!(writer.dropped_lines(), 84);
+    let mut metrics = Vec::new();
+    prometheus::Encoder::encode(
+        &prometheus::TextEncoder::new(),
+        &registry.gather(),
+        &mut metrics,
+    )
+    .unwrap();
+    assert!(String::from_utf8(metrics)
+        .unwrap()
+        .contains("log_lines_dropped_total 84"));
+}
+
+#[test]
+fn the_guard_flushes_every_line_and_files_rotate_by_name() {
+    let dir = std::env::temp_dir().join(format!("readiness-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (writer, guard) = LogWriter::file(&dir, "orders")
+        .rotation(Rotation::Daily)
+        .keep(3)
+        .overflow(Overflow::Block)
+        .capacity(64)
+        .build()
+        .unwrap();
+    let layer = LogSettings::new().build_with_writer(&writer).unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        for n in 0..10_000 {
+            tracing::info!(n, "line");
+        }
+    });
+    drop(guard); // flushes: nothing accepted before is lost
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("orders.") && name.ends_with(".log"),
+        "{name}"
+    );
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert_eq!(text.lines().count(), 10_000);
+    assert_eq!(writer.dropped_lines(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn writer_settings_are_validated_naming_the_field() {
+    let err = LogWriter::stdout().capacity(1).build().unwrap_err();
+    assert_eq!(err.field(), "log_writer.capacity");
+    let err = LogWriter::file("/tmp", "x").keep(0).build().unwrap_err();
+    assert_eq!(err.field(), "log_writer.keep");
+    let err = LogWriter::file("/proc/readiness-cannot-write-here", "x")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "log_writer.directory");
+}
