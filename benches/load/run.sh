@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The load bench: the same small service bare, with readiness' RED middleware, and
-# with each peer crate (axum-prometheus, actix-web-prom), server pinned to core 0 and
-# wrk to core 1, variants interleaved, ROUNDS rounds (default 3). Prints requests/s
-# (median, min-max), the ratio to the bare server of the same framework, and p99.
+# The load bench: the same small service bare, with readiness' RED middleware (and
+# with its access log), and with each peer (axum-prometheus, actix-web-prom, and
+# tower-http's TraceLayer for logging), server pinned to core 0 and wrk to core 1,
+# variants interleaved, ROUNDS rounds (default 3). Prints requests/s (median,
+# min-max), the ratio to the bare server of the same framework, and p99.
 # Then a scan of SCAN random paths (default 100000) per metrics variant, and the
 # number of series and bytes /metrics has afterwards.
 #
 #   bash benches/load/run.sh            # ROUNDS=3 DURATION=10 SCAN=100000
+#   VARIANTS="axum-bare axum-readiness" SCAN=0 bash benches/load/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
@@ -16,7 +18,7 @@ PORT=${PORT:-18080}
 bash .ci/tools wrk
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
-variants=(axum-bare axum-readiness axum-prometheus actix-bare actix-readiness actix-web-prom)
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-prometheus axum-tracelayer actix-bare actix-readiness actix-readiness-log actix-web-prom})
 results=$(mktemp)
 scan_lua=$(mktemp --suffix=.lua)
 cat >"$scan_lua" <<'LUA'
@@ -63,7 +65,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 scan=$(mktemp)
-for variant in axum-readiness axum-prometheus actix-readiness actix-web-prom; do
+for variant in $([ "$SCAN" -gt 0 ] && echo axum-readiness axum-prometheus actix-readiness actix-web-prom); do
     start "$variant"
     # SCAN requests to random paths, then what the scrape has grown to.
     done_file=$(mktemp -u)

@@ -1,10 +1,14 @@
-//! The load bench's server: one small service in six variants, so that the same
-//! load measures what each metrics middleware costs.
+//! The load bench's server: one small service in several variants, so that the same
+//! load measures what each metrics or logging middleware costs.
 //!
-//! `load-server VARIANT PORT`, VARIANT one of `axum-bare`, `axum-readiness`,
-//! `axum-prometheus`, `actix-bare`, `actix-readiness`, `actix-web-prom`. Each serves
-//! `GET /hello/{name}` (a short text) and, when it has metrics, `GET /metrics`.
-//! One worker thread: the bench pins the process to one core.
+//! `load-server VARIANT PORT`, VARIANT one of `axum-bare`, `axum-readiness` (RED
+//! metrics), `axum-readiness-log` (RED metrics, request ids and one JSON access line
+//! per request through our non-blocking writer to stdout), `axum-prometheus`,
+//! `axum-tracelayer` (tower-http's `TraceLayer`, one JSON line per request from
+//! `tracing-subscriber`'s JSON format to stdout), `actix-bare`, `actix-readiness`,
+//! `actix-readiness-log`, `actix-web-prom`. Each serves `GET /hello/{name}` (a short
+//! text) and, when it has metrics, `GET /metrics`. One worker thread: the bench pins
+//! the process to one core and sends stdout to `/dev/null`.
 #![allow(missing_docs, clippy::print_stdout)]
 
 use std::net::SocketAddr;
@@ -18,8 +22,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match variant.as_str() {
-        "axum-bare" | "axum-readiness" | "axum-prometheus" => axum_server(&variant, addr),
-        "actix-bare" | "actix-readiness" | "actix-web-prom" => actix_server(&variant, addr),
+        "axum-bare" | "axum-readiness" | "axum-readiness-log" | "axum-prometheus"
+        | "axum-tracelayer" => axum_server(&variant, addr),
+        "actix-bare" | "actix-readiness" | "actix-readiness-log" | "actix-web-prom" => {
+            actix_server(&variant, addr)
+        }
         other => Err(format!("unknown variant {other}").into()),
     }
 }
@@ -37,11 +44,32 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
             get(|Path(name): Path<String>| async move { format!("Hello, {name}!") }),
         );
         let app = match variant {
-            "axum-readiness" => {
+            "axum-readiness" | "axum-readiness-log" => {
+                let logging = variant == "axum-readiness-log";
                 let readiness = readiness_axum::core::Readiness::builder()
                     .service("load", "0")
+                    .access_log(logging)
                     .build()?;
+                if logging {
+                    install_log_layer(&readiness)?;
+                }
                 readiness_axum::instrument(router, &readiness)
+            }
+            "axum-tracelayer" => {
+                use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+                use tracing_subscriber::layer::SubscriberExt as _;
+                let subscriber = tracing_subscriber::registry().with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_writer(std::io::stdout),
+                );
+                tracing::subscriber::set_global_default(subscriber)?;
+                router.layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                        .on_request(())
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
             }
             "axum-prometheus" => {
                 let (layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
@@ -67,10 +95,15 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
     actix_web::rt::System::new().block_on(async move {
         println!("{variant} listening on {addr}");
         match variant.as_str() {
-            "actix-readiness" => {
+            "actix-readiness" | "actix-readiness-log" => {
+                let logging = variant == "actix-readiness-log";
                 let readiness = readiness_actix::core::Readiness::builder()
                     .service("load", "0")
+                    .access_log(logging)
                     .build()?;
+                if logging {
+                    install_log_layer(&readiness)?;
+                }
                 HttpServer::new(move || {
                     App::new()
                         .wrap(readiness_actix::Observe::new(&readiness))
@@ -110,4 +143,18 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
         }
         Ok::<(), Box<dyn std::error::Error>>(())
     })
+}
+
+/// Our JSON lines through the non-blocking writer to stdout, as a service would set
+/// them up. The guard is leaked: the server runs until it is killed.
+fn install_log_layer(
+    readiness: &readiness_axum::core::Readiness,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use readiness_axum::core::logging::LogWriter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let (writer, guard) = LogWriter::stdout().build()?;
+    std::mem::forget(guard);
+    let layer = readiness.log_settings().build_with_writer(&writer)?;
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
+    Ok(())
 }

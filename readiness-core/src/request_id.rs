@@ -56,7 +56,18 @@ impl RequestId {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         // The counter is spread over the bits so ids do not look sequential.
         let mixed = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ prefix.rotate_left(17);
-        Self(format!("{prefix:016x}{mixed:016x}").into())
+        let mut text = [0u8; 32];
+        for (i, byte) in prefix
+            .to_be_bytes()
+            .iter()
+            .chain(&mixed.to_be_bytes())
+            .enumerate()
+        {
+            text[2 * i] = HEX[usize::from(byte >> 4)];
+            text[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+        }
+        // Hex digits are ASCII.
+        Self(String::from_utf8_lossy(&text).into())
     }
 
     /// The id as text.
@@ -65,6 +76,8 @@ impl RequestId {
         &self.0
     }
 }
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn is_safe(value: &[u8]) -> bool {
     (1..=128).contains(&value.len())

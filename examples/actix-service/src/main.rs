@@ -9,20 +9,36 @@
 //! ```
 //!
 //! `BIND` (default `127.0.0.1`) and `PORT` (default `8080`) choose the address.
+//! Logs are JSON lines on stdout (`READINESS_LOG_FORMAT=pretty` for a terminal,
+//! `RUST_LOG=info,readiness=debug` style filters). Writes need
+//! `Authorization: Bearer $API_TOKEN`: each write is an audit line, each refused
+//! token a security line (and `security_events_total`); without `API_TOKEN` every
+//! write is refused.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use readiness_actix::core::logging::{
+    AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
+};
 use readiness_actix::core::{checks, CheckOutcome, Readiness};
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer as _;
 
 /// Items above this count make the store check warn: a stand-in for a real limit.
 const STORE_SOFT_LIMIT: usize = 10_000;
 
 #[derive(Clone, Default)]
 struct Store(Arc<RwLock<BTreeMap<u64, Item>>>);
+
+/// The bearer token writes need; `None` refuses every write.
+#[derive(Clone)]
+struct ApiToken(Option<Arc<str>>);
 
 #[derive(Clone, Serialize)]
 struct Item {
@@ -37,9 +53,6 @@ struct NewItem {
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    tracing_subscriber::fmt().with_ansi(ansi).init();
-
     let store = Store::default();
     let probe = store.clone();
     let readiness = Readiness::builder()
@@ -68,6 +81,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .build()?;
 
+    // JSON lines through a non-blocking writer; the guard flushes them at exit.
+    let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());
+    let (writer, _log_guard) = LogWriter::stdout().build()?;
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let logs = readiness
+        .log_settings()
+        .secret_values(token.clone()) // never in a line, whatever field it lands in
+        .build_with_writer(&writer)?;
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .init();
+    if token.is_none() {
+        tracing::warn!("API_TOKEN is not set: every write is refused");
+    }
+    let token = ApiToken(token.map(Arc::from));
+
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1".into());
     let port: u16 = std::env::var("PORT")
         .unwrap_or_else(|_| "8080".into())
@@ -78,6 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         App::new()
             .wrap(observe.clone())
             .app_data(web::Data::new(store.clone()))
+            .app_data(web::Data::new(token.clone()))
             .route("/items", web::get().to(list_items))
             .route("/items", web::post().to(create_item))
             .route("/items/{id}", web::get().to(get_item))
@@ -105,13 +138,65 @@ async fn get_item(store: web::Data<Store>, id: web::Path<u64>) -> HttpResponse {
     }
 }
 
-async fn create_item(store: web::Data<Store>, new: web::Json<NewItem>) -> HttpResponse {
-    let mut items = store.0.write().unwrap_or_else(|e| e.into_inner());
-    let id = items.keys().next_back().map_or(1, |last| last + 1);
-    let item = Item {
-        id,
-        name: new.into_inner().name,
+async fn create_item(
+    request: HttpRequest,
+    store: web::Data<Store>,
+    token: web::Data<ApiToken>,
+    new: web::Json<NewItem>,
+) -> Result<HttpResponse, actix_web::Error> {
+    authorize(&request, token.0.as_deref(), "/items")?;
+    let item = {
+        let mut items = store.0.write().unwrap_or_else(|e| e.into_inner());
+        let id = items.keys().next_back().map_or(1, |last| last + 1);
+        let item = Item {
+            id,
+            name: new.into_inner().name,
+        };
+        items.insert(id, item.clone());
+        item
     };
-    items.insert(id, item.clone());
-    HttpResponse::Created().json(item)
+    let mut audit = AuditEvent::new("api-client", "create", "item", Outcome::Success);
+    let id = item.id.to_string();
+    audit = audit.resource_id(&id);
+    if let Some(peer) = request.peer_addr() {
+        audit = audit.source_ip(peer.ip());
+    }
+    audit.emit();
+    Ok(HttpResponse::Created().json(item))
+}
+
+/// Checks `Authorization: Bearer TOKEN`; a missing or wrong token is a security
+/// event and a 401.
+fn authorize(
+    request: &HttpRequest,
+    token: Option<&str>,
+    resource: &str,
+) -> Result<(), actix_web::Error> {
+    let sent = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let reason = match (sent, token) {
+        (Some(sent), Some(token)) if same(sent.as_bytes(), token.as_bytes()) => return Ok(()),
+        (None, _) => "no bearer token",
+        (Some(_), None) => "writes are disabled (no API_TOKEN)",
+        (Some(_), Some(_)) => "wrong bearer token",
+    };
+    let mut event = SecurityEvent::new(SecurityKind::AuthenticationFailure, Severity::Medium)
+        .resource(resource)
+        .reason(reason);
+    if let Some(peer) = request.peer_addr() {
+        event = event.source_ip(peer.ip());
+    }
+    event.emit();
+    Err(actix_web::error::ErrorUnauthorized(
+        "a valid bearer token is needed",
+    ))
+}
+
+/// Compares without stopping at the first difference, so the time taken does not
+/// tell how much of a guess was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
 }

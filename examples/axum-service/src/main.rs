@@ -9,6 +9,11 @@
 //! ```
 //!
 //! `BIND` (default `127.0.0.1`) and `PORT` (default `8080`) choose the address.
+//! Logs are JSON lines on stdout (`READINESS_LOG_FORMAT=pretty` for a terminal,
+//! `RUST_LOG=info,readiness=debug` style filters). Writes need
+//! `Authorization: Bearer $API_TOKEN`: each write is an audit line, each refused
+//! token a security line (and `security_events_total`); without `API_TOKEN` every
+//! write is refused.
 //! The `db` check uses an in-memory SQLite database, or PostgreSQL when
 //! `DATABASE_URL` is set; `REDIS_URL` adds a non-critical `cache` check. Pools connect
 //! lazily: the service starts even while its database is down, with `/livez` passing
@@ -19,17 +24,31 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
+use readiness_axum::core::logging::{
+    AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
+};
 use readiness_axum::core::{checks, CheckOutcome, CheckSpec, Readiness};
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer as _;
 
 /// Items above this count make the store check warn: a stand-in for a real limit.
 const STORE_SOFT_LIMIT: usize = 10_000;
 
 #[derive(Clone, Default)]
 struct Store(Arc<RwLock<BTreeMap<u64, Item>>>);
+
+#[derive(Clone)]
+struct AppState {
+    store: Store,
+    /// The bearer token writes need; `None` refuses every write.
+    token: Option<Arc<str>>,
+}
 
 #[derive(Clone, Serialize)]
 struct Item {
@@ -44,9 +63,6 @@ struct NewItem {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    tracing_subscriber::fmt().with_ansi(ansi).init();
-
     let store = Store::default();
     let probe = store.clone();
     let mut builder = Readiness::builder()
@@ -82,10 +98,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let readiness = builder.build()?;
 
+    // JSON lines through a non-blocking writer; the guard flushes them at exit.
+    let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());
+    let (writer, _log_guard) = LogWriter::stdout().build()?;
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let logs = readiness
+        .log_settings()
+        .secret_values(token.clone()) // never in a line, whatever field it lands in
+        .build_with_writer(&writer)?;
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .init();
+    if token.is_none() {
+        tracing::warn!("API_TOKEN is not set: every write is refused");
+    }
+
+    let state = AppState {
+        store,
+        token: token.map(Arc::from),
+    };
     let app = Router::new()
         .route("/items", get(list_items).post(create_item))
         .route("/items/{id}", get(get_item))
-        .with_state(store);
+        .with_state(state);
     // Health routes, /metrics, and RED metrics for every route above.
     let app = readiness_axum::instrument(app, &readiness);
 
@@ -114,16 +152,16 @@ fn database() -> Result<CheckSpec, sqlx::Error> {
     })
 }
 
-async fn list_items(State(store): State<Store>) -> Json<Vec<Item>> {
-    let items = store.0.read().unwrap_or_else(|e| e.into_inner());
+async fn list_items(State(state): State<AppState>) -> Json<Vec<Item>> {
+    let items = state.store.0.read().unwrap_or_else(|e| e.into_inner());
     Json(items.values().cloned().collect())
 }
 
 async fn get_item(
-    State(store): State<Store>,
+    State(state): State<AppState>,
     Path(id): Path<u64>,
 ) -> Result<Json<Item>, StatusCode> {
-    let items = store.0.read().unwrap_or_else(|e| e.into_inner());
+    let items = state.store.0.read().unwrap_or_else(|e| e.into_inner());
     items
         .get(&id)
         .cloned()
@@ -132,14 +170,48 @@ async fn get_item(
 }
 
 async fn create_item(
-    State(store): State<Store>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
     Json(new): Json<NewItem>,
-) -> (StatusCode, Json<Item>) {
-    let mut items = store.0.write().unwrap_or_else(|e| e.into_inner());
-    let id = items.keys().next_back().map_or(1, |last| last + 1);
-    let item = Item { id, name: new.name };
-    items.insert(id, item.clone());
-    (StatusCode::CREATED, Json(item))
+) -> Result<(StatusCode, Json<Item>), StatusCode> {
+    authorize(&headers, state.token.as_deref(), "/items")?;
+    let item = {
+        let mut items = state.store.0.write().unwrap_or_else(|e| e.into_inner());
+        let id = items.keys().next_back().map_or(1, |last| last + 1);
+        let item = Item { id, name: new.name };
+        items.insert(id, item.clone());
+        item
+    };
+    AuditEvent::new("api-client", "create", "item", Outcome::Success)
+        .resource_id(&item.id.to_string())
+        .emit();
+    Ok((StatusCode::CREATED, Json(item)))
+}
+
+/// Checks `Authorization: Bearer TOKEN`; a missing or wrong token is a security
+/// event and a 401.
+fn authorize(headers: &HeaderMap, token: Option<&str>, resource: &str) -> Result<(), StatusCode> {
+    let sent = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let reason = match (sent, token) {
+        (Some(sent), Some(token)) if same(sent.as_bytes(), token.as_bytes()) => return Ok(()),
+        (None, _) => "no bearer token",
+        (Some(_), None) => "writes are disabled (no API_TOKEN)",
+        (Some(_), Some(_)) => "wrong bearer token",
+    };
+    SecurityEvent::new(SecurityKind::AuthenticationFailure, Severity::Medium)
+        .resource(resource)
+        .reason(reason)
+        .emit();
+    Err(StatusCode::UNAUTHORIZED)
+}
+
+/// Compares without stopping at the first difference, so the time taken does not
+/// tell how much of a guess was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// SIGINT or SIGTERM: fail readiness, then let axum finish in-flight requests.

@@ -37,6 +37,7 @@ const TRUNCATED: &str = "…[truncated]";
 
 pub(crate) struct Shared {
     pub(crate) format: Format,
+    pub(crate) level: tracing::level_filters::LevelFilter,
     pub(crate) service: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) redactor: Redactor,
@@ -72,7 +73,8 @@ enum Value {
     U64(u64),
     F64(f64),
     Bool(bool),
-    Str(String),
+    /// Shared: a span's values are handed to each of its events without a copy.
+    Str(Arc<str>),
 }
 
 /// What a span carries for the events inside it.
@@ -115,16 +117,16 @@ impl<'a> Collect<'a> {
         let name = field.name();
         let value = match self.redactor.rule_static(name) {
             Rule::Keep => value,
-            Rule::Redact => Value::Str(REDACTED.to_owned()),
+            Rule::Redact => Value::Str(REDACTED.into()),
             Rule::Confidential(how) => {
                 let text = match value {
-                    Value::Str(s) => s,
+                    Value::Str(s) => s.to_string(),
                     Value::I64(v) => v.to_string(),
                     Value::U64(v) => v.to_string(),
                     Value::F64(v) => v.to_string(),
                     Value::Bool(v) => v.to_string(),
                 };
-                Value::Str(self.redactor.confidential(&text, how))
+                Value::Str(self.redactor.confidential(&text, how).into())
             }
         };
         // A name recorded twice keeps its last value: no line has a duplicate key.
@@ -183,7 +185,7 @@ impl Visit for Collect<'_> {
         if self.mark(field, value) {
             return;
         }
-        self.push(field, Value::Str(value.to_owned()));
+        self.push(field, Value::Str(value.into()));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -194,13 +196,13 @@ impl Visit for Collect<'_> {
             return;
         }
         if is_secret_debug(&text) {
-            self.push(field, Value::Str(REDACTED.to_owned()));
+            self.push(field, Value::Str(REDACTED.into()));
             return;
         }
         if self.mark(field, &text) {
             return;
         }
-        self.push(field, Value::Str(text));
+        self.push(field, Value::Str(text.into()));
     }
 }
 
@@ -212,6 +214,27 @@ impl<S> Layer<S> for LogLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        // Below the level, a callsite is switched off for good: a `trace!` in a
+        // hot loop of a dependency costs nothing.
+        if self.shared.level >= *metadata.level() {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        self.shared.level >= *metadata.level()
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(self.shared.level)
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut collect = Collect::new(&self.shared.redactor);
@@ -357,9 +380,8 @@ impl Line<'_> {
 
     fn json(&self, out: &mut Vec<u8>) {
         let shared = self.shared;
-        let timestamp = humantime::format_rfc3339_micros(SystemTime::now());
         out.extend_from_slice(b"{\"timestamp\":\"");
-        let _ = write!(Utf8(out), "{timestamp}");
+        timestamp(out);
         out.extend_from_slice(b"\",\"level\":\"");
         out.extend_from_slice(self.level.as_bytes());
         out.extend_from_slice(b"\",\"message\":");
@@ -402,14 +424,15 @@ impl Line<'_> {
             out.push(b':');
             match value {
                 _ if self.class == DataClass::Restricted => json_str(out, REDACTED),
+                // serde_json writes numbers with itoa and ryu.
                 Value::I64(v) => {
-                    let _ = write!(Utf8(out), "{v}");
+                    let _ = serde_json::to_writer(&mut *out, v);
                 }
                 Value::U64(v) => {
-                    let _ = write!(Utf8(out), "{v}");
+                    let _ = serde_json::to_writer(&mut *out, v);
                 }
                 Value::F64(v) if v.is_finite() => {
-                    let _ = write!(Utf8(out), "{v}");
+                    let _ = serde_json::to_writer(&mut *out, v);
                 }
                 Value::F64(v) => json_str(out, &v.to_string()),
                 Value::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
@@ -478,9 +501,48 @@ impl Line<'_> {
     }
 }
 
+thread_local! {
+    /// The last second formatted, and its text up to the seconds.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// The current time as RFC 3339 UTC with microseconds (`2026-11-23T10:00:00.123456Z`);
+/// the date and time of day are formatted once per second and thread.
+fn timestamp(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let since = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (seconds, micros) = (since.as_secs(), since.subsec_micros());
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != seconds {
+            let mut text = humantime::format_rfc3339_seconds(now).to_string();
+            text.pop(); // the `Z`
+            *cached = (seconds, text);
+        }
+        out.extend_from_slice(cached.1.as_bytes());
+    });
+    let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0', b'Z'];
+    let mut rest = micros;
+    for digit in digits[1..7].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits);
+}
+
 /// Writes `value` as a JSON string: serde_json escapes quotes, backslashes and every
 /// control character, so no value can end the line or forge a key.
 fn json_str(out: &mut Vec<u8>, value: &str) {
+    // Most values (methods, routes, ids, messages) need no escape: copied at once.
+    if !value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(value.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, value);
 }
@@ -515,14 +577,4 @@ fn truncate(value: std::borrow::Cow<'_, str>, max: usize) -> std::borrow::Cow<'_
     out.push_str(&value[..cut]);
     out.push_str(TRUNCATED);
     out.into()
-}
-
-/// `fmt::Write` into a byte buffer.
-struct Utf8<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for Utf8<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }

@@ -31,6 +31,8 @@
 //!   `[REDACTED]`; values wrapped in `secrecy` types stay `[REDACTED]`; configured
 //!   secret values are scrubbed wherever they appear; confidential fields can be
 //!   masked or hashed ([`Confidential`]).
+//! - **Level**: `INFO` and above by default ([`LogSettings::level`]); add a
+//!   `tracing_subscriber` filter for per-target rules.
 //! - **Caps**: a value over 4 KiB is cut with a `…[truncated]` marker; a line over
 //!   32 KiB loses its last fields and says `"truncated":true`.
 //!
@@ -110,6 +112,7 @@ pub enum Format {
 #[must_use]
 pub struct LogSettings {
     format: Option<Format>,
+    level: tracing::level_filters::LevelFilter,
     service: Option<String>,
     version: Option<String>,
     deny: Vec<String>,
@@ -134,6 +137,7 @@ impl LogSettings {
     pub fn new() -> Self {
         Self {
             format: None,
+            level: tracing::level_filters::LevelFilter::INFO,
             service: None,
             version: None,
             deny: DEFAULT_DENY_LIST.iter().map(|s| (*s).to_owned()).collect(),
@@ -163,6 +167,14 @@ impl LogSettings {
     pub fn service(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
         self.service = Some(name.into());
         self.version = Some(version.into());
+        self
+    }
+
+    /// The most verbose level written (default `INFO`). Events above it are switched
+    /// off at their call site, so a dependency's `trace!` costs nothing; compose a
+    /// `tracing_subscriber` filter for finer rules (per target, from `RUST_LOG`).
+    pub fn level(mut self, level: tracing::level_filters::LevelFilter) -> Self {
+        self.level = level;
         self
     }
 
@@ -373,6 +385,7 @@ impl LogSettings {
         Ok(LogLayer {
             shared: Arc::new(Shared {
                 format,
+                level: self.level,
                 service: self.service,
                 version: self.version,
                 redactor: Redactor::new(

@@ -238,7 +238,7 @@ impl LogWriterBuilder {
                 format!("must be from 16 to 10000000 lines, got {}", self.capacity),
             ));
         }
-        let mut output: Box<dyn Write + Send> = match self.destination {
+        let output: Box<dyn Write + Send> = match self.destination {
             Destination::Stdout => Box::new(std::io::stdout()),
             Destination::Writer(writer) => writer,
             Destination::File {
@@ -276,22 +276,7 @@ impl LogWriterBuilder {
         let (queue, lines) = mpsc::sync_channel(self.capacity);
         let thread = std::thread::Builder::new()
             .name("readiness-log".to_owned())
-            .spawn(move || {
-                for message in lines {
-                    match message {
-                        Message::Line(line) => {
-                            // A failing destination loses the line; nothing better
-                            // can be done from here (stderr may be the failing one).
-                            let _ = output.write_all(&line);
-                        }
-                        Message::Flush(done) => {
-                            let _ = output.flush();
-                            let _ = done.send(());
-                        }
-                    }
-                }
-                let _ = output.flush();
-            })
+            .spawn(move || drain(&lines, output))
             .map_err(|error| {
                 BuildError::new(
                     "log_writer",
@@ -315,6 +300,65 @@ impl LogWriterBuilder {
             },
         ))
     }
+}
+
+/// How long the writer thread naps between polls of a busy queue.
+const NAP: Duration = Duration::from_millis(1);
+/// How long the queue must stay empty before the thread blocks on it instead.
+const IDLE: Duration = Duration::from_millis(50);
+/// The most bytes gathered before a write.
+const BATCH: usize = 64 * 1024;
+
+/// The writer thread: gathers the queued lines into one buffer and writes it in one
+/// call. While lines keep coming it naps between polls rather than blocking on the
+/// queue, so a logging request never pays for waking it (a futex call and a context
+/// switch per line); after `IDLE` without a line it blocks until the next one.
+fn drain(lines: &mpsc::Receiver<Message>, mut output: Box<dyn Write + Send>) {
+    let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
+    let mut last_line = Instant::now();
+    let mut flushes: Vec<SyncSender<()>> = Vec::new();
+    loop {
+        let first = if last_line.elapsed() < IDLE {
+            match lines.try_recv() {
+                Ok(message) => Some(message),
+                Err(mpsc::TryRecvError::Empty) => {
+                    std::thread::sleep(NAP);
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => None,
+            }
+        } else {
+            lines.recv().ok()
+        };
+        let Some(first) = first else { break };
+        last_line = Instant::now();
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Line(line) => batch.extend_from_slice(&line),
+                Message::Flush(done) => flushes.push(done),
+            }
+            if batch.len() >= BATCH {
+                break;
+            }
+            next = lines.try_recv().ok();
+        }
+        // A failing destination loses the batch; nothing better can be done from
+        // here (stderr may be the failing one).
+        let _ = output.write_all(&batch);
+        batch.clear();
+        if batch.capacity() > 4 * BATCH {
+            batch = Vec::with_capacity(BATCH);
+        }
+        if !flushes.is_empty() {
+            let _ = output.flush();
+            for done in flushes.drain(..) {
+                let _ = done.send(());
+            }
+        }
+    }
+    let _ = output.write_all(&batch);
+    let _ = output.flush();
 }
 
 impl LogGuard {
