@@ -6,8 +6,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use readiness_core::logging::{
-    AuditEvent, Category, Confidential, Format, LogLayer, LogSettings, Outcome, SecurityEvent,
-    SecurityKind, Severity,
+    AuditEvent, Category, Confidential, FilteredLogLayer, Format, LogSettings, Outcome,
+    SecurityEvent, SecurityKind, Severity,
 };
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -52,7 +52,7 @@ fn settings() -> LogSettings {
 }
 
 /// Runs `f` with `layer` as the thread's subscriber.
-fn with_layer(layer: LogLayer, f: impl FnOnce()) {
+fn with_layer(layer: FilteredLogLayer<tracing_subscriber::Registry>, f: impl FnOnce()) {
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, f);
 }
@@ -513,7 +513,50 @@ fn settings_are_validated_naming_the_field() {
         ),
     ];
     for (settings, field) in cases {
-        let err = settings.build(std::io::sink).unwrap_err();
+        let err = settings
+            .build::<_, tracing_subscriber::Registry>(std::io::sink)
+            .unwrap_err();
         assert_eq!(err.field(), field, "{err}");
     }
+}
+
+/// Counts the events a layer of the service's own gets.
+struct Count(Arc<Mutex<usize>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        *self.0.lock().unwrap() += 1;
+    }
+}
+
+#[test]
+fn the_level_filters_our_lines_only() {
+    let out = Capture::default();
+    let seen = Arc::new(Mutex::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(settings().build(out.clone()).unwrap())
+        .with(Count(Arc::clone(&seen)));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::debug!("for the other layer");
+        tracing::trace!("for the other layer too");
+        tracing::info!("for both");
+    });
+    assert_eq!(out.lines().len(), 1, "{:?}", out.lines());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        3,
+        "our level must not filter other layers"
+    );
+    let verbose = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(
+        settings()
+            .level(tracing::level_filters::LevelFilter::DEBUG)
+            .build(verbose.clone())
+            .unwrap(),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::debug!("now written");
+        tracing::trace!("still not");
+    });
+    assert_eq!(verbose.lines().len(), 1);
 }

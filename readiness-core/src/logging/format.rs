@@ -37,7 +37,6 @@ const TRUNCATED: &str = "…[truncated]";
 
 pub(crate) struct Shared {
     pub(crate) format: Format,
-    pub(crate) level: tracing::level_filters::LevelFilter,
     pub(crate) service: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) redactor: Redactor,
@@ -50,7 +49,8 @@ pub(crate) struct Shared {
 
 /// A `tracing_subscriber::Layer` writing every event as one JSON line (or one pretty
 /// line), with categories, data classes and redaction. Built by
-/// [`LogSettings::build`](super::LogSettings::build); see the
+/// [`LogSettings::build`](super::LogSettings::build), which wraps it in its level
+/// filter ([`FilteredLogLayer`](super::FilteredLogLayer)); see the
 /// [module docs](super).
 pub struct LogLayer {
     pub(crate) shared: Arc<Shared>,
@@ -214,27 +214,6 @@ impl<S> Layer<S> for LogLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn register_callsite(
-        &self,
-        metadata: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        // Below the level, a callsite is switched off for good: a `trace!` in a
-        // hot loop of a dependency costs nothing.
-        if self.shared.level >= *metadata.level() {
-            tracing::subscriber::Interest::always()
-        } else {
-            tracing::subscriber::Interest::never()
-        }
-    }
-
-    fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        self.shared.level >= *metadata.level()
-    }
-
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(self.shared.level)
-    }
-
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut collect = Collect::new(&self.shared.redactor);

@@ -56,6 +56,7 @@
 //!
 //! ```
 //! use readiness_core::logging::{Category, Confidential, LogSettings};
+//! use tracing_subscriber::layer::SubscriberExt as _;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let layer = LogSettings::new()
@@ -66,8 +67,9 @@
 //!     .hash_key(b"a key of at least 16 bytes".to_vec())
 //!     .secret_values(["the-database-password"])
 //!     .target_category("orders::billing", Category::Audit)
+//!     .level(tracing::level_filters::LevelFilter::DEBUG)
 //!     .build(std::io::stderr)?;
-//! # let _ = layer;
+//! let _subscriber = tracing_subscriber::registry().with(layer); // then `.init()`
 //! # Ok(()) }
 //! ```
 
@@ -87,12 +89,23 @@ pub use writer::{LogGuard, LogWriter, LogWriterBuilder, Overflow, Rotation};
 use std::fmt;
 use std::sync::Arc;
 
+use tracing::level_filters::LevelFilter;
+use tracing::Subscriber;
+use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer as _;
 
 use crate::error::BuildError;
 use format::Shared;
 use redact::Redactor;
 use writer::{MakeWriterSink, Sink};
+
+/// The layer [`LogSettings::build`] gives: a [`LogLayer`] behind its own level filter.
+/// The filter is the layer's alone (a per-layer filter): other layers of the
+/// subscriber still see every event they want, and a call site no layer wants is
+/// switched off for good, so a dependency's `trace!` costs nothing.
+pub type FilteredLogLayer<S> = Filtered<LogLayer, LevelFilter, S>;
 
 /// The environment variable choosing the line format when the settings do not:
 /// `json` (the default) or `pretty`.
@@ -112,7 +125,7 @@ pub enum Format {
 #[must_use]
 pub struct LogSettings {
     format: Option<Format>,
-    level: tracing::level_filters::LevelFilter,
+    level: LevelFilter,
     service: Option<String>,
     version: Option<String>,
     deny: Vec<String>,
@@ -137,7 +150,7 @@ impl LogSettings {
     pub fn new() -> Self {
         Self {
             format: None,
-            level: tracing::level_filters::LevelFilter::INFO,
+            level: LevelFilter::INFO,
             service: None,
             version: None,
             deny: DEFAULT_DENY_LIST.iter().map(|s| (*s).to_owned()).collect(),
@@ -170,10 +183,10 @@ impl LogSettings {
         self
     }
 
-    /// The most verbose level written (default `INFO`). Events above it are switched
-    /// off at their call site, so a dependency's `trace!` costs nothing; compose a
-    /// `tracing_subscriber` filter for finer rules (per target, from `RUST_LOG`).
-    pub fn level(mut self, level: tracing::level_filters::LevelFilter) -> Self {
+    /// The most verbose level written (default `INFO`), as the layer's own filter
+    /// (see [`FilteredLogLayer`]); add a `tracing_subscriber` filter with
+    /// `.with_filter(..)` for finer rules (per target, from `RUST_LOG`).
+    pub fn level(mut self, level: LevelFilter) -> Self {
         self.level = level;
         self
     }
@@ -254,11 +267,14 @@ impl LogSettings {
     /// # Errors
     ///
     /// A [`BuildError`] naming the setting that is out of range.
-    pub fn build<W>(self, make_writer: W) -> Result<LogLayer, BuildError>
+    pub fn build<W, S>(self, make_writer: W) -> Result<FilteredLogLayer<S>, BuildError>
     where
         W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+        S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        self.finish(Box::new(MakeWriterSink(make_writer)), None)
+        let level = self.level;
+        let layer = self.finish(Box::new(MakeWriterSink(make_writer)), None)?;
+        Ok(layer.with_filter(level))
     }
 
     /// A layer writing through a [`LogWriter`]: queued, audit and security lines
@@ -267,8 +283,13 @@ impl LogSettings {
     /// # Errors
     ///
     /// A [`BuildError`] naming the setting that is out of range.
-    pub fn build_with_writer(self, writer: &LogWriter) -> Result<LogLayer, BuildError> {
-        self.finish(Box::new(writer.clone()), Some(writer))
+    pub fn build_with_writer<S>(self, writer: &LogWriter) -> Result<FilteredLogLayer<S>, BuildError>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let level = self.level;
+        let layer = self.finish(Box::new(writer.clone()), Some(writer))?;
+        Ok(layer.with_filter(level))
     }
 
     fn finish(
@@ -385,7 +406,6 @@ impl LogSettings {
         Ok(LogLayer {
             shared: Arc::new(Shared {
                 format,
-                level: self.level,
                 service: self.service,
                 version: self.version,
                 redactor: Redactor::new(
