@@ -11,7 +11,6 @@ use actix_web::web::Bytes;
 use actix_web::HttpMessage as _;
 use pin_project_lite::pin_project;
 use readiness_core::metrics::{content_length, poll_recorded, RedMetrics, RequestRecord};
-use readiness_core::observe::request_span;
 use readiness_core::{Readiness, RequestId, REQUEST_ID_HEADER};
 
 /// Records every request of the app it wraps: RED metrics by method, matched route
@@ -106,15 +105,14 @@ where
         let mut request_id = None;
         if let Some(record) = record.as_mut().filter(|_| self.metrics.access_log()) {
             let headers = request.headers();
-            let id = RequestId::from_header(headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
-            span = request_span(
-                &id,
+            let (id, request_span) = record.open_span(
+                headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()),
                 request.method().as_str(),
                 None,
                 request.path(),
                 headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
             );
-            record.attach_span(span.clone());
+            span = request_span;
             request.extensions_mut().insert(id.clone());
             request_id = Some(id);
         }

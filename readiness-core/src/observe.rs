@@ -107,9 +107,8 @@ where
         let mut request_id = None;
         if let Some(record) = record.as_mut().filter(|_| self.metrics.access_log()) {
             let headers = request.headers();
-            let id = RequestId::from_header(headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
-            span = request_span(
-                &id,
+            let (id, request_span) = record.open_span(
+                headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()),
                 request.method().as_str(),
                 route,
                 request.uri().path(),
@@ -117,7 +116,7 @@ where
                     .get(http::header::USER_AGENT)
                     .and_then(|v| v.to_str().ok()),
             );
-            record.attach_span(span.clone());
+            span = request_span;
             request.extensions_mut().insert(id.clone());
             request_id = Some(id);
         }
@@ -132,28 +131,6 @@ where
             request_id,
         }
     }
-}
-
-/// The `request` span of a request (target `readiness::request`): its id, method,
-/// route (recorded later when `None`), path without the query, and user agent.
-/// Every event inside the handler carries these fields. Framework adapters call it.
-#[must_use]
-pub fn request_span(
-    id: &RequestId,
-    method: &str,
-    route: Option<&str>,
-    path: &str,
-    user_agent: Option<&str>,
-) -> tracing::Span {
-    tracing::info_span!(
-        target: "readiness::request",
-        "request",
-        request_id = %id,
-        method,
-        route,
-        path,
-        user_agent,
-    )
 }
 
 pin_project! {

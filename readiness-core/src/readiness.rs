@@ -699,13 +699,11 @@ fn register_info(
     version: Option<&str>,
     instance: &str,
 ) -> prometheus::Result<()> {
-    let mut opts = prometheus::Opts::new(
+    let opts = crate::metrics::opts(
+        namespace,
         SERVICE_INFO,
         "The service's identity; the value is always 1.",
     );
-    if let Some(ns) = namespace {
-        opts = opts.namespace(ns.to_owned());
-    }
     let info = prometheus::IntGaugeVec::new(opts, &["service", "version", "instance"])?;
     registry.register(&info)?;
     info.with_label_values(&[

@@ -2,8 +2,11 @@
 //! security API, the pretty format and the settings' validation.
 #![cfg(feature = "logging")]
 
-use std::io::Write;
+mod support;
+
 use std::sync::{Arc, Mutex};
+
+use support::capture::Capture;
 
 use readiness_core::logging::{
     AuditEvent, Category, Confidential, FilteredLogLayer, Format, LogSettings, Outcome,
@@ -11,39 +14,6 @@ use readiness_core::logging::{
 };
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt as _;
-
-/// An in-memory destination.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.text().lines().map(str::to_owned).collect()
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 fn settings() -> LogSettings {
     LogSettings::new()

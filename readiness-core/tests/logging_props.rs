@@ -3,34 +3,13 @@
 //! whatever field, span, message or header it was put in.
 #![cfg(feature = "logging")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
+use support::capture::Capture;
 
 use proptest::prelude::*;
 use readiness_core::logging::{Format, LogSettings, RequestId};
 use tracing_subscriber::layer::SubscriberExt as _;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// Any text: control characters, quotes, backslashes, multi-byte characters.
 fn text() -> impl Strategy<Value = String> {
@@ -90,7 +69,7 @@ proptest! {
                 tracing::info!(field = value.as_str(), debug = ?value, "{message}");
             });
         });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         prop_assert!(text.ends_with('\n'));
         let lines: Vec<&str> = text.lines().collect();
         prop_assert_eq!(lines.len(), 1, "{:?}", text);

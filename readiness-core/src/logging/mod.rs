@@ -362,13 +362,8 @@ impl LogSettings {
 
         let mut security_events = None;
         if let Some((registry, namespace)) = &self.registry {
-            let opts = |name: &str, help: &str| {
-                let opts = prometheus::Opts::new(name, help);
-                match namespace {
-                    Some(ns) => opts.namespace(ns.clone()),
-                    None => opts,
-                }
-            };
+            let opts =
+                |name: &str, help: &str| crate::metrics::opts(namespace.as_deref(), name, help);
             let register_error = |error: prometheus::Error| {
                 BuildError::new(
                     "logging.registry",

@@ -1,6 +1,6 @@
 //! Cache hits and misses by cache name, for hit-rate alerts.
 
-use prometheus::{IntCounter, IntCounterVec, Opts};
+use prometheus::{IntCounter, IntCounterVec};
 
 use super::names::{CACHE, CACHE_REQUESTS, RESULT};
 
@@ -56,13 +56,11 @@ impl CacheFamily {
         registry: &super::registrar::Registrar<'_>,
         namespace: Option<&str>,
     ) -> prometheus::Result<Self> {
-        let mut opts = Opts::new(
+        let opts = super::opts(
+            namespace,
             CACHE_REQUESTS,
             "Cache lookups by cache and result (hit, miss).",
         );
-        if let Some(ns) = namespace {
-            opts = opts.namespace(ns.to_owned());
-        }
         let family = IntCounterVec::new(opts, &[CACHE, RESULT])?;
         registry.register(&family)?;
         Ok(Self(family))

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec};
 
 use super::names::*;
 use crate::health::{Measurement, Status};
@@ -21,13 +21,7 @@ impl HealthMetrics {
         namespace: Option<&str>,
         checks: &[&str],
     ) -> prometheus::Result<Self> {
-        let opts = |name: &str, help: &str| {
-            let opts = Opts::new(name, help);
-            match namespace {
-                Some(ns) => opts.namespace(ns.to_owned()),
-                None => opts,
-            }
-        };
+        let opts = |name: &str, help: &str| super::opts(namespace, name, help);
         let status = GaugeVec::new(
             opts(
                 HEALTH_CHECK_STATUS,

@@ -78,6 +78,15 @@ mod registrar;
 mod system;
 
 pub(crate) use cache::CacheFamily;
+
+/// A family's options, its name under the service's namespace when one is set.
+pub(crate) fn opts(namespace: Option<&str>, name: &str, help: &str) -> prometheus::Opts {
+    let opts = prometheus::Opts::new(name, help);
+    match namespace {
+        Some(ns) => opts.namespace(ns.to_owned()),
+        None => opts,
+    }
+}
 pub use cache::CacheMetrics;
 pub(crate) use red::RedSettings;
 pub use red::{content_length, poll_recorded, RedMetrics, RequestRecord};

@@ -5,9 +5,10 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec};
 
 use super::names::*;
+use crate::request_id::RequestId;
 
 /// The methods kept as label values; any other becomes `_OTHER`.
 const METHODS: [&str; 9] = [
@@ -55,13 +56,7 @@ impl RedMetrics {
         registry: &super::registrar::Registrar<'_>,
         settings: RedSettings,
     ) -> prometheus::Result<Self> {
-        let opts = |name: &str, help: &str| {
-            let opts = Opts::new(name, help);
-            match &settings.namespace {
-                Some(ns) => opts.namespace(ns.clone()),
-                None => opts,
-            }
-        };
+        let opts = |name: &str, help: &str| super::opts(settings.namespace.as_deref(), name, help);
         let labels = [HTTP_REQUEST_METHOD, HTTP_ROUTE, HTTP_RESPONSE_STATUS_CODE];
         let duration = HistogramVec::new(
             HistogramOpts::from(opts(
@@ -137,24 +132,11 @@ impl RedMetrics {
         if route.is_some_and(|route| self.inner.excluded.contains(route)) {
             return None;
         }
-        let method = METHODS
-            .iter()
-            .position(|m| *m == method)
-            .unwrap_or(METHODS.len());
-        let route = self.route_entry(route);
-        self.inner.active[method].inc();
-        Some(RequestRecord {
-            metrics: self.clone(),
-            method,
-            route,
-            request_size,
-            started: Instant::now(),
-            status: 0,
-            body: 0,
-            excluded: false,
-            span: None,
-            done: false,
-        })
+        let mut record = self.start_unrouted(method, request_size);
+        if route.is_some() {
+            record.route = self.route_entry(route);
+        }
+        Some(record)
     }
 
     /// Whether the middleware gives each recorded request an id, a `request` span
@@ -351,13 +333,34 @@ impl RequestRecord {
         self.status = status;
     }
 
-    /// Writes the request's access line, when it is recorded, inside `span` (the
-    /// middleware's `request` span, which carries the request id, method, route,
-    /// path and user agent): target `readiness::access`, with `status`,
-    /// `duration_ms`, `request_bytes` and `response_bytes`; `WARN` for 5xx, else
-    /// `INFO`.
-    pub fn attach_span(&mut self, span: tracing::Span) {
-        self.span = Some(span);
+    /// Gives the request its id and its `request` span (target `readiness::request`:
+    /// `request_id`, `method`, `route` (when known; record it later otherwise),
+    /// `path` without the query, `user_agent`), and writes its access line inside
+    /// that span when the request is recorded: target `readiness::access`, with
+    /// `status`, `duration_ms`, `request_bytes` and `response_bytes`; `WARN` for 5xx,
+    /// else `INFO`. `id_header` is the raw `X-Request-Id`, kept when safe (see
+    /// [`RequestId`]). Framework adapters call it when
+    /// [`RedMetrics::access_log`] is on, and run the handler inside the span.
+    pub fn open_span(
+        &mut self,
+        id_header: Option<&[u8]>,
+        method: &str,
+        route: Option<&str>,
+        path: &str,
+        user_agent: Option<&str>,
+    ) -> (RequestId, tracing::Span) {
+        let id = RequestId::from_header(id_header);
+        let span = tracing::info_span!(
+            target: "readiness::request",
+            "request",
+            request_id = %id,
+            method,
+            route,
+            path,
+            user_agent,
+        );
+        self.span = Some(span.clone());
+        (id, span)
     }
 
     /// Counts `bytes` more of the response body.

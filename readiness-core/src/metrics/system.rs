@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use prometheus::{Counter, Gauge, GaugeVec, Opts};
+use prometheus::{Counter, Gauge, GaugeVec};
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 
 use super::names::*;
@@ -50,13 +50,7 @@ impl Sampler {
         registry: &super::registrar::Registrar<'_>,
         settings: SystemSettings,
     ) -> prometheus::Result<Self> {
-        let opts = |name: &str, help: &str| {
-            let opts = Opts::new(name, help);
-            match &settings.namespace {
-                Some(ns) => opts.namespace(ns.clone()),
-                None => opts,
-            }
-        };
+        let opts = |name: &str, help: &str| super::opts(settings.namespace.as_deref(), name, help);
         let gauge = |name: &str, help: &str| -> prometheus::Result<Gauge> {
             let gauge = Gauge::with_opts(opts(name, help))?;
             registry.register(&gauge)?;

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod capture;
 pub mod faults;
 pub mod http_server;
 pub mod proxy;
