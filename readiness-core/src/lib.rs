@@ -55,6 +55,7 @@ pub mod metrics;
 pub mod observe;
 mod readiness;
 mod request_id;
+pub mod telemetry;
 
 pub use endpoint::{Endpoint, ProbeRequest};
 pub use error::{BoxError, BuildError};

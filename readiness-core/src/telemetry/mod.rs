@@ -1,0 +1,16 @@
+//! OpenTelemetry tracing: the settings every OpenTelemetry SDK reads from `OTEL_*`
+//! variables, parsed and checked, with an error naming the variable for any value that
+//! cannot be used (the SDKs themselves ignore such values silently).
+//!
+//! ```
+//! use readiness_core::telemetry::OtelSettings;
+//!
+//! # fn main() -> Result<(), readiness_core::BuildError> {
+//! let settings = OtelSettings::from_env()?; // no endpoint set: no exporter
+//! # let _ = settings;
+//! # Ok(()) }
+//! ```
+
+mod config;
+
+pub use config::{BatchSettings, OtelSettings, Protocol, SamplerSetting};
