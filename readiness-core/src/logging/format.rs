@@ -55,6 +55,11 @@ pub(crate) struct Shared {
 pub struct LogLayer {
     pub(crate) shared: Arc<Shared>,
     pub(crate) sink: Box<dyn Sink>,
+    /// The subscriber this layer is part of, to ask the OpenTelemetry layer for the
+    /// ids of the span an event is in (never the thread's default: inside an event,
+    /// that is no subscriber at all).
+    #[cfg(feature = "otel")]
+    pub(crate) dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
 }
 
 impl fmt::Debug for LogLayer {
@@ -214,6 +219,11 @@ impl<S> Layer<S> for LogLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    #[cfg(feature = "otel")]
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut collect = Collect::new(&self.shared.redactor);
@@ -272,6 +282,10 @@ where
                 }
             }
         }
+        #[cfg(feature = "otel")]
+        let trace = self.trace_ids(event, &ctx);
+        #[cfg(not(feature = "otel"))]
+        let trace = None;
         let metadata = event.metadata();
         let category = category.unwrap_or_else(|| shared.category_of(metadata.target()));
         let class = class.unwrap_or(DataClass::Internal);
@@ -297,6 +311,7 @@ where
             category,
             class,
             request_id: request_id.as_deref(),
+            trace,
             fields: &collect.fields,
             span_fields: &span_fields,
         };
@@ -322,6 +337,39 @@ where
     }
 }
 
+#[cfg(feature = "otel")]
+impl LogLayer {
+    /// The OpenTelemetry ids of the span `event` is in, if it is traced.
+    fn trace_ids<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<([u8; 32], [u8; 16])>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        use opentelemetry::trace::TraceContextExt as _;
+        let id = ctx.event_span(event)?.id(); // no extension held past this line
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let cx = tracing_opentelemetry::get_otel_context(&id, &dispatch)?;
+        let span = cx.span();
+        let context = span.span_context();
+        if !context.is_valid() {
+            return None;
+        }
+        let mut trace_id = [0u8; 32];
+        let mut span_id = [0u8; 16];
+        hex(&context.trace_id().to_bytes(), &mut trace_id);
+        hex(&context.span_id().to_bytes(), &mut span_id);
+        Some((trace_id, span_id))
+    }
+}
+
+#[cfg(feature = "otel")]
+fn hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(byte >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
+    }
+}
+
 impl Shared {
     fn category_of(&self, target: &str) -> Category {
         self.targets
@@ -342,6 +390,8 @@ struct Line<'a> {
     category: Category,
     class: DataClass,
     request_id: Option<&'a str>,
+    /// Trace and span id, 32 and 16 hex digits, when the event is in a traced span.
+    trace: Option<([u8; 32], [u8; 16])>,
     fields: &'a [(&'static str, Value)],
     span_fields: &'a [(&'static str, Value)],
 }
@@ -383,6 +433,13 @@ impl Line<'_> {
         if let Some(id) = self.request_id {
             out.extend_from_slice(b",\"request_id\":");
             json_str(out, &self.text(id));
+        }
+        if let Some((trace_id, span_id)) = &self.trace {
+            out.extend_from_slice(b",\"trace_id\":\"");
+            out.extend_from_slice(trace_id);
+            out.extend_from_slice(b"\",\"span_id\":\"");
+            out.extend_from_slice(span_id);
+            out.push(b'"');
         }
         // Room kept for the truncation flag and the closing brace.
         let limit = shared.max_line.saturating_sub(24);
@@ -445,6 +502,10 @@ impl Line<'_> {
         if let Some(id) = self.request_id {
             line.push_str(" request_id=");
             escape_into(&mut line, &self.text(id));
+        }
+        if let Some((trace_id, _)) = &self.trace {
+            line.push_str(" trace_id=");
+            line.push_str(std::str::from_utf8(trace_id).unwrap_or_default());
         }
         let mut written: Vec<&str> = Vec::new();
         for (name, value) in self.fields.iter().chain(self.span_fields) {

@@ -415,6 +415,8 @@ impl LogSettings {
                 security_events,
             }),
             sink,
+            #[cfg(feature = "otel")]
+            dispatch: std::sync::OnceLock::new(),
         })
     }
 }

@@ -14,3 +14,10 @@
 mod config;
 
 pub use config::{BatchSettings, OtelSettings, Protocol, SamplerSetting};
+
+#[cfg(feature = "otel")]
+mod otel;
+
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub use otel::{ShutdownReport, Telemetry, TelemetryGuard};

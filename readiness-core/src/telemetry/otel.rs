@@ -1,0 +1,274 @@
+//! The only file that names OpenTelemetry's types: the tracer provider built from
+//! [`OtelSettings`], the `tracing-opentelemetry` layer, and the guard that flushes.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
+};
+use opentelemetry_sdk::Resource;
+use tracing::Subscriber;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::config::{OtelSettings, Protocol, SamplerSetting};
+use crate::error::BuildError;
+
+/// Sets up OpenTelemetry tracing for a service: settings from the `OTEL_*` variables,
+/// then anything set here on top (programmatic settings win).
+///
+/// With no endpoint configured (or `OTEL_SDK_DISABLED=true`) no exporter runs and
+/// nothing touches the network, but spans still get trace and span ids, so log lines
+/// can be joined. With one, spans are exported in batches by a thread of the SDK's
+/// own: a request never waits on the collector, and spans beyond the queue are dropped.
+///
+/// ```
+/// use readiness_core::telemetry::Telemetry;
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (otel, guard) = Telemetry::from_env()?.service("orders", "1.4.2").build()?;
+/// let subscriber = tracing_subscriber::registry().with(otel); // and the log layer
+/// # let _ = subscriber;
+/// guard.shutdown(std::time::Duration::from_secs(5)); // at the end: flush, bounded
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Telemetry {
+    settings: OtelSettings,
+    version: Option<String>,
+}
+
+/// Flushes and stops the tracer provider. [`shutdown`](Self::shutdown) bounds the
+/// time it may take; dropping the guard shuts down with a 5 s bound.
+#[must_use = "dropping the guard at once stops the export"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+/// What [`TelemetryGuard::shutdown`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// How long the shutdown took.
+    pub took: Duration,
+    /// `None` when it finished cleanly, else what went wrong (a timeout, an
+    /// exporter error). The SDK can report success although its last export
+    /// failed; the export errors themselves are in its own logs.
+    pub error: Option<String>,
+}
+
+impl Telemetry {
+    /// Settings from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the `OTEL_*` variable holding an unusable value.
+    pub fn from_env() -> Result<Self, BuildError> {
+        Ok(Self::from_settings(OtelSettings::from_env()?))
+    }
+
+    /// Settings read elsewhere (see [`OtelSettings::from_lookup`]).
+    pub fn from_settings(settings: OtelSettings) -> Self {
+        Self {
+            settings,
+            version: None,
+        }
+    }
+
+    /// `service.name` and `service.version`. The name gives way to
+    /// `OTEL_SERVICE_NAME` when that is set, as the specification asks.
+    pub fn service(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        if self.settings.service_name.is_none() {
+            self.settings.service_name = Some(name.into());
+        }
+        self.version = Some(version.into());
+        self
+    }
+
+    /// Where spans go, overriding the environment.
+    pub fn endpoint(mut self, endpoint: impl Into<String>, protocol: Protocol) -> Self {
+        self.settings.endpoint = Some(endpoint.into());
+        self.settings.protocol = protocol;
+        self
+    }
+
+    /// Which spans are kept, overriding the environment.
+    pub fn sampler(mut self, sampler: SamplerSetting) -> Self {
+        self.settings.sampler = sampler;
+        self
+    }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn settings(&self) -> &OtelSettings {
+        &self.settings
+    }
+
+    /// Builds the provider and the `tracing` layer. With an exporter, call it inside
+    /// a Tokio runtime (the gRPC client lives there).
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] (field `OTEL_EXPORTER_OTLP_ENDPOINT`) when the exporter cannot
+    /// be made from the settings.
+    pub fn build<S>(
+        self,
+    ) -> Result<
+        (
+            tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>,
+            TelemetryGuard,
+        ),
+        BuildError,
+    >
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let settings = &self.settings;
+        let mut attributes: Vec<KeyValue> = settings
+            .resource_attributes
+            .iter()
+            .filter(|(key, _)| key != "service.name" || settings.service_name.is_none())
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        if let Some(version) = &self.version {
+            attributes.push(KeyValue::new("service.version", version.clone()));
+        }
+        let mut resource = Resource::builder_empty().with_attributes(attributes);
+        if let Some(name) = &settings.service_name {
+            resource = resource.with_service_name(name.clone());
+        }
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(resource.build())
+            .with_sampler(sampler(settings.sampler));
+        // No endpoint, or the SDK disabled: no exporter; spans get ids (for log
+        // lines) and go nowhere.
+        if let (Some(endpoint), false) = (&settings.endpoint, settings.disabled) {
+            let exporter = exporter(settings, endpoint).map_err(|error| {
+                BuildError::new(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    format!("cannot make the OTLP exporter for {endpoint}: {error}"),
+                )
+            })?;
+            let batch = BatchConfigBuilder::default()
+                .with_max_queue_size(settings.batch.max_queue_size)
+                .with_max_export_batch_size(settings.batch.max_export_batch_size)
+                .with_scheduled_delay(settings.batch.scheduled_delay)
+                .build();
+            builder = builder.with_span_processor(
+                BatchSpanProcessor::builder(exporter)
+                    .with_batch_config(batch)
+                    .build(),
+            );
+        }
+        let provider = builder.build();
+        let tracer = provider.tracer("readiness");
+        let layer = tracing_opentelemetry::layer().with_tracer(tracer);
+        Ok((
+            layer,
+            TelemetryGuard {
+                provider: Some(provider),
+            },
+        ))
+    }
+}
+
+fn sampler(setting: SamplerSetting) -> Sampler {
+    match setting {
+        SamplerSetting::AlwaysOn => Sampler::AlwaysOn,
+        SamplerSetting::AlwaysOff => Sampler::AlwaysOff,
+        SamplerSetting::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(ratio),
+        SamplerSetting::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerSetting::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerSetting::ParentBasedTraceIdRatio(ratio) => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+        }
+    }
+}
+
+fn exporter(
+    settings: &OtelSettings,
+    endpoint: &str,
+) -> Result<opentelemetry_otlp::SpanExporter, Box<dyn std::error::Error + Send + Sync>> {
+    // The SDK's batch processor has no export deadline of its own (outside an
+    // experimental feature): the exporter's timeout bounds each export, so the
+    // shorter of OTEL_EXPORTER_OTLP_TIMEOUT and OTEL_BSP_EXPORT_TIMEOUT applies.
+    let timeout = settings.timeout.min(settings.batch.export_timeout);
+    let exporter = match settings.protocol {
+        Protocol::HttpProtobuf => {
+            let headers: HashMap<String, String> = settings.headers.iter().cloned().collect();
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(endpoint)
+                .with_timeout(timeout)
+                .with_headers(headers)
+                .build()?
+        }
+        Protocol::Grpc => {
+            let mut headers = http::HeaderMap::new();
+            for (key, value) in &settings.headers {
+                headers.insert(
+                    http::HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())?,
+                    http::HeaderValue::from_str(value)?,
+                );
+            }
+            let metadata =
+                opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .with_timeout(timeout)
+                .with_metadata(metadata)
+                .build()?
+        }
+    };
+    Ok(exporter)
+}
+
+impl TelemetryGuard {
+    /// Exports the spans still queued and stops the provider, within `deadline`.
+    /// Returns how long it took and what went wrong, if anything; it never blocks
+    /// longer than the deadline (plus the thread's wake-up).
+    pub fn shutdown(mut self, deadline: Duration) -> ShutdownReport {
+        self.shutdown_within(deadline)
+    }
+
+    fn shutdown_within(&mut self, deadline: Duration) -> ShutdownReport {
+        let started = Instant::now();
+        let error = match self.provider.take() {
+            None => None,
+            Some(provider) => provider
+                .shutdown_with_timeout(deadline)
+                .err()
+                .map(|e| e.to_string()),
+        };
+        ShutdownReport {
+            took: started.elapsed(),
+            error,
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if self.provider.is_some() {
+            let report = self.shutdown_within(Duration::from_secs(5));
+            if let Some(error) = report.error {
+                tracing::warn!(target: "readiness::telemetry", error = %error, took_ms = report.took.as_millis() as u64, "span export not flushed cleanly");
+            }
+        }
+    }
+}
+
+impl fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryGuard")
+            .field("running", &self.provider.is_some())
+            .finish()
+    }
+}
