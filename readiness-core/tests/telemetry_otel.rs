@@ -104,3 +104,79 @@ async fn a_refusing_collector_never_holds_shutdown_past_its_deadline() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_a_real_otlp_receiver_with_resource_headers_and_log_ids() {
+    let (addr, received) = support::otlp::start().await;
+    let endpoint = format!("http://{addr}");
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=k%3D123"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let settings = OtelSettings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let out = Capture::default();
+    let (otel, guard) = Telemetry::from_settings(settings)
+        .service("orders", "1.4.2")
+        .build()
+        .unwrap();
+    let logs = LogSettings::new().build(out.clone()).unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel).with(logs);
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..3 {
+            tracing::info_span!("work", i).in_scope(|| tracing::info!("working"));
+        }
+    });
+    let report = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(report.error, None, "{report:?}");
+
+    assert_eq!(received.span_names(), ["work", "work", "work"]);
+    let exports = received.0.lock().unwrap();
+    let (headers, request) = &exports[0];
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "x-api-key" && v == "k=123"),
+        "{headers:?}"
+    );
+    let resource = request.resource_spans[0].resource.as_ref().unwrap();
+    let attribute = |key: &str| {
+        resource
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .map(|v| format!("{:?}", v.value))
+    };
+    assert!(attribute("service.name").unwrap().contains("orders"));
+    assert!(attribute("service.version").unwrap().contains("1.4.2"));
+    assert!(attribute("deployment.environment")
+        .unwrap()
+        .contains("test"));
+    // Each log line names the trace and span it was written in.
+    let exported: Vec<(String, String)> = exports
+        .iter()
+        .flat_map(|(_, r)| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .map(|span| {
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            (hex(&span.trace_id), hex(&span.span_id))
+        })
+        .collect();
+    for line in out.lines() {
+        let ids = (
+            field(&line, "trace_id").unwrap(),
+            field(&line, "span_id").unwrap(),
+        );
+        assert!(exported.contains(&ids), "{ids:?} not among {exported:?}");
+    }
+}

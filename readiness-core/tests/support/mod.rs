@@ -4,6 +4,7 @@
 pub mod capture;
 pub mod faults;
 pub mod http_server;
+pub mod otlp;
 pub mod proxy;
 
 use std::collections::VecDeque;

@@ -1,0 +1,92 @@
+//! A small OTLP/HTTP receiver: answers `POST /v1/traces` and keeps each export request
+//! it gets (decoded with the protocol's own types) and its headers.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message as _;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// What the receiver got: each export with the request's headers (lower-case names).
+#[derive(Clone, Default)]
+pub struct Received(pub Arc<Mutex<Vec<(Vec<(String, String)>, ExportTraceServiceRequest)>>>);
+
+impl Received {
+    /// The names of every span received, in order.
+    pub fn span_names(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, request)| &request.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .map(|span| span.name.clone())
+            .collect()
+    }
+}
+
+pub async fn start() -> (SocketAddr, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Received::default();
+    let store = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut reader = BufReader::new(read);
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut headers = Vec::new();
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            let name = name.trim().to_ascii_lowercase();
+                            let value = value.trim().to_owned();
+                            if name == "content-length" {
+                                length = value.parse().unwrap_or(0);
+                            }
+                            headers.push((name, value));
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    if reader.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let status = match ExportTraceServiceRequest::decode(body.as_slice()) {
+                        Ok(request) if request_line.starts_with("POST /v1/traces ") => {
+                            store.0.lock().unwrap().push((headers, request));
+                            "200 OK"
+                        }
+                        _ => "400 Bad Request",
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+                    );
+                    if write.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, received)
+}
