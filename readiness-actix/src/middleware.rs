@@ -112,6 +112,9 @@ where
                 request.path(),
                 headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
             );
+            // The caller's trace, when it sent one, is the parent of this request's.
+            #[cfg(feature = "otel")]
+            remote_parent(&request_span, headers);
             span = request_span;
             request.extensions_mut().insert(id.clone());
             request_id = Some(id);
@@ -250,4 +253,19 @@ impl<B: MessageBody> MessageBody for ObservedBody<B> {
             Err(inner) => Err(Self { inner, record }),
         }
     }
+}
+
+/// Hands the W3C trace context headers (actix's header types) to the core.
+#[cfg(feature = "otel")]
+fn remote_parent(span: &tracing::Span, headers: &actix_web::http::header::HeaderMap) {
+    let mut carrier = http::HeaderMap::new();
+    for name in ["traceparent", "tracestate"] {
+        if let Some(value) = headers
+            .get(name)
+            .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
+        {
+            carrier.insert(name, value);
+        }
+    }
+    readiness_core::telemetry::set_remote_parent(span, &carrier);
 }

@@ -116,6 +116,9 @@ where
                     .get(http::header::USER_AGENT)
                     .and_then(|v| v.to_str().ok()),
             );
+            // The caller's trace, when it sent one, is the parent of this request's.
+            #[cfg(feature = "otel")]
+            crate::telemetry::set_remote_parent(&request_span, request.headers());
             span = request_span;
             request.extensions_mut().insert(id.clone());
             request_id = Some(id);

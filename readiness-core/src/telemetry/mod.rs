@@ -17,7 +17,12 @@ pub use config::{BatchSettings, OtelSettings, Protocol, SamplerSetting};
 
 #[cfg(feature = "otel")]
 mod otel;
+#[cfg(feature = "otel")]
+mod propagation;
 
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use otel::{ShutdownReport, Telemetry, TelemetryGuard};
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub use propagation::{inject_context, set_remote_parent};
