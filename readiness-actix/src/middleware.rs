@@ -164,12 +164,9 @@ where
         Poll::Ready(match result {
             Ok(mut response) => {
                 if let Some(record) = &mut record {
-                    let route = response.request().match_pattern();
-                    record.set_route(route.as_deref());
+                    // Also names the route in the request's span.
+                    record.set_route(response.request().match_pattern().as_deref());
                     record.responded(response.status().as_u16());
-                    if let Some(route) = &route {
-                        this.span.record("route", route.as_str());
-                    }
                 }
                 if let Some(id) = this.request_id.take() {
                     if let Ok(value) = HeaderValue::from_str(id.as_str()) {

@@ -180,3 +180,124 @@ async fn spans_reach_a_real_otlp_receiver_with_resource_headers_and_log_ids() {
         assert!(exported.contains(&ids), "{ids:?} not among {exported:?}");
     }
 }
+
+/// One route template for every request: enough for a tower stack without a router.
+#[derive(Clone)]
+struct UsersRoute;
+
+impl readiness_core::observe::RouteTemplate for UsersRoute {
+    fn route<'a, B>(&self, _request: &'a http::Request<B>) -> Option<&'a str> {
+        Some("/users/{id}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_is_a_server_span_with_the_http_conventions() {
+    use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode};
+    use tower::{Layer as _, ServiceExt as _};
+
+    let (addr, received) = support::otlp::start().await;
+    let out = Capture::default();
+    let (otel, guard) = Telemetry::from_settings(no_env())
+        .endpoint(format!("http://{addr}/v1/traces"), Protocol::HttpProtobuf)
+        .build()
+        .unwrap();
+    let logs = LogSettings::new().build(out.clone()).unwrap();
+    let _default =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(otel).with(logs));
+    let readiness = readiness_core::Readiness::builder().build().unwrap();
+    let service = readiness_core::observe::ObserveLayer::new(readiness.red().clone(), UsersRoute)
+        .layer(tower::service_fn(
+            |request: http::Request<String>| async move {
+                tracing::info!("handling");
+                let status = if request.uri().path() == "/users/0" {
+                    500
+                } else {
+                    200
+                };
+                Ok::<_, std::convert::Infallible>(
+                    http::Response::builder()
+                        .status(status)
+                        .body(String::from("body"))
+                        .unwrap(),
+                )
+            },
+        ));
+    for (path, traceparent) in [
+        (
+            "/users/7",
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ),
+        ("/users/0", None),
+    ] {
+        let mut request = http::Request::get(path).header("user-agent", "test/1");
+        if let Some(parent) = traceparent {
+            request = request.header("traceparent", parent);
+        }
+        let response = service
+            .clone()
+            .oneshot(request.body(String::new()).unwrap())
+            .await
+            .unwrap();
+        drop(response); // the body: the request is over
+    }
+    drop(_default);
+    let report = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(report.error, None);
+
+    let exports = received.0.lock().unwrap();
+    let spans: Vec<_> = exports
+        .iter()
+        .flat_map(|(_, r)| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let attribute = |span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .map(|v| format!("{:?}", v.value))
+            .unwrap_or_default()
+    };
+    for span in &spans {
+        assert_eq!(span.name, "GET /users/{id}");
+        assert_eq!(span.kind, SpanKind::Server as i32);
+        assert!(attribute(span, "http.request.method").contains("GET"));
+        assert!(attribute(span, "http.route").contains("/users/{id}"));
+        assert!(attribute(span, "user_agent.original").contains("test/1"));
+        assert!(!span.attributes.iter().any(|kv| kv.key.starts_with("otel.")));
+    }
+    let ok = spans
+        .iter()
+        .find(|s| attribute(s, "url.path").contains("/users/7"))
+        .unwrap();
+    assert!(attribute(ok, "http.response.status_code").contains("200"));
+    // The caller's trace continues, with the caller's span as parent.
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    assert_eq!(hex(&ok.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(hex(&ok.parent_span_id), "00f067aa0ba902b7");
+    let failed = spans
+        .iter()
+        .find(|s| attribute(s, "url.path").contains("/users/0"))
+        .unwrap();
+    assert!(attribute(failed, "http.response.status_code").contains("500"));
+    assert_eq!(
+        failed.status.as_ref().unwrap().code,
+        StatusCode::Error as i32
+    );
+    assert_eq!(
+        ok.status.as_ref().map_or(0, |s| s.code),
+        StatusCode::Unset as i32
+    );
+
+    // The `otel.*` fields steer the exporter and stay out of the log lines.
+    let text = out.text();
+    assert!(
+        text.contains("handling") && !text.contains("otel."),
+        "{text}"
+    );
+}

@@ -120,6 +120,10 @@ impl<'a> Collect<'a> {
 
     fn push(&mut self, field: &Field, value: Value) {
         let name = field.name();
+        // `otel.name`, `otel.kind`, ...: instructions to tracing-opentelemetry, not data.
+        if name.starts_with("otel.") {
+            return;
+        }
         let value = match self.redactor.rule_static(name) {
             Rule::Keep => value,
             Rule::Redact => Value::Str(REDACTED.into()),

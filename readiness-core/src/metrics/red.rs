@@ -323,6 +323,15 @@ impl RequestRecord {
             self.excluded = true;
         } else {
             self.route = metrics.route_entry(route);
+            if let (Some(span), Some(route)) = (&self.span, route) {
+                span.record("route", route);
+                #[cfg(feature = "otel")]
+                crate::telemetry::server_span_routed(
+                    span,
+                    METHODS.get(self.method).copied().unwrap_or(OTHER),
+                    route,
+                );
+            }
         }
     }
 
@@ -350,6 +359,7 @@ impl RequestRecord {
         user_agent: Option<&str>,
     ) -> (RequestId, tracing::Span) {
         let id = RequestId::from_header(id_header);
+        #[cfg(not(feature = "otel"))]
         let span = tracing::info_span!(
             target: "readiness::request",
             "request",
@@ -359,6 +369,25 @@ impl RequestRecord {
             path,
             user_agent,
         );
+        // With OpenTelemetry, the span is the request's server span: named
+        // `{method} {route}`, kind server, with the HTTP semantic-convention
+        // attributes (`otel.*` fields steer tracing-opentelemetry and are not logged).
+        #[cfg(feature = "otel")]
+        let span = {
+            let span = tracing::info_span!(
+                target: "readiness::request",
+                "request",
+                request_id = %id,
+                method,
+                route,
+                path,
+                user_agent,
+                "otel.name" = %crate::telemetry::span_name(method, route),
+                "otel.kind" = "server",
+            );
+            crate::telemetry::server_span_started(&span, method, route, path, user_agent);
+            span
+        };
         self.span = Some(span.clone());
         (id, span)
     }
@@ -387,6 +416,8 @@ impl RequestRecord {
             series.response_size.observe(size as f64);
         }
         if let Some(span) = self.span.take() {
+            #[cfg(feature = "otel")]
+            crate::telemetry::server_span_finished(&span, status);
             access_line(&span, status, elapsed, self.request_size, response_size);
         }
     }

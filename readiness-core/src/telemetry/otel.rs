@@ -272,3 +272,49 @@ impl fmt::Debug for TelemetryGuard {
             .finish()
     }
 }
+
+/// The server span's name: `{method} {route}`, or the method alone while the route is
+/// not known (OpenTelemetry's HTTP conventions; never the raw path).
+pub(crate) fn span_name(method: &str, route: Option<&str>) -> String {
+    match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    }
+}
+
+/// The HTTP semantic-convention attributes known when the request arrives.
+pub(crate) fn server_span_started(
+    span: &tracing::Span,
+    method: &str,
+    route: Option<&str>,
+    path: &str,
+    user_agent: Option<&str>,
+) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    span.set_attribute("http.request.method", method.to_owned());
+    if let Some(route) = route {
+        span.set_attribute("http.route", route.to_owned());
+    }
+    span.set_attribute("url.path", path.to_owned());
+    if let Some(agent) = user_agent {
+        span.set_attribute("user_agent.original", agent.to_owned());
+    }
+}
+
+/// The route, once a framework that routes after its middleware knows it.
+pub(crate) fn server_span_routed(span: &tracing::Span, method: &str, route: &str) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    span.record("otel.name", span_name(method, Some(route)).as_str());
+    span.set_attribute("http.route", route.to_owned());
+}
+
+/// The answer's status; a 5xx marks the span as an error (a 4xx is the client's).
+pub(crate) fn server_span_finished(span: &tracing::Span, status: u16) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    span.set_attribute("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.set_status(opentelemetry::trace::Status::error(format!(
+            "HTTP {status}"
+        )));
+    }
+}
