@@ -49,6 +49,7 @@ pub struct ReadinessBuilder {
     excluded: Option<Vec<String>>,
     instance: Option<String>,
     access_log: bool,
+    trace_checks: bool,
     #[cfg(feature = "system")]
     system: SystemMetricsSettings,
 }
@@ -133,6 +134,7 @@ impl Readiness {
             excluded: None,
             instance: None,
             access_log: true,
+            trace_checks: false,
             #[cfg(feature = "system")]
             system: SystemMetricsSettings {
                 enabled: true,
@@ -413,6 +415,16 @@ impl ReadinessBuilder {
         self
     }
 
+    /// Whether each check run gets a span of its own (target `readiness::check`,
+    /// named `check {name}` in OpenTelemetry, an error when the run fails), so the
+    /// queries a check makes show up in traces and its log lines carry trace ids.
+    /// Default: no, since a check every 10 s per pod would fill a trace store with
+    /// probes.
+    pub fn trace_checks(mut self, enabled: bool) -> Self {
+        self.trace_checks = enabled;
+        self
+    }
+
     /// The `instance` label of `service_info` (default: `HOSTNAME`, as Kubernetes
     /// sets it to the pod name, else `unknown`).
     pub fn instance(mut self, instance: impl Into<String>) -> Self {
@@ -641,7 +653,9 @@ impl ReadinessBuilder {
 
         let checks: Vec<(CheckInfo, _)> =
             self.checks.into_iter().map(CheckSpec::into_parts).collect();
-        let shared = Arc::new(Shared::new(checks, Some(health)));
+        let mut shared = Shared::new(checks, Some(health));
+        shared.trace_checks = self.trace_checks;
+        let shared = Arc::new(shared);
         let tasks = runtime.map_or_else(Vec::new, |runtime| {
             (0..shared.infos.len())
                 .map(|i| runtime.spawn(Arc::clone(&shared).drive(i)).abort_handle())

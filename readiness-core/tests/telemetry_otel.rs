@@ -301,3 +301,57 @@ async fn each_request_is_a_server_span_with_the_http_conventions() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn check_runs_are_traced_only_when_asked() {
+    let (addr, received) = support::otlp::start().await;
+    let (otel, guard) = Telemetry::from_settings(no_env())
+        .endpoint(format!("http://{addr}/v1/traces"), Protocol::HttpProtobuf)
+        .build()
+        .unwrap();
+    let default = tracing::subscriber::set_default(tracing_subscriber::registry().with(otel));
+    let check = |name: &'static str, ok: bool| {
+        readiness_core::checks::from_fn(name, move || async move {
+            tracing::info!("querying");
+            ok
+        })
+        .interval(Duration::from_secs(3600))
+    };
+    let quiet = readiness_core::Readiness::builder()
+        .check(check("cache", true))
+        .build()
+        .unwrap();
+    quiet.refresh().await;
+    let traced = readiness_core::Readiness::builder()
+        .trace_checks(true)
+        .check(check("db", true))
+        .check(check("queue", false))
+        .build()
+        .unwrap();
+    traced.refresh().await;
+    drop(default);
+    let report = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(report.error, None);
+    let mut names = received.span_names();
+    names.sort();
+    // One run each (the first run and the refresh share a single run).
+    assert_eq!(
+        names,
+        ["check db", "check queue"],
+        "the untraced check made no span"
+    );
+    let exports = received.0.lock().unwrap();
+    let queue = exports
+        .iter()
+        .flat_map(|(_, r)| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .find(|s| s.name == "check queue")
+        .unwrap();
+    assert_eq!(
+        queue.status.as_ref().unwrap().code,
+        opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32
+    );
+}

@@ -102,6 +102,23 @@ pub(crate) struct Shared {
     runners: Vec<CheckRunner>,
     pub(crate) snapshot: SnapshotCell,
     metrics: Option<HealthMetrics>,
+    /// Whether each run gets a span of its own (see `ReadinessBuilder::trace_checks`).
+    pub(crate) trace_checks: bool,
+}
+
+/// The span of one check run (target `readiness::check`): `check` names it; with
+/// OpenTelemetry it is exported as `check {name}`.
+fn check_span(name: &str) -> tracing::Span {
+    #[cfg(feature = "otel")]
+    let span = tracing::info_span!(
+        target: "readiness::check",
+        "health check",
+        check = %name,
+        "otel.name" = %format_args!("check {name}"),
+    );
+    #[cfg(not(feature = "otel"))]
+    let span = tracing::info_span!(target: "readiness::check", "health check", check = %name);
+    span
 }
 
 /// One run's result before dampening, with the detail that goes to the log only.
@@ -133,6 +150,7 @@ impl Shared {
             runners,
             snapshot,
             metrics,
+            trace_checks: false,
         }
     }
 
@@ -173,8 +191,17 @@ impl Shared {
         }
 
         let started = Instant::now();
+        let span = if self.trace_checks {
+            check_span(&info.name)
+        } else {
+            tracing::Span::none()
+        };
         // Inside the async block, so a panic while the future is made is caught too.
-        let run = AssertUnwindSafe(async { runner.check.run().await }).catch_unwind();
+        let run = AssertUnwindSafe(tracing::Instrument::instrument(
+            async { runner.check.run().await },
+            span.clone(),
+        ))
+        .catch_unwind();
         let run = DEADLINE.scope(started + info.timeout, run);
         // On timeout `run` is dropped here, and with it the check's future.
         let raw = match tokio::time::timeout(info.timeout, run).await {
@@ -187,6 +214,11 @@ impl Shared {
             ),
         };
         let latency = started.elapsed();
+        #[cfg(feature = "otel")]
+        if raw.status == Status::Fail && !span.is_none() {
+            crate::telemetry::check_span_failed(&span, raw.output.as_deref().unwrap_or("failed"));
+        }
+        drop(span);
         let mut raw = raw;
         if raw.status == Status::Pass {
             if let Some(limit) = info.warn_above.filter(|limit| latency > *limit) {

@@ -21,7 +21,9 @@ mod otel;
 mod propagation;
 
 #[cfg(feature = "otel")]
-pub(crate) use otel::{server_span_finished, server_span_routed, server_span_started, span_name};
+pub(crate) use otel::{
+    check_span_failed, server_span_finished, server_span_routed, server_span_started, span_name,
+};
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use otel::{ShutdownReport, Telemetry, TelemetryGuard};

@@ -318,3 +318,9 @@ pub(crate) fn server_span_finished(span: &tracing::Span, status: u16) {
         )));
     }
 }
+
+/// A failed check run marks its span as an error.
+pub(crate) fn check_span_failed(span: &tracing::Span, output: &str) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    span.set_status(opentelemetry::trace::Status::error(output.to_owned()));
+}
