@@ -114,7 +114,23 @@ where
             );
             // The caller's trace, when it sent one, is the parent of this request's.
             #[cfg(feature = "otel")]
-            remote_parent(&request_span, headers);
+            {
+                remote_parent(&request_span, headers);
+                let connection = request.connection_info();
+                let version = match request.version() {
+                    actix_web::http::Version::HTTP_10 => Some("1.0"),
+                    actix_web::http::Version::HTTP_11 => Some("1.1"),
+                    actix_web::http::Version::HTTP_2 => Some("2"),
+                    _ => None,
+                };
+                let peer = request.peer_addr().map(|addr| addr.ip().to_string());
+                record.server_attributes(
+                    Some(connection.scheme()),
+                    Some(connection.host()),
+                    version,
+                    peer.as_deref(),
+                );
+            }
             span = request_span;
             request.extensions_mut().insert(id.clone());
             request_id = Some(id);

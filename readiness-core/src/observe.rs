@@ -118,7 +118,20 @@ where
             );
             // The caller's trace, when it sent one, is the parent of this request's.
             #[cfg(feature = "otel")]
-            crate::telemetry::set_remote_parent(&request_span, request.headers());
+            {
+                crate::telemetry::set_remote_parent(&request_span, request.headers());
+                let host = request
+                    .headers()
+                    .get(http::header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .or_else(|| request.uri().host());
+                record.server_attributes(
+                    request.uri().scheme_str(),
+                    host,
+                    protocol_version(request.version()),
+                    None,
+                );
+            }
             span = request_span;
             request.extensions_mut().insert(id.clone());
             request_id = Some(id);
@@ -134,6 +147,19 @@ where
             request_id,
         }
     }
+}
+
+/// `network.protocol.version` of an HTTP version.
+#[cfg(feature = "otel")]
+fn protocol_version(version: http::Version) -> Option<&'static str> {
+    Some(match version {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_11 => "1.1",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => return None,
+    })
 }
 
 pin_project! {

@@ -230,7 +230,9 @@ async fn each_request_is_a_server_span_with_the_http_conventions() {
         ),
         ("/users/0", None),
     ] {
-        let mut request = http::Request::get(path).header("user-agent", "test/1");
+        let mut request = http::Request::get(path)
+            .header("user-agent", "test/1")
+            .header("host", "api.example.com");
         if let Some(parent) = traceparent {
             request = request.header("traceparent", parent);
         }
@@ -269,6 +271,8 @@ async fn each_request_is_a_server_span_with_the_http_conventions() {
         assert!(attribute(span, "http.request.method").contains("GET"));
         assert!(attribute(span, "http.route").contains("/users/{id}"));
         assert!(attribute(span, "user_agent.original").contains("test/1"));
+        assert!(attribute(span, "server.address").contains("api.example.com"));
+        assert!(attribute(span, "network.protocol.version").contains("1.1"));
         assert!(!span.attributes.iter().any(|kv| kv.key.starts_with("otel.")));
     }
     let ok = spans

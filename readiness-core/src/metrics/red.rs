@@ -392,6 +392,25 @@ impl RequestRecord {
         (id, span)
     }
 
+    /// With OpenTelemetry (the `otel` feature), adds the connection's side of the
+    /// HTTP conventions to the request's server span: `url.scheme`, `server.address`
+    /// (the `Host` the client asked for), `network.protocol.version` (`1.1`, `2`) and
+    /// `client.address` when the server knows the peer. Without it, or before
+    /// [`open_span`](Self::open_span), it does nothing.
+    #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+    pub fn server_attributes(
+        &self,
+        scheme: Option<&str>,
+        host: Option<&str>,
+        protocol_version: Option<&str>,
+        client: Option<&str>,
+    ) {
+        #[cfg(feature = "otel")]
+        if let Some(span) = &self.span {
+            crate::telemetry::server_span_connection(span, scheme, host, protocol_version, client);
+        }
+    }
+
     /// Counts `bytes` more of the response body.
     pub fn add_body(&mut self, bytes: u64) {
         self.body = self.body.saturating_add(bytes);

@@ -22,7 +22,8 @@ mod propagation;
 
 #[cfg(feature = "otel")]
 pub(crate) use otel::{
-    check_span_failed, server_span_finished, server_span_routed, server_span_started, span_name,
+    check_span_failed, server_span_connection, server_span_finished, server_span_routed,
+    server_span_started, span_name,
 };
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]

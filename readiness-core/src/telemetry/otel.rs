@@ -324,3 +324,24 @@ pub(crate) fn check_span_failed(span: &tracing::Span, output: &str) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     span.set_status(opentelemetry::trace::Status::error(output.to_owned()));
 }
+
+/// The connection's attributes of a server span.
+pub(crate) fn server_span_connection(
+    span: &tracing::Span,
+    scheme: Option<&str>,
+    host: Option<&str>,
+    protocol_version: Option<&str>,
+    client: Option<&str>,
+) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    for (key, value) in [
+        ("url.scheme", scheme),
+        ("server.address", host),
+        ("network.protocol.version", protocol_version),
+        ("client.address", client),
+    ] {
+        if let Some(value) = value {
+            span.set_attribute(key, value.to_owned());
+        }
+    }
+}
