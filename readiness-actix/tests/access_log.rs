@@ -1,8 +1,7 @@
 //! Request ids, the request span and the access line, the same on both adapters.
 #![cfg(feature = "logging")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
 
 use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::{web, App, HttpResponse};
@@ -10,39 +9,16 @@ use http_body_util::BodyExt as _;
 use readiness_core::logging::{Format, LogSettings};
 use readiness_core::Readiness;
 use serde_json::{Map, Value};
+use support::Capture;
 use tower::ServiceExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<Map<String, Value>> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
+/// The lines written, parsed.
+fn lines(out: &Capture) -> Vec<Map<String, Value>> {
+    out.text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
 
 /// The requests both adapters get: (path, X-Request-Id sent).
@@ -109,7 +85,7 @@ async fn via_axum() -> (Vec<Map<String, Value>>, Vec<Option<String>>) {
         );
         response.into_body().collect().await.unwrap();
     }
-    (out.lines(), echoed)
+    (lines(&out), echoed)
 }
 
 async fn via_actix() -> (Vec<Map<String, Value>>, Vec<Option<String>>) {
@@ -155,7 +131,7 @@ async fn via_actix() -> (Vec<Map<String, Value>>, Vec<Option<String>>) {
         );
         read_body(response).await;
     }
-    (out.lines(), echoed)
+    (lines(&out), echoed)
 }
 
 #[actix_web::test]
@@ -260,5 +236,5 @@ async fn the_access_log_can_be_turned_off() {
     let response = call_service(&app, TestRequest::get().uri("/x").to_request()).await;
     assert!(response.headers().get("x-request-id").is_none());
     read_body(response).await;
-    assert!(out.lines().is_empty());
+    assert!(lines(&out).is_empty());
 }

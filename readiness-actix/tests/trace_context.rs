@@ -3,7 +3,8 @@
 //! `inject_context` hands the trace on to the next call.
 #![cfg(feature = "otel")]
 
-use std::io::Write;
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use actix_web::test::{call_service, init_service, read_body, TestRequest};
@@ -12,33 +13,12 @@ use http_body_util::BodyExt as _;
 use readiness_core::logging::LogSettings;
 use readiness_core::telemetry::{inject_context, OtelSettings, Telemetry};
 use readiness_core::Readiness;
+use support::Capture;
 use tower::ServiceExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// What the handler saw: the `traceparent` it would send onwards.
 fn handler_work(sent: &Mutex<Option<String>>) {
@@ -51,7 +31,7 @@ fn handler_work(sent: &Mutex<Option<String>>) {
 }
 
 fn check(out: &Capture, sent: &Mutex<Option<String>>) {
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let handler = text
         .lines()
         .find(|l| l.contains("in the handler"))
