@@ -272,7 +272,7 @@ impl<B: MessageBody> MessageBody for ObservedBody<B> {
 #[cfg(feature = "otel")]
 fn remote_parent(span: &tracing::Span, headers: &actix_web::http::header::HeaderMap) {
     let mut carrier = http::HeaderMap::new();
-    for name in ["traceparent", "tracestate"] {
+    for name in ["traceparent", "tracestate", "baggage"] {
         if let Some(value) = headers
             .get(name)
             .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())

@@ -1,6 +1,6 @@
 //! W3C trace context on both adapters: a caller's `traceparent` becomes the parent of
 //! the request's span, the handler's log lines carry that trace id, and
-//! `inject_context` hands the trace on to the next call.
+//! `inject_context` hands the trace (and the caller's baggage) on to the next call.
 #![cfg(feature = "otel")]
 
 mod support;
@@ -19,18 +19,25 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const BAGGAGE: &str = "tenant=acme,plan=gold";
 
-/// What the handler saw: the `traceparent` it would send onwards.
-fn handler_work(sent: &Mutex<Option<String>>) {
+/// What the handler would send onwards: `traceparent` and `baggage`.
+type Sent = Mutex<Option<(String, String)>>;
+
+fn handler_work(sent: &Sent) {
     tracing::info!("in the handler");
     let mut headers = http::HeaderMap::new();
     inject_context(&mut headers);
-    *sent.lock().unwrap() = headers
-        .get("traceparent")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    *sent.lock().unwrap() = Some((header("traceparent"), header("baggage")));
 }
 
-fn check(out: &Capture, sent: &Mutex<Option<String>>) {
+fn check(out: &Capture, sent: &Sent) {
     let text = out.text();
     let handler = text
         .lines()
@@ -38,11 +45,10 @@ fn check(out: &Capture, sent: &Mutex<Option<String>>) {
         .unwrap_or_else(|| panic!("no handler line in {text}"));
     let line: serde_json::Value = serde_json::from_str(handler).unwrap();
     assert_eq!(line["trace_id"], TRACE, "{handler}");
-    let onward = sent
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("a traceparent to send on");
+    let (onward, baggage) = sent.lock().unwrap().clone().expect("headers to send on");
+    let mut entries: Vec<&str> = baggage.split(',').map(str::trim).collect();
+    entries.sort_unstable();
+    assert_eq!(entries, ["plan=gold", "tenant=acme"], "baggage {baggage:?}");
     let parts: Vec<&str> = onward.split('-').collect();
     assert_eq!(parts[1], TRACE, "{onward}");
     assert_ne!(
@@ -76,6 +82,7 @@ async fn axum_continues_the_callers_trace() {
         .oneshot(
             axum::http::Request::get("/work")
                 .header("traceparent", TRACEPARENT)
+                .header("baggage", BAGGAGE)
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
@@ -114,6 +121,7 @@ async fn actix_continues_the_callers_trace() {
         TestRequest::get()
             .uri("/work")
             .insert_header(("traceparent", TRACEPARENT))
+            .insert_header(("baggage", BAGGAGE))
             .to_request(),
     )
     .await;

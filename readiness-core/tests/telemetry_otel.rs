@@ -106,78 +106,116 @@ async fn a_refusing_collector_never_holds_shutdown_past_its_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spans_reach_a_real_otlp_receiver_with_resource_headers_and_log_ids() {
-    let (addr, received) = support::otlp::start().await;
-    let endpoint = format!("http://{addr}");
-    let vars = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=k%3D123"),
-        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-    ];
-    let settings = OtelSettings::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap();
-    let out = Capture::default();
-    let (otel, guard) = Telemetry::from_settings(settings)
-        .service("orders", "1.4.2")
-        .build()
-        .unwrap();
-    let logs = LogSettings::new().build(out.clone()).unwrap();
-    let subscriber = tracing_subscriber::registry().with(otel).with(logs);
-    tracing::subscriber::with_default(subscriber, || {
-        for i in 0..3 {
-            tracing::info_span!("work", i).in_scope(|| tracing::info!("working"));
-        }
-    });
-    let report = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
-        .await
-        .unwrap();
-    assert_eq!(report.error, None, "{report:?}");
-
-    assert_eq!(received.span_names(), ["work", "work", "work"]);
-    let exports = received.0.lock().unwrap();
-    let (headers, request) = &exports[0];
-    assert!(
-        headers
-            .iter()
-            .any(|(k, v)| k == "x-api-key" && v == "k=123"),
-        "{headers:?}"
-    );
-    let resource = request.resource_spans[0].resource.as_ref().unwrap();
-    let attribute = |key: &str| {
-        resource
-            .attributes
-            .iter()
-            .find(|kv| kv.key == key)
-            .and_then(|kv| kv.value.as_ref())
-            .map(|v| format!("{:?}", v.value))
-    };
-    assert!(attribute("service.name").unwrap().contains("orders"));
-    assert!(attribute("service.version").unwrap().contains("1.4.2"));
-    assert!(attribute("deployment.environment")
-        .unwrap()
-        .contains("test"));
-    // Each log line names the trace and span it was written in.
-    let exported: Vec<(String, String)> = exports
-        .iter()
-        .flat_map(|(_, r)| &r.resource_spans)
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .map(|span| {
-            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-            (hex(&span.trace_id), hex(&span.span_id))
+async fn spans_reach_real_otlp_receivers_over_grpc_and_http_and_shutdown_delivers_all() {
+    const SPANS: usize = 300;
+    for protocol in ["grpc", "http/protobuf"] {
+        let (addr, received) = if protocol == "grpc" {
+            support::otlp::start_grpc().await
+        } else {
+            support::otlp::start().await
+        };
+        let endpoint = format!("http://{addr}");
+        // No schedule delay set: the SDK's default of 5 s, so the spans are still
+        // queued when shutdown starts and only the shutdown's flush delivers them.
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=k%3D123"),
+            ("OTEL_SERVICE_NAME", "orders-from-env"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"),
+        ];
+        let settings = OtelSettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
         })
-        .collect();
-    for line in out.lines() {
-        let ids = (
-            field(&line, "trace_id").unwrap(),
-            field(&line, "span_id").unwrap(),
+        .unwrap();
+        let out = Capture::default();
+        let (otel, guard) = Telemetry::from_settings(settings)
+            .service("orders", "1.4.2")
+            .build()
+            .unwrap();
+        let logs = LogSettings::new().build(out.clone()).unwrap();
+        let subscriber = tracing_subscriber::registry().with(otel).with(logs);
+        tracing::subscriber::with_default(subscriber, || {
+            let mut caller = http::HeaderMap::new();
+            caller.insert(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                    .parse()
+                    .unwrap(),
+            );
+            let first = tracing::info_span!("work", i = 0);
+            readiness_core::telemetry::set_remote_parent(&first, &caller);
+            first.in_scope(|| tracing::info!("working"));
+            for i in 1..SPANS {
+                tracing::info_span!("work", i).in_scope(|| tracing::info!("working"));
+            }
+        });
+        assert_eq!(received.span_names().len(), 0, "{protocol}: exported early");
+        let report = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(report.error, None, "{protocol}: {report:?}");
+        assert_eq!(
+            report.stats.exported, SPANS as u64,
+            "{protocol}: {report:?}"
         );
-        assert!(exported.contains(&ids), "{ids:?} not among {exported:?}");
+        assert_eq!(report.stats.pending, 0, "{protocol}: {report:?}");
+
+        assert_eq!(received.span_names(), vec!["work"; SPANS], "{protocol}");
+        let exports = received.0.lock().unwrap();
+        let (headers, request) = &exports[0];
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| k == "x-api-key" && v == "k=123"),
+            "{protocol}: {headers:?}"
+        );
+        let resource = request.resource_spans[0].resource.as_ref().unwrap();
+        let attribute = |key: &str| {
+            resource
+                .attributes
+                .iter()
+                .find(|kv| kv.key == key)
+                .and_then(|kv| kv.value.as_ref())
+                .map(|v| format!("{:?}", v.value))
+                .unwrap_or_default()
+        };
+        // OTEL_SERVICE_NAME wins over the name given in code.
+        assert!(
+            attribute("service.name").contains("\"orders-from-env\""),
+            "{protocol}: {resource:?}"
+        );
+        assert!(attribute("service.version").contains("1.4.2"));
+        assert!(attribute("deployment.environment").contains("test"));
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let spans: Vec<_> = exports
+            .iter()
+            .flat_map(|(_, r)| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .collect();
+        // The first span continues the caller's trace.
+        let first = spans
+            .iter()
+            .find(|span| hex(&span.parent_span_id) == "00f067aa0ba902b7")
+            .unwrap_or_else(|| panic!("{protocol}: no span with the caller as parent"));
+        assert_eq!(hex(&first.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        // Each log line names the trace and span it was written in.
+        let exported: Vec<(String, String)> = spans
+            .iter()
+            .map(|span| (hex(&span.trace_id), hex(&span.span_id)))
+            .collect();
+        let lines = out.lines();
+        assert_eq!(lines.len(), SPANS);
+        for line in lines {
+            let ids = (
+                field(&line, "trace_id").unwrap(),
+                field(&line, "span_id").unwrap(),
+            );
+            assert!(exported.contains(&ids), "{protocol}: {ids:?} not exported");
+        }
     }
 }
 

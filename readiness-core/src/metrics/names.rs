@@ -92,3 +92,10 @@ pub const MOUNTPOINT: &str = "mountpoint";
 pub const SECURITY_EVENTS: &str = "security_events_total";
 /// Counter of log lines dropped because the writer's queue was full.
 pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";
+
+/// Counter of spans the OTLP collector accepted.
+pub const TRACE_SPANS_EXPORTED: &str = "trace_spans_exported_total";
+/// Counter of spans dropped, by `reason`: `queue_full` or `export_failed`.
+pub const TRACE_SPANS_DROPPED: &str = "trace_spans_dropped_total";
+/// Label: why something was dropped.
+pub const REASON: &str = "reason";

@@ -16,10 +16,15 @@ mod config;
 pub use config::{BatchSettings, OtelSettings, Protocol, SamplerSetting};
 
 #[cfg(feature = "otel")]
+mod export;
+#[cfg(feature = "otel")]
 mod otel;
 #[cfg(feature = "otel")]
 mod propagation;
 
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub use export::ExportStats;
 #[cfg(feature = "otel")]
 pub(crate) use otel::{
     check_span_failed, server_span_connection, server_span_finished, server_span_routed,
@@ -28,6 +33,8 @@ pub(crate) use otel::{
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use otel::{ShutdownReport, Telemetry, TelemetryGuard};
+#[cfg(all(feature = "otel", feature = "http"))]
+pub use propagation::TraceContextExt;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use propagation::{inject_context, set_remote_parent};

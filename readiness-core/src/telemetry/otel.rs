@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
@@ -16,7 +17,9 @@ use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::config::{OtelSettings, Protocol, SamplerSetting};
+use super::export::{Counters, Counting, ExportStats, Gate, Metrics};
 use crate::error::BuildError;
+use crate::metrics::names;
 
 /// Sets up OpenTelemetry tracing for a service: settings from the `OTEL_*` variables,
 /// then anything set here on top (programmatic settings win).
@@ -42,6 +45,8 @@ use crate::error::BuildError;
 pub struct Telemetry {
     settings: OtelSettings,
     version: Option<String>,
+    registry: Option<(prometheus::Registry, Option<String>)>,
+    error_log_interval: Duration,
 }
 
 /// Flushes and stops the tracer provider. [`shutdown`](Self::shutdown) bounds the
@@ -49,6 +54,7 @@ pub struct Telemetry {
 #[must_use = "dropping the guard at once stops the export"]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    counters: Arc<Counters>,
 }
 
 /// What [`TelemetryGuard::shutdown`] did.
@@ -61,6 +67,8 @@ pub struct ShutdownReport {
     /// exporter error). The SDK can report success although its last export
     /// failed; the export errors themselves are in its own logs.
     pub error: Option<String>,
+    /// The spans' fate at the end; `pending` spans were never delivered.
+    pub stats: ExportStats,
 }
 
 impl Telemetry {
@@ -78,6 +86,8 @@ impl Telemetry {
         Self {
             settings,
             version: None,
+            registry: None,
+            error_log_interval: Duration::from_secs(60),
         }
     }
 
@@ -101,6 +111,22 @@ impl Telemetry {
     /// Which spans are kept, overriding the environment.
     pub fn sampler(mut self, sampler: SamplerSetting) -> Self {
         self.settings.sampler = sampler;
+        self
+    }
+
+    /// Counts exported and dropped spans on `registry` (`trace_spans_exported_total`,
+    /// `trace_spans_dropped_total{reason="queue_full"|"export_failed"}`), with the
+    /// metric name prefix `namespace` if any. Only when an exporter runs.
+    pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
+        self.registry = Some((registry, namespace));
+        self
+    }
+
+    /// How often, at most, a failing export is logged (default 60 s): one line per
+    /// interval with the failures and spans lost since the last, and one line when
+    /// export works again, never a line per span or per batch.
+    pub fn error_log_interval(mut self, interval: Duration) -> Self {
+        self.error_log_interval = interval;
         self
     }
 
@@ -146,6 +172,7 @@ impl Telemetry {
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource.build())
             .with_sampler(sampler(settings.sampler));
+        let mut counters = Arc::new(Counters::default());
         // No endpoint, or the SDK disabled: no exporter; spans get ids (for log
         // lines) and go nowhere.
         if let (Some(endpoint), false) = (&settings.endpoint, settings.disabled) {
@@ -155,16 +182,26 @@ impl Telemetry {
                     format!("cannot make the OTLP exporter for {endpoint}: {error}"),
                 )
             })?;
+            let metrics = match &self.registry {
+                Some((registry, namespace)) => {
+                    Some(register_metrics(registry, namespace.as_deref())?)
+                }
+                None => None,
+            };
+            counters = Arc::new(Counters::new(metrics));
+            // The gate keeps at most `max_queue_size` spans pending, so the SDK's
+            // queue, as large, never drops one we did not count.
+            let capacity = settings.batch.max_queue_size;
             let batch = BatchConfigBuilder::default()
-                .with_max_queue_size(settings.batch.max_queue_size)
+                .with_max_queue_size(capacity)
                 .with_max_export_batch_size(settings.batch.max_export_batch_size)
                 .with_scheduled_delay(settings.batch.scheduled_delay)
                 .build();
-            builder = builder.with_span_processor(
-                BatchSpanProcessor::builder(exporter)
-                    .with_batch_config(batch)
-                    .build(),
-            );
+            let exporter = Counting::new(exporter, counters.clone(), self.error_log_interval);
+            let processor = BatchSpanProcessor::builder(exporter)
+                .with_batch_config(batch)
+                .build();
+            builder = builder.with_span_processor(Gate::new(processor, counters.clone(), capacity));
         }
         let provider = builder.build();
         let tracer = provider.tracer("readiness");
@@ -173,9 +210,49 @@ impl Telemetry {
             layer,
             TelemetryGuard {
                 provider: Some(provider),
+                counters,
             },
         ))
     }
+}
+
+fn register_metrics(
+    registry: &prometheus::Registry,
+    namespace: Option<&str>,
+) -> Result<Metrics, BuildError> {
+    let register_error = |error: prometheus::Error| {
+        BuildError::new(
+            "telemetry.registry",
+            format!("cannot register the span export metrics: {error}"),
+        )
+    };
+    let exported = prometheus::IntCounter::with_opts(crate::metrics::opts(
+        namespace,
+        names::TRACE_SPANS_EXPORTED,
+        "Spans the OTLP collector accepted.",
+    ))
+    .map_err(register_error)?;
+    let dropped = prometheus::IntCounterVec::new(
+        crate::metrics::opts(
+            namespace,
+            names::TRACE_SPANS_DROPPED,
+            "Spans dropped: the export queue was full, or their export failed.",
+        ),
+        &[names::REASON],
+    )
+    .map_err(register_error)?;
+    registry
+        .register(Box::new(exported.clone()))
+        .map_err(register_error)?;
+    if let Err(error) = registry.register(Box::new(dropped.clone())) {
+        let _ = registry.unregister(Box::new(exported));
+        return Err(register_error(error));
+    }
+    Ok(Metrics {
+        exported,
+        dropped_queue_full: dropped.with_label_values(&["queue_full"]),
+        dropped_export_failed: dropped.with_label_values(&["export_failed"]),
+    })
 }
 
 fn sampler(setting: SamplerSetting) -> Sampler {
@@ -231,6 +308,12 @@ fn exporter(
 }
 
 impl TelemetryGuard {
+    /// What became of the spans so far: exported, dropped, pending.
+    #[must_use]
+    pub fn stats(&self) -> ExportStats {
+        self.counters.stats()
+    }
+
     /// Exports the spans still queued and stops the provider, within `deadline`.
     /// Returns how long it took and what went wrong, if anything; it never blocks
     /// longer than the deadline (plus the thread's wake-up).
@@ -250,6 +333,7 @@ impl TelemetryGuard {
         ShutdownReport {
             took: started.elapsed(),
             error,
+            stats: self.counters.stats(),
         }
     }
 }

@@ -90,3 +90,58 @@ pub async fn start() -> (SocketAddr, Received) {
     });
     (addr, received)
 }
+
+/// A real OTLP/gRPC receiver: tonic serving opentelemetry-proto's `TraceService`,
+/// keeping each export with its metadata (as lower-case header names).
+pub async fn start_grpc() -> (SocketAddr, Received) {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+
+    struct Receiver(Received);
+
+    #[tonic::async_trait]
+    impl TraceService for Receiver {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let headers = request
+                .metadata()
+                .clone()
+                .into_headers()
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        value.to_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            self.0
+                 .0
+                .lock()
+                .unwrap()
+                .push((headers, request.into_inner()));
+            Ok(tonic::Response::new(ExportTraceServiceResponse {
+                partial_success: None,
+            }))
+        }
+    }
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Received::default();
+    let service = TraceServiceServer::new(Receiver(received.clone()));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .serve_with_incoming(
+                service,
+                tonic::transport::server::TcpIncoming::from(listener),
+            )
+            .await
+            .unwrap();
+    });
+    (addr, received)
+}
