@@ -192,6 +192,36 @@ impl Readiness {
         settings
     }
 
+    /// Tracing for this service: the `OTEL_*` variables, its name and version as
+    /// `service.name` (unless `OTEL_SERVICE_NAME` says otherwise) and
+    /// `service.version`, and the span export counters on its registry. See
+    /// [`Telemetry`](crate::telemetry::Telemetry).
+    ///
+    /// ```
+    /// use readiness_core::Readiness;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+    /// let (otel, otel_guard) = readiness.telemetry()?.build()?;
+    /// let _subscriber = tracing_subscriber::registry().with(otel); // with the log layer
+    /// # drop(otel_guard); Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the `OTEL_*` variable holding an unusable value.
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    pub fn telemetry(&self) -> Result<crate::telemetry::Telemetry, BuildError> {
+        let mut telemetry = crate::telemetry::Telemetry::from_env()?
+            .registry(self.inner.registry.clone(), self.inner.namespace.clone());
+        if let (Some(service), Some(version)) = (&self.inner.service, &self.inner.version) {
+            telemetry = telemetry.service(service.clone(), version.clone());
+        }
+        Ok(telemetry)
+    }
+
     /// The `/metrics` answer: every family of the registry in Prometheus' text format.
     #[must_use]
     pub fn metrics_response(&self) -> http::Response<bytes::Bytes> {

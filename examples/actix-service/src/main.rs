@@ -92,7 +92,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .log_settings()
         .secret_values(token.clone()) // never in a line, whatever field it lands in
         .build_with_writer(&writer)?;
+    // Spans with trace ids for every log line; exported over OTLP when
+    // OTEL_EXPORTER_OTLP_ENDPOINT is set (and the other OTEL_* variables).
+    let (otel, otel_guard) = readiness.telemetry()?.build()?;
     tracing_subscriber::registry()
+        .with(otel.with_filter(filter.clone()))
         .with(logs.with_filter(filter))
         .init();
     if token.is_none() {
@@ -122,6 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     server.run().await?;
     readiness.mark_unready("shutting down");
+    flush_spans(otel_guard);
     Ok(())
 }
 
@@ -199,4 +204,12 @@ fn authorize(
 /// tell how much of a guess was right.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Sends the spans still queued, for at most 5 s.
+fn flush_spans(guard: readiness_actix::core::telemetry::TelemetryGuard) {
+    let report = guard.shutdown(Duration::from_secs(5));
+    if let Some(error) = report.error {
+        tracing::warn!(%error, took_ms = report.took.as_millis() as u64, lost = report.stats.pending, "spans not all exported at exit");
+    }
 }

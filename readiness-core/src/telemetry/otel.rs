@@ -387,8 +387,14 @@ pub(crate) fn server_span_started(
 
 /// The route, once a framework that routes after its middleware knows it.
 pub(crate) fn server_span_routed(span: &tracing::Span, method: &str, route: &str) {
+    use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    span.record("otel.name", span_name(method, Some(route)).as_str());
+    // Recording `otel.name` renames a span only until its OpenTelemetry span has
+    // started (a log line or a remote parent starts it); renaming the started span
+    // covers both.
+    span.context()
+        .span()
+        .update_name(span_name(method, Some(route)));
     span.set_attribute("http.route", route.to_owned());
 }
 
