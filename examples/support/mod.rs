@@ -257,12 +257,15 @@ pub fn exports_spans_when_an_endpoint_is_set(exe: &str) {
         .map(|i| u8::from_str_radix(&trace_id[i..i + 2], 16).unwrap())
         .collect();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !(sink.holds(b"GET /items") && sink.holds(&trace_bytes)) {
+    while !(sink.holds(b"GET /items") && sink.holds(&trace_bytes) && sink.holds(b"client.address"))
+    {
         assert!(
             Instant::now() < deadline,
-            "no span `GET /items` with trace {trace_id} exported (name: {}, trace: {}, exports: {})\n{}",
+            "no span `GET /items` with trace {trace_id} and client.address exported \
+             (name: {}, trace: {}, client: {}, exports: {})\n{}",
             sink.holds(b"GET /items"),
             sink.holds(&trace_bytes),
+            sink.holds(b"client.address"),
             sink.bodies.lock().unwrap().len(),
             service.lines().join("\n")
         );

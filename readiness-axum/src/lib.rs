@@ -153,6 +153,16 @@ impl RouteTemplate for Matched {
             .get::<MatchedPath>()
             .map(MatchedPath::as_str)
     }
+
+    /// From `ConnectInfo<SocketAddr>`, there when the app is served with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    #[cfg(feature = "otel")]
+    fn client<B>(&self, request: &axum::http::Request<B>) -> Option<std::net::IpAddr> {
+        request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+    }
 }
 
 fn answer(readiness: &Readiness, endpoint: Endpoint<'_>, request: &Request) -> Response {

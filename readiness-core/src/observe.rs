@@ -45,6 +45,13 @@ use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 pub trait RouteTemplate: Clone + Send + Sync + 'static {
     /// The matched route template (`/users/{id}`), or `None` when no route matched.
     fn route<'a, B>(&self, request: &'a Request<B>) -> Option<&'a str>;
+
+    /// The peer's address (`client.address` on the server span), when the server
+    /// put it in the request's extensions. `None` by default.
+    fn client<B>(&self, request: &Request<B>) -> Option<std::net::IpAddr> {
+        let _ = request;
+        None
+    }
 }
 
 /// Records every request of the wrapped service. See the [module docs](self).
@@ -125,11 +132,12 @@ where
                     .get(http::header::HOST)
                     .and_then(|v| v.to_str().ok())
                     .or_else(|| request.uri().host());
+                let client = self.route.client(&request).map(|ip| ip.to_string());
                 record.server_attributes(
                     request.uri().scheme_str(),
                     host,
                     protocol_version(request.version()),
-                    None,
+                    client.as_deref(),
                 );
             }
             span = request_span;

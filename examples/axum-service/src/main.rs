@@ -138,6 +138,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
+    // With the peer's address, for `client.address` on the request's span.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal(readiness))
         .await?;
