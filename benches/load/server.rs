@@ -6,9 +6,14 @@
 //! per request through our non-blocking writer to stdout), `axum-prometheus`,
 //! `axum-tracelayer` (tower-http's `TraceLayer`, one JSON line per request from
 //! `tracing-subscriber`'s JSON format to stdout), `actix-bare`, `actix-readiness`,
-//! `actix-readiness-log`, `actix-web-prom`. Each serves `GET /hello/{name}` (a short
+//! `actix-readiness-log`, `actix-web-prom`, and `axum-readiness-otel` /
+//! `actix-readiness-otel` (the `-log` variant plus OpenTelemetry spans exported as
+//! the `OTEL_*` variables say). Each serves `GET /hello/{name}` (a short
 //! text) and, when it has metrics, `GET /metrics`. One worker thread: the bench pins
 //! the process to one core and sends stdout to `/dev/null`.
+//!
+//! `load-server otlp-sink PORT` is a collector that accepts every OTLP/HTTP export;
+//! `load-server otlp-hung PORT` accepts connections and never answers.
 #![allow(missing_docs, clippy::print_stdout)]
 
 use std::net::SocketAddr;
@@ -22,11 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match variant.as_str() {
-        "axum-bare" | "axum-readiness" | "axum-readiness-log" | "axum-prometheus"
-        | "axum-tracelayer" => axum_server(&variant, addr),
-        "actix-bare" | "actix-readiness" | "actix-readiness-log" | "actix-web-prom" => {
-            actix_server(&variant, addr)
-        }
+        "axum-bare" | "axum-readiness" | "axum-readiness-log" | "axum-readiness-otel"
+        | "axum-prometheus" | "axum-tracelayer" => axum_server(&variant, addr),
+        "actix-bare" | "actix-readiness" | "actix-readiness-log" | "actix-readiness-otel"
+        | "actix-web-prom" => actix_server(&variant, addr),
+        "otlp-sink" | "otlp-hung" => collector(&variant, addr),
         other => Err(format!("unknown variant {other}").into()),
     }
 }
@@ -44,14 +49,14 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
             get(|Path(name): Path<String>| async move { format!("Hello, {name}!") }),
         );
         let app = match variant {
-            "axum-readiness" | "axum-readiness-log" => {
-                let logging = variant == "axum-readiness-log";
+            "axum-readiness" | "axum-readiness-log" | "axum-readiness-otel" => {
+                let logging = variant != "axum-readiness";
                 let readiness = readiness_axum::core::Readiness::builder()
                     .service("load", "0")
                     .access_log(logging)
                     .build()?;
                 if logging {
-                    install_log_layer(&readiness)?;
+                    install_log_layer(&readiness, variant.ends_with("-otel"))?;
                 }
                 readiness_axum::instrument(router, &readiness)
             }
@@ -95,14 +100,14 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
     actix_web::rt::System::new().block_on(async move {
         println!("{variant} listening on {addr}");
         match variant.as_str() {
-            "actix-readiness" | "actix-readiness-log" => {
-                let logging = variant == "actix-readiness-log";
+            "actix-readiness" | "actix-readiness-log" | "actix-readiness-otel" => {
+                let logging = variant != "actix-readiness";
                 let readiness = readiness_actix::core::Readiness::builder()
                     .service("load", "0")
                     .access_log(logging)
                     .build()?;
                 if logging {
-                    install_log_layer(&readiness)?;
+                    install_log_layer(&readiness, variant.ends_with("-otel"))?;
                 }
                 HttpServer::new(move || {
                     App::new()
@@ -146,15 +151,70 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
 }
 
 /// Our JSON lines through the non-blocking writer to stdout, as a service would set
-/// them up. The guard is leaked: the server runs until it is killed.
+/// them up, and with `otel` OpenTelemetry from the `OTEL_*` variables. The guards
+/// are leaked: the server runs until it is killed.
 fn install_log_layer(
     readiness: &readiness_axum::core::Readiness,
+    otel: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use readiness_axum::core::logging::LogWriter;
     use tracing_subscriber::layer::SubscriberExt as _;
     let (writer, guard) = LogWriter::stdout().build()?;
     std::mem::forget(guard);
-    let layer = readiness.log_settings().build_with_writer(&writer)?;
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
+    if otel {
+        let (otel, guard) = readiness.telemetry()?.build()?;
+        std::mem::forget(guard);
+        let layer = readiness.log_settings().build_with_writer(&writer)?;
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(otel).with(layer),
+        )?;
+    } else {
+        let layer = readiness.log_settings().build_with_writer(&writer)?;
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
+    }
     Ok(())
+}
+
+/// A stand-in collector: `otlp-sink` answers every `POST /v1/traces` with 200 (and
+/// counts the exports on `GET /count`); `otlp-hung` accepts connections, reads, and
+/// never answers.
+fn collector(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt as _;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let hung = variant == "otlp-hung";
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        if hung {
+            loop {
+                let (mut stream, _) = listener.accept().await?;
+                tokio::spawn(async move {
+                    let mut sink = vec![0u8; 64 * 1024];
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                });
+            }
+        }
+        let exports = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&exports);
+        let app = axum::Router::new()
+            .route(
+                "/v1/traces",
+                axum::routing::post(move |_body: axum::body::Bytes| async move {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    ([("content-type", "application/x-protobuf")], "")
+                }),
+            )
+            .route(
+                "/count",
+                axum::routing::get(move || async move {
+                    exports.load(Ordering::Relaxed).to_string()
+                }),
+            );
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
 }

@@ -52,6 +52,8 @@ pub use middleware::{Observe, ObserveFuture, ObserveMiddleware, ObservedBody};
 pub use readiness_core as core;
 
 mod middleware;
+mod serve;
+pub use serve::run;
 use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 

@@ -53,6 +53,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "serve")]
+mod serve;
+#[cfg(feature = "serve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
+pub use serve::serve;
+
 use axum::body::Body;
 use std::collections::HashMap;
 

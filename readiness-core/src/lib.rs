@@ -29,6 +29,7 @@
 //! |---|---|---|
 //! | `system` | yes | disk, memory and CPU checks, process and system metrics (`sysinfo`) |
 //! | `logging` | yes | JSON log lines, classification, redaction, audit and security events, non-blocking writer (`tracing-subscriber`, `tracing-appender`) |
+//! | `otel` | no | OpenTelemetry tracing over OTLP, configured by `OTEL_*` (opentelemetry 0.33, tracing-opentelemetry 0.34) |
 //! | `postgres` | no | `checks::postgres` on a `sqlx::PgPool` |
 //! | `mysql` | no | `checks::mysql` on a `sqlx::MySqlPool` (MySQL, MariaDB) |
 //! | `sqlite` | no | `checks::sqlite` on a `sqlx::SqlitePool` |
@@ -55,6 +56,7 @@ pub mod metrics;
 pub mod observe;
 mod readiness;
 mod request_id;
+pub mod shutdown;
 pub mod telemetry;
 
 pub use endpoint::{Endpoint, ProbeRequest};

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# What OpenTelemetry export costs a request, and whether a collector that is away
+# slows requests down: the access-log variant of each framework without OTel, then
+# with spans exported to a collector that accepts everything, to a port that refuses,
+# and to a collector that accepts connections and never answers. Server pinned to
+# core 0, wrk (and the stand-in collector) to core 1, cases interleaved, ROUNDS rounds
+# (default 3). Prints requests/s, the ratio to the same framework without OTel, p50
+# and p99, and the spans exported and dropped as the server's /metrics counts them.
+#
+#   bash benches/load/otel.sh            # ROUNDS=3 DURATION=10
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+PORT=${PORT:-18080}
+SINK_PORT=${SINK_PORT:-18318}
+HUNG_PORT=${HUNG_PORT:-18319}
+REFUSED_PORT=${REFUSED_PORT:-18320}
+bash .ci/tools wrk
+cargo build --release --locked -q -p readiness-benches --features load --bin load-server
+server=target/release/load-server
+results=$(mktemp)
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on $1" >&2
+    exit 1
+}
+taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
+sink_pid=$!
+taskset -c 1 "$server" otlp-hung "$HUNG_PORT" >/dev/null 2>&1 &
+hung_pid=$!
+trap 'kill $sink_pid $hung_pid 2>/dev/null || true; rm -f "$results"' EXIT
+wait_port "$SINK_PORT"
+wait_port "$HUNG_PORT"
+
+for round in $(seq 1 "$ROUNDS"); do
+    for framework in axum actix; do
+        for collector in none up refusing hung; do
+            variant=$framework-readiness-otel
+            case $collector in
+                none) variant=$framework-readiness-log; endpoint= ;;
+                up) endpoint=http://127.0.0.1:$SINK_PORT ;;
+                refusing) endpoint=http://127.0.0.1:$REFUSED_PORT ;;
+                hung) endpoint=http://127.0.0.1:$HUNG_PORT ;;
+            esac
+            OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint taskset -c 0 "$server" "$variant" "$PORT" \
+                >/dev/null 2>&1 &
+            pid=$!
+            wait_port "$PORT"
+            taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:$PORT/hello/world" >/dev/null
+            out=$(taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" --latency \
+                "http://127.0.0.1:$PORT/hello/world")
+            metrics=$(curl -s "http://127.0.0.1:$PORT/metrics")
+            kill "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null || true
+            rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+            p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+            p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+            exported=$(awk '/^trace_spans_exported_total / {print $2}' <<<"$metrics")
+            dropped=$(awk '/^trace_spans_dropped_total/ {s += $2} END {print s + 0}' <<<"$metrics")
+            echo "$round $framework $collector $rps $p50 $p99 ${exported:-0} $dropped" >>"$results"
+            echo "round $round $framework collector=$collector: $rps req/s, p50 $p50, p99 $p99," \
+                "spans exported ${exported:-0}, dropped $dropped" >&2
+        done
+    done
+done
+
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+def ms(v):
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if v.endswith(unit):
+            return float(v[: -len(unit)]) * f
+    return float(v)
+by = {}
+for rnd, fw, collector, rps, p50, p99, exported, dropped in rows:
+    by.setdefault((fw, collector), []).append(
+        (int(rnd), float(rps), ms(p50), ms(p99), float(exported), float(dropped)))
+print("| framework | collector | requests/s median | ratio to no OTel | p50 | p99 | spans exported / dropped (median) |")
+print("|---|---|---|---|---|---|---|")
+for (fw, collector), runs in by.items():
+    base = {r: rps for r, rps, *_ in by[(fw, "none")]}
+    ratios = [rps / base[r] for r, rps, *_ in runs]
+    med = lambda i: statistics.median(run[i] for run in runs)
+    spans = "-" if collector == "none" else f"{med(4):,.0f} / {med(5):,.0f}"
+    print(f"| {fw} | {collector} | {med(1):,.0f} | {statistics.median(ratios):.3f} | "
+          f"{med(2):.2f} ms | {med(3):.2f} ms | {spans} |")
+PY
