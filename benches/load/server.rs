@@ -27,9 +27,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match variant.as_str() {
-        "axum-bare" | "axum-readiness" | "axum-readiness-log" | "axum-readiness-otel"
-        | "axum-prometheus" | "axum-tracelayer" => axum_server(&variant, addr),
-        "actix-bare" | "actix-readiness" | "actix-readiness-log" | "actix-readiness-otel"
+        "axum-bare"
+        | "axum-readiness"
+        | "axum-readiness-log"
+        | "axum-readiness-otel"
+        | "axum-prometheus"
+        | "axum-tracelayer" => axum_server(&variant, addr),
+        "actix-bare"
+        | "actix-readiness"
+        | "actix-readiness-log"
+        | "actix-readiness-otel"
         | "actix-web-prom" => actix_server(&variant, addr),
         "otlp-sink" | "otlp-hung" => collector(&variant, addr),
         other => Err(format!("unknown variant {other}").into()),
@@ -210,9 +217,9 @@ fn collector(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error::
             )
             .route(
                 "/count",
-                axum::routing::get(move || async move {
-                    exports.load(Ordering::Relaxed).to_string()
-                }),
+                axum::routing::get(
+                    move || async move { exports.load(Ordering::Relaxed).to_string() },
+                ),
             );
         axum::serve(listener, app).await?;
         Ok(())

@@ -53,9 +53,9 @@ pub use readiness_core as core;
 
 mod middleware;
 mod serve;
-pub use serve::run;
 use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
+pub use serve::run;
 
 /// Registers the health routes of `readiness`; pass it to `App::configure` or
 /// `Scope::configure`. See the [crate docs](crate).

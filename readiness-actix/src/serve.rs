@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use actix_web::dev::{Server as ActixServer, ServerHandle};
+use actix_web::rt::task::JoinHandle;
 use readiness_core::metrics::RedMetrics;
 use readiness_core::shutdown::{Server, Shutdown, ShutdownOutcome};
-use actix_web::rt::task::JoinHandle;
 
 /// Runs `server` until `shutdown` is triggered (SIGTERM, SIGINT or its handle), then
 /// fails readiness, waits the drain delay, stops accepting, lets requests in flight

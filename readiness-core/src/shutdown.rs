@@ -237,8 +237,12 @@ impl Shutdown {
             Ok(trigger) => trigger,
             Err(result) => {
                 match result {
-                    Ok(()) => tracing::error!(target: TARGET, category = "system", "the server stopped on its own"),
-                    Err(error) => tracing::error!(target: TARGET, category = "system", error = %error, "the server failed"),
+                    Ok(()) => {
+                        tracing::error!(target: TARGET, category = "system", "the server stopped on its own")
+                    }
+                    Err(error) => {
+                        tracing::error!(target: TARGET, category = "system", error = %error, "the server failed")
+                    }
                 }
                 let started = Instant::now();
                 let hooks = self.run_hooks().await;
@@ -354,9 +358,7 @@ impl Shutdown {
         let mut reports = Vec::with_capacity(self.hooks.len());
         for hook in self.hooks.drain(..) {
             let began = Instant::now();
-            let limit = hook
-                .timeout
-                .min(deadline.saturating_duration_since(began));
+            let limit = hook.timeout.min(deadline.saturating_duration_since(began));
             let result = if limit.is_zero() {
                 HookResult::Skipped
             } else {
@@ -451,7 +453,11 @@ impl fmt::Debug for Shutdown {
             .field("hooks_timeout", &self.hooks_timeout)
             .field(
                 "hooks",
-                &self.hooks.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+                &self
+                    .hooks
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -467,7 +473,11 @@ impl fmt::Debug for ShutdownBuilder {
             .field("signals", &self.signals)
             .field(
                 "hooks",
-                &self.hooks.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+                &self
+                    .hooks
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }

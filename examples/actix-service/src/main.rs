@@ -14,6 +14,9 @@
 //! `Authorization: Bearer $API_TOKEN`: each write is an audit line, each refused
 //! token a security line (and `security_events_total`); without `API_TOKEN` every
 //! write is refused.
+//! The `db` check uses an in-memory SQLite database, or PostgreSQL when
+//! `DATABASE_URL` is set (connected lazily). SIGTERM or SIGINT shuts down gracefully
+//! (`READINESS_SHUTDOWN_*` variables for the timings).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -23,7 +26,8 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use readiness_actix::core::logging::{
     AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
 };
-use readiness_actix::core::{checks, CheckOutcome, Readiness};
+use readiness_actix::core::shutdown::Shutdown;
+use readiness_actix::core::{checks, CheckOutcome, CheckSpec, Readiness};
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -55,6 +59,7 @@ struct NewItem {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::default();
     let probe = store.clone();
+    let db = Database::from_env()?;
     let readiness = Readiness::builder()
         .service("actix-service", env!("CARGO_PKG_VERSION"))
         .description("example item store")
@@ -79,11 +84,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .interval(Duration::from_secs(5)),
         )
+        .check(db.check().name("db"))
         .build()?;
 
     // JSON lines through a non-blocking writer; the guard flushes them at exit.
     let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());
-    let (writer, _log_guard) = LogWriter::stdout().build()?;
+    let (writer, log_guard) = LogWriter::stdout().build()?;
     let filter: Targets = std::env::var("RUST_LOG")
         .ok()
         .and_then(|directives| directives.parse().ok())
@@ -118,16 +124,76 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/items", web::get().to(list_items))
             .route("/items", web::post().to(create_item))
             .route("/items/{id}", web::get().to(get_item))
+            .route("/slow/{ms}", web::get().to(slow))
             .configure(health.clone())
     })
+    // The shutdown below handles the signals, with a drain delay actix does not have.
+    .disable_signals()
     .bind((bind.as_str(), port))?;
     for addr in server.addrs() {
         tracing::info!(address = %addr, "listening");
     }
-    server.run().await?;
-    readiness.mark_unready("shutting down");
-    flush_spans(otel_guard);
-    Ok(())
+    // SIGTERM or SIGINT: readiness fails at once, the server goes on serving for the
+    // drain delay, stops accepting, lets requests in flight finish, then the hooks
+    // run in order.
+    let shutdown = Shutdown::builder(&readiness)
+        .from_env()?
+        .hook(
+            "close database",
+            Duration::from_secs(2),
+            move || async move {
+                db.close().await;
+                Ok(())
+            },
+        )
+        .flush_telemetry(otel_guard, Duration::from_secs(2))
+        .flush_logs(log_guard)
+        .build()?;
+    let outcome = readiness_actix::run(server.run(), shutdown).await;
+    std::process::exit(outcome.exit_code());
+}
+
+/// The database behind the `db` check: PostgreSQL when `DATABASE_URL` is set, else
+/// an in-memory SQLite database. Connects lazily.
+enum Database {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Database {
+    fn from_env() -> Result<Self, sqlx::Error> {
+        Ok(match std::env::var("DATABASE_URL") {
+            Ok(url) => Self::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(10)
+                    .connect_lazy(&url)?,
+            ),
+            Err(_) => Self::Sqlite(sqlx::SqlitePool::connect_lazy("sqlite::memory:")?),
+        })
+    }
+
+    fn check(&self) -> CheckSpec {
+        match self {
+            Self::Postgres(pool) => checks::postgres(pool.clone()),
+            Self::Sqlite(pool) => checks::sqlite(pool.clone()),
+        }
+    }
+
+    /// Closes the pool's connections (a shutdown hook).
+    async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A request that takes `ms` milliseconds (at most a minute): to watch a graceful
+/// shutdown let it finish.
+async fn slow(ms: web::Path<u64>) -> String {
+    let ms = ms.into_inner();
+    actix_web::rt::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+    format!("slept {ms} ms")
 }
 
 async fn list_items(store: web::Data<Store>) -> HttpResponse {
@@ -204,12 +270,4 @@ fn authorize(
 /// tell how much of a guess was right.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Sends the spans still queued, for at most 5 s.
-fn flush_spans(guard: readiness_actix::core::telemetry::TelemetryGuard) {
-    let report = guard.shutdown(Duration::from_secs(5));
-    if let Some(error) = report.error {
-        tracing::warn!(%error, took_ms = report.took.as_millis() as u64, lost = report.stats.pending, "spans not all exported at exit");
-    }
 }

@@ -30,6 +30,7 @@ use axum::{Json, Router};
 use readiness_axum::core::logging::{
     AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
 };
+use readiness_axum::core::shutdown::Shutdown;
 use readiness_axum::core::{checks, CheckOutcome, CheckSpec, Readiness};
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -65,6 +66,7 @@ struct NewItem {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::default();
     let probe = store.clone();
+    let db = Database::from_env()?;
     let mut builder = Readiness::builder()
         .service("axum-service", env!("CARGO_PKG_VERSION"))
         .description("example item store")
@@ -89,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .interval(Duration::from_secs(5)),
         )
-        .check(database()?.name("db"));
+        .check(db.check().name("db"));
     if let Ok(url) = std::env::var("REDIS_URL") {
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new().set_number_of_retries(1);
@@ -100,7 +102,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // JSON lines through a non-blocking writer; the guard flushes them at exit.
     let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());
-    let (writer, _log_guard) = LogWriter::stdout().build()?;
+    let (writer, log_guard) = LogWriter::stdout().build()?;
     let filter: Targets = std::env::var("RUST_LOG")
         .ok()
         .and_then(|directives| directives.parse().ok())
@@ -127,6 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/items", get(list_items).post(create_item))
         .route("/items/{id}", get(get_item))
+        .route("/slow/{ms}", get(slow))
         .with_state(state);
     // Health routes, /metrics, and RED metrics for every route above.
     let app = readiness_axum::instrument(app, &readiness);
@@ -136,27 +139,70 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1".into()),
         std::env::var("PORT").unwrap_or_else(|_| "8080".into())
     );
+    // SIGTERM or SIGINT: readiness fails at once, the server goes on serving for the
+    // drain delay, stops accepting, lets requests in flight finish, then the hooks
+    // run in order (READINESS_SHUTDOWN_* variables for the timings).
+    let shutdown = Shutdown::builder(&readiness)
+        .from_env()?
+        .hook(
+            "close database",
+            Duration::from_secs(2),
+            move || async move {
+                db.close().await;
+                Ok(())
+            },
+        )
+        .flush_telemetry(otel_guard, Duration::from_secs(2))
+        .flush_logs(log_guard)
+        .build()?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     // With the peer's address, for `client.address` on the request's span.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal(readiness))
-        .await?;
-    flush_spans(otel_guard);
-    Ok(())
+    let outcome = readiness_axum::serve(listener, app, shutdown).await;
+    std::process::exit(outcome.exit_code());
 }
 
-/// PostgreSQL when `DATABASE_URL` is set, else an in-memory SQLite database.
-fn database() -> Result<CheckSpec, sqlx::Error> {
-    Ok(match std::env::var("DATABASE_URL") {
-        Ok(url) => checks::postgres(
-            sqlx::postgres::PgPoolOptions::new()
-                .max_connections(10)
-                .connect_lazy(&url)?,
-        ),
-        Err(_) => checks::sqlite(sqlx::SqlitePool::connect_lazy("sqlite::memory:")?),
-    })
+/// The database behind the `db` check: PostgreSQL when `DATABASE_URL` is set, else
+/// an in-memory SQLite database. Connects lazily.
+enum Database {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Database {
+    fn from_env() -> Result<Self, sqlx::Error> {
+        Ok(match std::env::var("DATABASE_URL") {
+            Ok(url) => Self::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(10)
+                    .connect_lazy(&url)?,
+            ),
+            Err(_) => Self::Sqlite(sqlx::SqlitePool::connect_lazy("sqlite::memory:")?),
+        })
+    }
+
+    fn check(&self) -> CheckSpec {
+        match self {
+            Self::Postgres(pool) => checks::postgres(pool.clone()),
+            Self::Sqlite(pool) => checks::sqlite(pool.clone()),
+        }
+    }
+
+    /// Closes the pool's connections (a shutdown hook).
+    async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A request that takes `ms` milliseconds (at most a minute): to watch a graceful
+/// shutdown let it finish.
+async fn slow(Path(ms): Path<u64>) -> String {
+    tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+    format!("slept {ms} ms")
 }
 
 async fn list_items(State(state): State<AppState>) -> Json<Vec<Item>> {
@@ -219,36 +265,4 @@ fn authorize(headers: &HeaderMap, token: Option<&str>, resource: &str) -> Result
 /// tell how much of a guess was right.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// SIGINT or SIGTERM: fail readiness, then let axum finish in-flight requests.
-async fn shutdown_signal(readiness: Readiness) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    readiness.mark_unready("shutting down");
-    tracing::info!("shutting down");
-}
-
-/// Sends the spans still queued, for at most 5 s.
-fn flush_spans(guard: readiness_axum::core::telemetry::TelemetryGuard) {
-    let report = guard.shutdown(Duration::from_secs(5));
-    if let Some(error) = report.error {
-        tracing::warn!(%error, took_ms = report.took.as_millis() as u64, lost = report.stats.pending, "spans not all exported at exit");
-    }
 }

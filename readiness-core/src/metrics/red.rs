@@ -172,7 +172,9 @@ impl RedMetrics {
     /// whose server does not close keep-alive connections itself check it.
     #[must_use]
     pub fn closing(&self) -> bool {
-        self.inner.closing.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .closing
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn set_closing(&self) {
