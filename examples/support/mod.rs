@@ -272,3 +272,475 @@ pub fn exports_spans_when_an_endpoint_is_set(exe: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+impl Service {
+    /// Sends `signal` (`TERM`, `INT`) to the service.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits (up to `limit`) for the exit; returns the exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running {limit:?} later:\n{}",
+                self.lines().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The `phase` field of the shutdown's lifecycle lines, in order.
+    pub fn phases(&self) -> Vec<String> {
+        self.lines()
+            .iter()
+            .map(|l| json(l))
+            .filter(|l| l["target"] == "readiness::shutdown")
+            .filter_map(|l| l["phase"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The shutdown line of `phase`, as JSON.
+    pub fn phase(&self, phase: &str) -> serde_json::Value {
+        self.lines()
+            .iter()
+            .map(|l| json(l))
+            .find(|l| l["target"] == "readiness::shutdown" && l["phase"] == phase)
+            .unwrap_or_else(|| panic!("no {phase} line in:\n{}", self.lines().join("\n")))
+    }
+}
+
+/// What became of one request of a keep-alive client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// An answer; `close` when it asked to close the connection.
+    Answered { status: u16, close: bool },
+    /// The connection was refused.
+    Refused,
+    /// A reused keep-alive connection was closed before a byte of the answer: the
+    /// case every HTTP client retries on a new connection.
+    Stale,
+    /// Nothing or part of an answer on a connection made at `connected`.
+    Cut { connected: Instant, partial: bool },
+}
+
+/// One request's outcome with when it was sent and when it ended.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub sent: Instant,
+    pub ended: Instant,
+    pub outcome: Outcome,
+}
+
+struct Connection {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+    connected: Instant,
+    used: u32,
+}
+
+/// An HTTP/1.1 client on one keep-alive connection at a time, as a load balancer's
+/// or a service's client would be.
+pub struct KeepAlive {
+    addr: SocketAddr,
+    connection: Option<Connection>,
+}
+
+impl KeepAlive {
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            connection: None,
+        }
+    }
+
+    /// Connects now (`false` when refused).
+    pub fn connect(&mut self) -> bool {
+        match TcpStream::connect(self.addr) {
+            Ok(stream) => {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                self.connection = Some(Connection {
+                    reader: BufReader::new(stream.try_clone().unwrap()),
+                    writer: stream,
+                    connected: Instant::now(),
+                    used: 0,
+                });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// `GET path` on the open connection (a new one if there is none).
+    pub fn get(&mut self, path: &str) -> Record {
+        let sent = Instant::now();
+        if self.connection.is_none() && !self.connect() {
+            return Record {
+                sent,
+                ended: Instant::now(),
+                outcome: Outcome::Refused,
+            };
+        }
+        let connection = self.connection.as_mut().unwrap();
+        let reused = connection.used > 0;
+        connection.used += 1;
+        let connected = connection.connected;
+        let outcome = match exchange(connection, self.addr, path) {
+            Ok((status, close)) => {
+                if close {
+                    self.connection = None;
+                }
+                Outcome::Answered { status, close }
+            }
+            Err(bytes) => {
+                self.connection = None;
+                if bytes == 0 && reused {
+                    Outcome::Stale
+                } else {
+                    Outcome::Cut {
+                        connected,
+                        partial: bytes > 0,
+                    }
+                }
+            }
+        };
+        Record {
+            sent,
+            ended: Instant::now(),
+            outcome,
+        }
+    }
+}
+
+/// Writes a request and reads the answer: its status and whether it asked to
+/// close, or how many bytes came before the connection failed.
+fn exchange(
+    connection: &mut Connection,
+    addr: SocketAddr,
+    path: &str,
+) -> Result<(u16, bool), usize> {
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+    if connection.writer.write_all(request.as_bytes()).is_err() {
+        return Err(0);
+    }
+    let mut read = 0;
+    let mut line = String::new();
+    match connection.reader.read_line(&mut line) {
+        Ok(n) if n > 0 => read += n,
+        _ => return Err(0),
+    }
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or(read)?;
+    let mut length = 0;
+    let mut close = false;
+    loop {
+        let mut header = String::new();
+        match connection.reader.read_line(&mut header) {
+            Ok(n) if n > 0 => read += n,
+            _ => return Err(read),
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse().map_err(|_| read)?;
+            } else if name.eq_ignore_ascii_case("connection") {
+                close = value.eq_ignore_ascii_case("close");
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    connection.reader.read_exact(&mut body).map_err(|_| read)?;
+    Ok((status, close))
+}
+
+/// `clients` threads sending `GET path` one after another on keep-alive
+/// connections until stopped; reconnecting when a connection closes.
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Vec<Record>>>,
+}
+
+impl Load {
+    pub fn start(addr: SocketAddr, clients: usize, path: &str) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..clients)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                let path = path.to_owned();
+                std::thread::spawn(move || {
+                    let mut client = KeepAlive::new(addr);
+                    let mut records = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let record = client.get(&path);
+                        if record.outcome == Outcome::Refused {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        records.push(record);
+                    }
+                    records
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+
+    pub fn stop(self) -> Vec<Record> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    }
+}
+
+/// Polls `GET /readyz` on new connections every 10 ms until refused or stopped:
+/// when each answer came and its status.
+pub fn poll_readyz(
+    addr: SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<(Instant, u16)>> {
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut client = KeepAlive::new(addr);
+            match client.get("/readyz").outcome {
+                Outcome::Answered { status, .. } => seen.push((Instant::now(), status)),
+                _ => break,
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        seen
+    })
+}
+
+const SHUTDOWN_PHASES: [&str; 7] = [
+    "initiated",
+    "readiness_failed",
+    "drain_delay_elapsed",
+    "stopped_accepting",
+    "in_flight_drained",
+    "hooks_done",
+    "exit",
+];
+
+/// Both services, under a steady load of ~200 ms requests on 16 keep-alive
+/// connections, get SIGTERM: readiness fails within 100 ms; requests go on being
+/// served during the drain delay; none accepted before accepting stopped fails or
+/// is cut; new connections are refused after; the process exits cleanly within its
+/// deadlines, with the lifecycle lines and hooks in order.
+pub fn drains_under_load(exe: &str) {
+    let drain_delay = Duration::from_secs(1);
+    let mut service = Service::start(
+        exe,
+        &[
+            ("READINESS_SHUTDOWN_DRAIN_DELAY", "1s"),
+            ("READINESS_SHUTDOWN_DRAIN_TIMEOUT", "5s"),
+            ("READINESS_SHUTDOWN_HOOKS_TIMEOUT", "3s"),
+        ],
+    );
+    let addr = service.addr;
+    let load = Load::start(addr, 16, "/slow/200");
+    let stop_polling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readyz = poll_readyz(addr, Arc::clone(&stop_polling));
+    std::thread::sleep(Duration::from_millis(1000));
+
+    let term = Instant::now();
+    service.signal("TERM");
+    let code = service.wait_exit(Duration::from_secs(10));
+    let took = term.elapsed();
+    stop_polling.store(true, std::sync::atomic::Ordering::Relaxed);
+    let records = load.stop();
+    let readyz = readyz.join().unwrap();
+
+    assert_eq!(code, Some(0), "{}", service.lines().join("\n"));
+    assert!(
+        took < drain_delay + Duration::from_secs(5 + 3),
+        "exit took {took:?}"
+    );
+    // Readiness fails at once: the first answer after SIGTERM that is not 200 is a
+    // 503, within 100 ms.
+    assert!(readyz
+        .iter()
+        .any(|(at, status)| *at < term && *status == 200));
+    let failed = readyz
+        .iter()
+        .find(|(at, status)| *at > term && *status != 200)
+        .unwrap_or_else(|| panic!("/readyz never failed: {readyz:?}"));
+    assert_eq!(failed.1, 503);
+    assert!(
+        failed.0 - term < Duration::from_millis(100),
+        "/readyz failed {:?} after SIGTERM",
+        failed.0 - term
+    );
+
+    // Accepting stops at SIGTERM + drain delay; what was accepted before is served.
+    let stopped_accepting = term + drain_delay - Duration::from_millis(50);
+    let mut answered_in_delay = 0;
+    let mut refused_after = 0;
+    for record in &records {
+        match &record.outcome {
+            Outcome::Answered { status, .. } => {
+                assert_eq!(*status, 200, "{record:?}");
+                if record.ended > term + Duration::from_millis(300)
+                    && record.sent < stopped_accepting
+                {
+                    answered_in_delay += 1;
+                }
+            }
+            Outcome::Refused | Outcome::Stale => {
+                assert!(
+                    record.sent >= stopped_accepting,
+                    "{:?} {:?} after SIGTERM, before accepting stopped",
+                    record.outcome,
+                    record.sent - term
+                );
+                refused_after += usize::from(record.outcome == Outcome::Refused);
+            }
+            Outcome::Cut { connected, partial } => {
+                assert!(
+                    !partial && *connected >= stopped_accepting,
+                    "a request on a connection made {:?} after SIGTERM was cut",
+                    connected.saturating_duration_since(term)
+                );
+            }
+        }
+    }
+    // The requests running when accepting stopped were answered with
+    // `connection: close`, so their clients did not send more on those connections.
+    let closed = records
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Answered { close: true, .. }))
+        .count();
+    assert!(closed > 0, "no answer asked the client to close");
+    assert!(
+        answered_in_delay > 0,
+        "nothing served during the drain delay"
+    );
+    assert!(
+        refused_after > 0,
+        "no connection refused once accepting stopped"
+    );
+
+    assert_eq!(service.phases(), SHUTDOWN_PHASES);
+    assert_eq!(service.phase("initiated")["trigger"], "SIGTERM");
+    assert_eq!(service.phase("in_flight_drained")["cut"], 0);
+    assert_eq!(service.phase("exit")["clean"], true);
+    let hooks: Vec<(String, String)> = service
+        .lines()
+        .iter()
+        .map(|l| json(l))
+        .filter(|l| l["target"] == "readiness::shutdown" && l["hook"].is_string())
+        .map(|l| {
+            (
+                l["hook"].as_str().unwrap().to_owned(),
+                l["result"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hooks,
+        [
+            ("close database".to_owned(), "done".to_owned()),
+            ("flush spans".to_owned(), "done".to_owned())
+        ]
+    );
+}
+
+/// Both services: 100 idle keep-alive connections open at SIGTERM do not hold the
+/// exit past the drain delay + 1 s.
+pub fn idle_connections_do_not_hold_shutdown(exe: &str) {
+    let mut service = Service::start(exe, &[("READINESS_SHUTDOWN_DRAIN_DELAY", "1s")]);
+    let mut clients: Vec<KeepAlive> = (0..100).map(|_| KeepAlive::new(service.addr)).collect();
+    for client in &mut clients {
+        let record = client.get("/items");
+        assert!(
+            matches!(
+                record.outcome,
+                Outcome::Answered {
+                    status: 200,
+                    close: false
+                }
+            ),
+            "{record:?}"
+        );
+    }
+    let term = Instant::now();
+    service.signal("TERM");
+    let code = service.wait_exit(Duration::from_secs(10));
+    let took = term.elapsed();
+    assert_eq!(code, Some(0), "{}", service.lines().join("\n"));
+    assert!(
+        took < Duration::from_secs(2),
+        "100 idle connections held the exit for {took:?}"
+    );
+    assert_eq!(service.phases(), SHUTDOWN_PHASES);
+}
+
+/// Both services: a request longer than the drain timeout is cut at the deadline,
+/// reported, and the exit code says the shutdown was not clean.
+pub fn a_request_past_the_deadline_is_reported(exe: &str) {
+    let mut service = Service::start(
+        exe,
+        &[
+            ("READINESS_SHUTDOWN_DRAIN_DELAY", "0s"),
+            ("READINESS_SHUTDOWN_DRAIN_TIMEOUT", "1s"),
+        ],
+    );
+    let addr = service.addr;
+    let slow = std::thread::spawn(move || KeepAlive::new(addr).get("/slow/20000"));
+    std::thread::sleep(Duration::from_millis(300)); // in flight by now
+    let term = Instant::now();
+    service.signal("TERM");
+    let code = service.wait_exit(Duration::from_secs(10));
+    let took = term.elapsed();
+    assert_eq!(code, Some(1), "{}", service.lines().join("\n"));
+    assert!(took < Duration::from_secs(4), "exit took {took:?}");
+    let drained = service.phase("in_flight_drained");
+    assert_eq!(drained["cut"], 1, "{drained}");
+    assert_eq!(drained["level"], "WARN", "{drained}");
+    assert_eq!(service.phase("exit")["clean"], false);
+    assert_eq!(service.phases(), SHUTDOWN_PHASES);
+    let record = slow.join().unwrap();
+    assert!(
+        !matches!(record.outcome, Outcome::Answered { .. }),
+        "the slow request was answered: {record:?}"
+    );
+}
+
+/// Both services: a second signal during the drain delay ends the process at once,
+/// with a line saying so.
+pub fn a_second_signal_exits_at_once(exe: &str) {
+    let mut service = Service::start(exe, &[("READINESS_SHUTDOWN_DRAIN_DELAY", "20s")]);
+    service.signal("TERM");
+    service.wait_for_line("shutdown initiated", |l| json(l)["phase"] == "initiated");
+    let second = Instant::now();
+    service.signal("INT");
+    let code = service.wait_exit(Duration::from_secs(5));
+    assert!(
+        second.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        second.elapsed()
+    );
+    assert_eq!(code, Some(1));
+    let forced = service.phase("forced_exit");
+    assert_eq!(forced["second"], "SIGINT", "{forced}");
+    assert_eq!(forced["first"], "SIGTERM", "{forced}");
+}

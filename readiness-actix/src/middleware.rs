@@ -183,14 +183,6 @@ where
                     // Also names the route in the request's span.
                     record.set_route(response.request().match_pattern().as_deref());
                     record.responded(response.status().as_u16());
-                    // A graceful shutdown has stopped accepting: actix keeps
-                    // keep-alive connections open, so ask the client to close.
-                    if record.closing() {
-                        response
-                            .response_mut()
-                            .head_mut()
-                            .set_connection_type(actix_web::http::ConnectionType::Close);
-                    }
                 }
                 if let Some(id) = this.request_id.take() {
                     if let Ok(value) = HeaderValue::from_str(id.as_str()) {

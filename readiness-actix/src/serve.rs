@@ -8,15 +8,16 @@ use readiness_core::metrics::RedMetrics;
 use readiness_core::shutdown::{Server, Shutdown, ShutdownOutcome};
 
 /// Runs `server` until `shutdown` is triggered (SIGTERM, SIGINT or its handle), then
-/// fails readiness, waits the drain delay, stops accepting, lets requests in flight
-/// finish, closes the connections left (idle keep-alive ones at once), runs the
+/// fails readiness, waits the drain delay, stops accepting (the listening sockets
+/// close: new connections are refused), lets requests in flight finish, runs the
 /// hooks, and returns how it went: the same phases, settings and log lines as
-/// `readiness_axum::serve`.
+/// `readiness_axum::serve`. Requests in flight are answered with `connection: close`
+/// by actix itself; idle keep-alive connections do not hold the shutdown up, they
+/// close when the process exits, which it should do with the outcome's exit code.
 ///
 /// Build the server with `.disable_signals()`, or actix stops on SIGTERM by itself
 /// without the drain delay. Requests are counted in flight by [`Observe`](crate::Observe),
-/// which must wrap the app; once accepting stops, it answers with `connection:
-/// close`, as actix does not close keep-alive connections itself.
+/// which must wrap the app.
 ///
 /// ```no_run
 /// use actix_web::{web, App, HttpServer};
@@ -62,23 +63,33 @@ struct Actix {
 
 impl Server for Actix {
     async fn stop_accepting(&mut self) {
-        self.handle.pause().await;
+        // A graceful stop closes the listening sockets at once (new connections are
+        // refused) and lets the workers finish. It resolves only once every
+        // connection has closed, idle keep-alive ones included, so it is not waited
+        // for here.
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(true).await });
     }
 
     async fn drain(&mut self) {
-        // Requests in flight finish (each answered with `connection: close`); what
-        // is left then are idle keep-alive connections, closed by a hard stop.
-        while self.red.in_flight() > 0 {
+        // Requests in flight finish (actix answers them with `connection: close`). Idle
+        // keep-alive connections would hold actix's workers until their keep-alive
+        // timeout; nothing is running on them, so they are left to the process's
+        // exit. Zero twice in a row: a request read just as the count fell is seen.
+        let mut idle_polls = 0;
+        while idle_polls < 2 {
+            if self.red.in_flight() == 0 {
+                idle_polls += 1;
+            } else {
+                idle_polls = 0;
+            }
             actix_web::rt::time::sleep(Duration::from_millis(5)).await;
-        }
-        self.handle.stop(false).await;
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
         }
     }
 
     async fn abort(&mut self) {
-        self.handle.stop(false).await;
+        // The graceful stop holds actix's command loop, so a hard stop would wait
+        // behind it: what still runs ends with the process.
     }
 
     async fn stopped(&mut self) -> std::io::Result<()> {

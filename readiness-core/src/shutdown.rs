@@ -265,7 +265,6 @@ impl Shutdown {
             "drain delay elapsed"
         );
 
-        self.readiness.red().set_closing();
         server.stop_accepting().await;
         tracing::info!(target: TARGET, category = "system", phase = "stopped_accepting", "stopped accepting");
 

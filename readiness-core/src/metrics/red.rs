@@ -38,9 +38,6 @@ struct Inner {
     max_routes: usize,
     excluded: HashSet<String, FastHash>,
     access_log: bool,
-    /// Set by a graceful shutdown once it stops accepting: answers ask the client
-    /// to close its connection.
-    closing: std::sync::atomic::AtomicBool,
 }
 
 /// foldhash: a few instructions per short key where std's SipHash takes a hundred.
@@ -114,7 +111,6 @@ impl RedMetrics {
                 max_routes: settings.max_routes,
                 excluded: settings.excluded.into_iter().collect(),
                 access_log: settings.access_log,
-                closing: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -165,22 +161,6 @@ impl RedMetrics {
     pub fn in_flight(&self) -> u64 {
         let total: i64 = self.inner.active.iter().map(IntGauge::get).sum();
         u64::try_from(total).unwrap_or(0)
-    }
-
-    /// Whether answers should ask clients to close their connection, because a
-    /// graceful shutdown has stopped accepting (see [`crate::shutdown`]). Adapters
-    /// whose server does not close keep-alive connections itself check it.
-    #[must_use]
-    pub fn closing(&self) -> bool {
-        self.inner
-            .closing
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub(crate) fn set_closing(&self) {
-        self.inner
-            .closing
-            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether `route` is one of the excluded routes (probes and `/metrics` by
@@ -447,14 +427,6 @@ impl RequestRecord {
             crate::telemetry::server_span_connection(span, scheme, host, protocol_version, client);
         }
     }
-
-    /// Whether the answer should ask the client to close its connection (a graceful
-    /// shutdown has stopped accepting; see [`RedMetrics::closing`]).
-    #[must_use]
-    pub fn closing(&self) -> bool {
-        self.metrics.closing()
-    }
-
     /// Counts `bytes` more of the response body.
     pub fn add_body(&mut self, bytes: u64) {
         self.body = self.body.saturating_add(bytes);
