@@ -303,11 +303,11 @@ impl Shutdown {
     async fn wait_for_trigger(&mut self) -> String {
         let mut trigger = self.trigger.subscribe();
         let by_handle = async move {
-            match trigger.wait_for(Option::is_some).await {
-                Ok(reason) => reason.clone().unwrap_or_default(),
+            if trigger.wait_for(Option::is_some).await.is_err() {
                 // The sender lives in `self`: never closed while this runs.
-                Err(_) => std::future::pending().await,
+                std::future::pending::<()>().await;
             }
+            trigger.borrow().clone().unwrap_or_default()
         };
         #[cfg(unix)]
         if let Some(signals) = self.signals.as_mut() {
