@@ -397,3 +397,37 @@ async fn check_runs_are_traced_only_when_asked() {
         opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32
     );
 }
+
+#[cfg(feature = "http")]
+#[test]
+fn a_reqwest_request_carries_the_current_trace_and_baggage() {
+    use readiness_core::telemetry::TraceContextExt as _;
+    let (otel, _guard) = Telemetry::from_settings(no_env()).build().unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel);
+    tracing::subscriber::with_default(subscriber, || {
+        let mut caller = http::HeaderMap::new();
+        caller.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        caller.insert("baggage", "tenant=acme".parse().unwrap());
+        let span = tracing::info_span!("handler");
+        readiness_core::telemetry::set_remote_parent(&span, &caller);
+        let request = span.in_scope(|| {
+            reqwest::Client::new()
+                .get("http://inventory.invalid/stock/42")
+                .with_trace_context()
+                .build()
+                .unwrap()
+        });
+        let traceparent = request.headers()["traceparent"].to_str().unwrap();
+        assert!(
+            traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{traceparent}"
+        );
+        assert!(!traceparent.contains("00f067aa0ba902b7"), "{traceparent}");
+        assert_eq!(request.headers()["baggage"], "tenant=acme");
+    });
+}

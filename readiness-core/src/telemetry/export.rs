@@ -19,9 +19,10 @@ use opentelemetry_sdk::Resource;
 /// Counts of what became of the spans that ended, since the provider was built.
 ///
 /// ```
-/// # use readiness_core::telemetry::Telemetry;
+/// # use readiness_core::telemetry::{OtelSettings, Telemetry};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let (_layer, guard) = Telemetry::from_settings(Default::default())
+/// let settings = OtelSettings::from_lookup(|_| None)?; // no endpoint: nothing exported
+/// let (_layer, guard) = Telemetry::from_settings(settings)
 ///     .build::<tracing_subscriber::Registry>()?;
 /// let stats = guard.stats();
 /// assert_eq!(stats.dropped_queue_full, 0);

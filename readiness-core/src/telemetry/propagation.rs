@@ -57,13 +57,16 @@ pub fn set_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
 /// ```no_run
 /// use readiness_core::telemetry::TraceContextExt as _;
 ///
-/// # async fn call(client: reqwest::Client) -> reqwest::Result<()> {
-/// let answer = client
-///     .get("http://inventory:8080/stock/42")
-///     .with_trace_context()
-///     .send()
-///     .await?;
-/// # let _ = answer; Ok(()) }
+/// async fn stock(client: &reqwest::Client) -> reqwest::Result<String> {
+///     client
+///         .get("http://inventory:8080/stock/42")
+///         .with_trace_context()
+///         .send()
+///         .await?
+///         .text()
+///         .await
+/// }
+/// # let _ = stock;
 /// ```
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "otel", feature = "http"))))]
