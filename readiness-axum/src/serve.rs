@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_service::Service;
 
-/// Serves `make_service` on `listener` as [`axum::serve`] does, until `shutdown`
+/// Serves `make_service` on `listener` as [`axum::serve()`] does, until `shutdown`
 /// is triggered (SIGTERM, SIGINT or its handle); then fails readiness, waits the
 /// drain delay, stops accepting, lets requests in flight finish (idle keep-alive
 /// connections are closed at once), runs the hooks, and returns how it went.
