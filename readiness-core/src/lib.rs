@@ -30,6 +30,7 @@
 //! | `system` | yes | disk, memory and CPU checks, process and system metrics (`sysinfo`) |
 //! | `logging` | yes | JSON log lines, classification, redaction, audit and security events, non-blocking writer (`tracing-subscriber`, `tracing-appender`) |
 //! | `otel` | no | OpenTelemetry tracing over OTLP, configured by `OTEL_*` (opentelemetry 0.33, tracing-opentelemetry 0.34) |
+//! | `ops-kit` | no | Prometheus rules, a Grafana dashboard and Kubernetes manifests rendered from the library's metric names (`serde_norway`) |
 //! | `postgres` | no | `checks::postgres` on a `sqlx::PgPool` |
 //! | `mysql` | no | `checks::mysql` on a `sqlx::MySqlPool` (MySQL, MariaDB) |
 //! | `sqlite` | no | `checks::sqlite` on a `sqlx::SqlitePool` |
@@ -54,6 +55,9 @@ pub mod health;
 pub mod logging;
 pub mod metrics;
 pub mod observe;
+#[cfg(feature = "ops-kit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ops-kit")))]
+pub mod ops;
 mod readiness;
 mod request_id;
 pub mod shutdown;

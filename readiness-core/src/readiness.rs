@@ -99,8 +99,10 @@ pub(crate) struct Inner {
     pub(crate) unready: RwLock<Option<Cow<'static, str>>>,
     pub(crate) started_at: Instant,
     pub(crate) registry: prometheus::Registry,
-    #[cfg_attr(not(feature = "logging"), allow(dead_code))]
-    namespace: Option<String>,
+    #[cfg_attr(not(any(feature = "logging", feature = "ops-kit")), allow(dead_code))]
+    pub(crate) namespace: Option<String>,
+    #[cfg_attr(not(feature = "ops-kit"), allow(dead_code))]
+    pub(crate) buckets: Vec<f64>,
     pub(crate) red: RedMetrics,
     caches: CacheFamily,
     tasks: Vec<tokio::task::AbortHandle>,
@@ -624,7 +626,7 @@ impl ReadinessBuilder {
                 &registrar,
                 RedSettings {
                     namespace: self.namespace.clone(),
-                    buckets: self.buckets,
+                    buckets: self.buckets.clone(),
                     max_routes: self.max_routes,
                     excluded: excluded.into_iter().collect(),
                     access_log: self.access_log,
@@ -705,6 +707,7 @@ impl ReadinessBuilder {
                 started_at: Instant::now(),
                 registry,
                 namespace: self.namespace,
+                buckets: self.buckets,
                 red,
                 caches,
                 tasks,

@@ -254,7 +254,13 @@ impl Shutdown {
         tracing::info!(target: TARGET, category = "system", phase = "initiated", trigger = %trigger, "shutdown initiated");
 
         self.readiness.mark_unready("shutting down");
-        tracing::info!(target: TARGET, category = "system", phase = "readiness_failed", "readiness failed");
+        tracing::info!(
+            target: TARGET,
+            category = "system",
+            phase = "readiness_failed",
+            duration_ms = millis(started.elapsed()),
+            "readiness failed"
+        );
 
         tokio::time::sleep(self.drain_delay).await;
         tracing::info!(
@@ -265,8 +271,15 @@ impl Shutdown {
             "drain delay elapsed"
         );
 
+        let stopping = Instant::now();
         server.stop_accepting().await;
-        tracing::info!(target: TARGET, category = "system", phase = "stopped_accepting", "stopped accepting");
+        tracing::info!(
+            target: TARGET,
+            category = "system",
+            phase = "stopped_accepting",
+            duration_ms = millis(stopping.elapsed()),
+            "stopped accepting"
+        );
 
         let draining = Instant::now();
         let cut = if tokio::time::timeout(self.drain_timeout, server.drain())

@@ -64,6 +64,13 @@ struct NewItem {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `ops-kit DIR`: Prometheus rules, a Grafana dashboard and Kubernetes manifests
+    // for this service, from the metric names it emits.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("ops-kit") {
+        let dir = args.get(1).ok_or("usage: ops-kit DIR")?;
+        return write_ops_kit(dir);
+    }
     let store = Store::default();
     let probe = store.clone();
     let db = Database::from_env()?;
@@ -265,4 +272,21 @@ fn authorize(headers: &HeaderMap, token: Option<&str>, resource: &str) -> Result
 /// tell how much of a guess was right.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Writes the operations kit for this service into `dir`.
+fn write_ops_kit(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let readiness = Readiness::builder()
+        .service("axum-service", env!("CARGO_PKG_VERSION"))
+        .system_metrics(false)
+        .build()?;
+    let kit = readiness_axum::core::ops::OpsKit::builder(&readiness)
+        .image(concat!("axum-service:", env!("CARGO_PKG_VERSION")))
+        .env("BIND", "0.0.0.0")
+        .env("PORT", "8080")
+        .build()?;
+    for path in kit.write_to(dir)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }

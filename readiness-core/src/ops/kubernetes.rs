@@ -1,0 +1,135 @@
+//! Kubernetes manifests: a Deployment whose probes, grace period and shutdown
+//! settings agree with the library, a Service, and a ServiceMonitor for the
+//! Prometheus operator.
+
+use serde_json::{json, Value};
+
+use super::OpsKit;
+use crate::endpoint::{LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
+
+/// Seconds kept free after the shutdown's last deadline before SIGKILL.
+const MARGIN_SECONDS: u64 = 5;
+
+/// The service's name as a Kubernetes object name (RFC 1123 label).
+pub(super) fn object_name(service: &str) -> String {
+    let name: String = service
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = name.trim_matches('-');
+    let name = if name.is_empty() { "service" } else { name };
+    name.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+pub(super) fn render(kit: &OpsKit) -> String {
+    let deploy = &kit.deploy;
+    let name = object_name(&kit.service);
+    let labels = json!({ "app.kubernetes.io/name": name });
+    let mut metadata = json!({ "name": name, "labels": labels });
+    if let Some(namespace) = &deploy.k8s_namespace {
+        metadata["namespace"] = json!(namespace);
+    }
+    let shutdown = deploy.drain_delay + deploy.drain_timeout + deploy.hooks_timeout;
+    let grace = shutdown.as_secs() + u64::from(shutdown.subsec_nanos() > 0) + MARGIN_SECONDS;
+    let seconds = |d: std::time::Duration| format!("{}ms", d.as_millis());
+    let probe = |path: &str, period: u32, failures: u32| {
+        json!({
+            "httpGet": { "path": path, "port": "http" },
+            "periodSeconds": period,
+            "timeoutSeconds": 2,
+            "failureThreshold": failures,
+        })
+    };
+    let mut resources = json!({
+        "requests": { "cpu": deploy.cpu_request, "memory": deploy.memory_request },
+        "limits": { "memory": deploy.memory_limit },
+    });
+    if let Some(cpu) = &deploy.cpu_limit {
+        resources["limits"]["cpu"] = json!(cpu);
+    }
+    let mut env = vec![
+        json!({ "name": "READINESS_SHUTDOWN_DRAIN_DELAY", "value": seconds(deploy.drain_delay) }),
+        json!({ "name": "READINESS_SHUTDOWN_DRAIN_TIMEOUT", "value": seconds(deploy.drain_timeout) }),
+        json!({ "name": "READINESS_SHUTDOWN_HOOKS_TIMEOUT", "value": seconds(deploy.hooks_timeout) }),
+        json!({ "name": "READINESS_SHUTDOWN_GRACE_PERIOD", "value": format!("{grace}s") }),
+        json!({
+            "name": "HOSTNAME",
+            "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } },
+        }),
+    ];
+    env.extend(
+        kit.env
+            .iter()
+            .map(|(name, value)| json!({ "name": name, "value": value })),
+    );
+    let deployment = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {
+            "replicas": deploy.replicas,
+            "selector": { "matchLabels": labels },
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 },
+            },
+            "template": {
+                "metadata": { "labels": labels },
+                "spec": {
+                    // SIGTERM, then the drain delay, drain and hooks, then 5 s to spare.
+                    "terminationGracePeriodSeconds": grace,
+                    "securityContext": { "runAsNonRoot": true },
+                    "containers": [{
+                        "name": name,
+                        "image": deploy.image,
+                        "ports": [{ "name": "http", "containerPort": deploy.port, "protocol": "TCP" }],
+                        "env": env,
+                        "resources": resources,
+                        // Startup: up to 60 s for the critical checks to pass once.
+                        "startupProbe": probe(STARTUPZ_PATH, 2, 30),
+                        "livenessProbe": probe(LIVEZ_PATH, 10, 3),
+                        "readinessProbe": probe(READYZ_PATH, 5, 1),
+                        "securityContext": {
+                            "allowPrivilegeEscalation": false,
+                            "readOnlyRootFilesystem": true,
+                            "capabilities": { "drop": ["ALL"] },
+                        },
+                    }],
+                },
+            },
+        },
+    });
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata,
+        "spec": {
+            "selector": labels,
+            "ports": [{ "name": "http", "port": 80, "targetPort": "http", "protocol": "TCP" }],
+        },
+    });
+    let monitor = json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata,
+        "spec": {
+            "jobLabel": "app.kubernetes.io/name",
+            "selector": { "matchLabels": labels },
+            "endpoints": [{ "port": "http", "path": METRICS_PATH, "interval": "15s" }],
+        },
+    });
+    let docs: Vec<String> = [deployment, service, monitor]
+        .iter()
+        .map(|doc: &Value| serde_norway::to_string(doc).unwrap_or_default())
+        .collect();
+    format!(
+        "# Kubernetes manifests for {}, generated by readiness' operations kit.\n# The ServiceMonitor needs the Prometheus operator's CRDs.\n{}",
+        kit.service,
+        docs.join("---\n")
+    )
+}

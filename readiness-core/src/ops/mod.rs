@@ -1,0 +1,407 @@
+//! The operations kit: Prometheus alerting, SLO and recording rules, a Grafana
+//! dashboard and Kubernetes manifests, rendered from the metric names this library
+//! emits and the service's own settings, so they cannot drift from the code.
+//!
+//! Defaults follow common production practice: error ratio above 5% critical and
+//! above 1% warning, P95 latency over budget (500 ms for reads, 1 s for writes), a
+//! target down for 2 minutes, a dependency check failing for 1 minute, CPU above
+//! 80%, memory above 85% (warning) and 90% (critical), disk above 85%, bursts of
+//! authentication failures and any denied access; an availability SLO of 99.9% and
+//! latency SLOs (95% of reads within 500 ms, of writes within 1 s), each with the
+//! multi-window, multi-burn-rate alerts of Google's SRE workbook (1 h and 5 min at
+//! 14.4 times the budget, 6 h and 30 min at 6 times).
+//!
+//! ```
+//! use readiness_core::ops::OpsKit;
+//! use readiness_core::Readiness;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+//! let kit = OpsKit::builder(&readiness)
+//!     .error_ratio(0.02, 0.10)          // warning, critical
+//!     .image("registry.example/orders:1.4.2")
+//!     .build()?;
+//! let rules = kit.prometheus_rules();    // YAML for Prometheus' rule_files
+//! assert!(rules.contains("alert: OrdersHighErrorRate"));
+//! let _dashboard = kit.grafana_dashboard(); // JSON to import
+//! let _manifests = kit.kubernetes();         // Deployment, Service, ServiceMonitor
+//! # Ok(()) }
+//! ```
+
+mod dashboard;
+mod kubernetes;
+mod rules;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::BuildError;
+use crate::metrics::names;
+use crate::readiness::Readiness;
+
+/// Settings of an [`OpsKit`]. See the [module docs](self).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct OpsKitBuilder {
+    kit: OpsKit,
+    buckets: Vec<f64>,
+}
+
+/// Rules, dashboard and manifests for one service. Built by [`OpsKit::builder`].
+#[derive(Debug, Clone)]
+pub struct OpsKit {
+    service: String,
+    namespace: Option<String>,
+    job: String,
+    error_warning: f64,
+    error_critical: f64,
+    read_budget: f64,
+    write_budget: f64,
+    availability: f64,
+    latency_target: f64,
+    cpu: f64,
+    memory_warning: f64,
+    memory_critical: f64,
+    disk: f64,
+    auth_failures: u32,
+    env: Vec<(String, String)>,
+    deploy: Deploy,
+}
+
+/// What the Kubernetes manifests say.
+#[derive(Debug, Clone)]
+pub(crate) struct Deploy {
+    pub(crate) image: String,
+    pub(crate) port: u16,
+    pub(crate) replicas: u32,
+    pub(crate) cpu_request: String,
+    pub(crate) cpu_limit: Option<String>,
+    pub(crate) memory_request: String,
+    pub(crate) memory_limit: String,
+    pub(crate) drain_delay: Duration,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) hooks_timeout: Duration,
+    pub(crate) k8s_namespace: Option<String>,
+}
+
+impl OpsKit {
+    /// Settings for `readiness`'s service: its name (the Prometheus `job` too) and
+    /// its metric names, with the defaults of the [module docs](self).
+    pub fn builder(readiness: &Readiness) -> OpsKitBuilder {
+        let inner = &readiness.inner;
+        let service = inner
+            .service
+            .clone()
+            .unwrap_or_else(|| "service".to_owned());
+        OpsKitBuilder {
+            kit: Self {
+                job: kubernetes::object_name(&service),
+                service,
+                namespace: inner.namespace.clone(),
+                error_warning: 0.01,
+                error_critical: 0.05,
+                read_budget: 0.5,
+                write_budget: 1.0,
+                availability: 0.999,
+                latency_target: 0.95,
+                cpu: 0.8,
+                memory_warning: 0.85,
+                memory_critical: 0.9,
+                disk: 0.85,
+                auth_failures: 10,
+                env: Vec::new(),
+                deploy: Deploy {
+                    image: String::new(),
+                    port: 8080,
+                    replicas: 2,
+                    cpu_request: "100m".to_owned(),
+                    cpu_limit: None,
+                    memory_request: "128Mi".to_owned(),
+                    memory_limit: "256Mi".to_owned(),
+                    drain_delay: Duration::from_secs(5),
+                    drain_timeout: Duration::from_secs(15),
+                    hooks_timeout: Duration::from_secs(5),
+                    k8s_namespace: None,
+                },
+            },
+            buckets: inner.buckets.clone(),
+        }
+    }
+
+    /// The Prometheus rule file (YAML): recording rules, alerts and SLO alerts.
+    #[must_use]
+    pub fn prometheus_rules(&self) -> String {
+        rules::render(self)
+    }
+
+    /// The Grafana dashboard (JSON) over those rules and the raw series.
+    #[must_use]
+    pub fn grafana_dashboard(&self) -> String {
+        dashboard::render(self)
+    }
+
+    /// Kubernetes manifests (YAML): Deployment, Service and ServiceMonitor.
+    #[must_use]
+    pub fn kubernetes(&self) -> String {
+        kubernetes::render(self)
+    }
+
+    /// Writes `prometheus-rules.yml`, `grafana-dashboard.json` and `kubernetes.yaml`
+    /// into `dir` (made if missing); returns their paths.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the first file that could not be written.
+    pub fn write_to(&self, dir: impl AsRef<Path>) -> std::io::Result<Vec<PathBuf>> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir)?;
+        let mut written = Vec::new();
+        for (name, text) in [
+            ("prometheus-rules.yml", self.prometheus_rules()),
+            ("grafana-dashboard.json", self.grafana_dashboard()),
+            ("kubernetes.yaml", self.kubernetes()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    /// A metric's full name, with the registry's namespace prefix if any.
+    fn metric(&self, name: &str) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}_{name}"),
+            None => name.to_owned(),
+        }
+    }
+
+    /// The label selector of this service's series.
+    fn selector(&self) -> String {
+        format!("job=\"{}\"", self.job)
+    }
+
+    /// The service's name as an alert name prefix: `orders-api` gives `OrdersApi`.
+    fn alert_prefix(&self) -> String {
+        self.service
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                let mut chars = part.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            })
+            .collect()
+    }
+
+    fn duration(&self) -> String {
+        self.metric(names::HTTP_SERVER_REQUEST_DURATION)
+    }
+}
+
+impl OpsKitBuilder {
+    /// The Prometheus `job` label of the service's series (default: the service's
+    /// name as a Kubernetes object name, as the ServiceMonitor of
+    /// [`OpsKit::kubernetes`] sets it).
+    pub fn job(mut self, job: impl Into<String>) -> Self {
+        self.kit.job = job.into();
+        self
+    }
+
+    /// Error ratio (5xx among all answers over 5 minutes) that warns and that is
+    /// critical (default 0.01 and 0.05).
+    pub fn error_ratio(mut self, warning: f64, critical: f64) -> Self {
+        self.kit.error_warning = warning;
+        self.kit.error_critical = critical;
+        self
+    }
+
+    /// P95 latency budgets in seconds for reads (GET, HEAD) and writes (default 0.5
+    /// and 1): each must be a bucket boundary of the duration histogram.
+    pub fn latency_budget(mut self, read: f64, write: f64) -> Self {
+        self.kit.read_budget = read;
+        self.kit.write_budget = write;
+        self
+    }
+
+    /// Availability SLO: the share of answers that are not 5xx (default 0.999).
+    pub fn availability_slo(mut self, target: f64) -> Self {
+        self.kit.availability = target;
+        self
+    }
+
+    /// Latency SLO: the share of reads and of writes within their budget (default
+    /// 0.95, "P95 under budget").
+    pub fn latency_slo(mut self, target: f64) -> Self {
+        self.kit.latency_target = target;
+        self
+    }
+
+    /// CPU utilization that warns (default 0.8).
+    pub fn cpu(mut self, ratio: f64) -> Self {
+        self.kit.cpu = ratio;
+        self
+    }
+
+    /// Memory utilization (of the cgroup limit when there is one) that warns and
+    /// that is critical (default 0.85 and 0.9).
+    pub fn memory(mut self, warning: f64, critical: f64) -> Self {
+        self.kit.memory_warning = warning;
+        self.kit.memory_critical = critical;
+        self
+    }
+
+    /// File system utilization that warns (default 0.85).
+    pub fn disk(mut self, ratio: f64) -> Self {
+        self.kit.disk = ratio;
+        self
+    }
+
+    /// Authentication failures within 5 minutes above which an alert fires
+    /// (default 10).
+    pub fn auth_failures(mut self, per_5m: u32) -> Self {
+        self.kit.auth_failures = per_5m;
+        self
+    }
+
+    /// The container image of the Deployment (default `{service}:latest`).
+    pub fn image(mut self, image: impl Into<String>) -> Self {
+        self.kit.deploy.image = image.into();
+        self
+    }
+
+    /// The container port the service listens on (default 8080).
+    pub fn port(mut self, port: u16) -> Self {
+        self.kit.deploy.port = port;
+        self
+    }
+
+    /// An environment variable of the container (the service's own settings, such
+    /// as the address it binds to).
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.kit.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Pods of the Deployment (default 2).
+    pub fn replicas(mut self, replicas: u32) -> Self {
+        self.kit.deploy.replicas = replicas;
+        self
+    }
+
+    /// Kubernetes namespace of the manifests (default: none, kubectl's current).
+    pub fn kubernetes_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.kit.deploy.k8s_namespace = Some(namespace.into());
+        self
+    }
+
+    /// Container resources in Kubernetes' notation: CPU request and optional limit,
+    /// memory request and limit (default `100m`, none, `128Mi`, `256Mi`).
+    pub fn resources(
+        mut self,
+        cpu_request: impl Into<String>,
+        cpu_limit: Option<String>,
+        memory_request: impl Into<String>,
+        memory_limit: impl Into<String>,
+    ) -> Self {
+        self.kit.deploy.cpu_request = cpu_request.into();
+        self.kit.deploy.cpu_limit = cpu_limit;
+        self.kit.deploy.memory_request = memory_request.into();
+        self.kit.deploy.memory_limit = memory_limit.into();
+        self
+    }
+
+    /// The graceful shutdown's timings (see [`crate::shutdown`]): the manifests'
+    /// `terminationGracePeriodSeconds` covers them with 5 s to spare, and their
+    /// `READINESS_SHUTDOWN_*` variables set them (default 5 s, 15 s, 5 s).
+    pub fn shutdown(
+        mut self,
+        drain_delay: Duration,
+        drain_timeout: Duration,
+        hooks: Duration,
+    ) -> Self {
+        self.kit.deploy.drain_delay = drain_delay;
+        self.kit.deploy.drain_timeout = drain_timeout;
+        self.kit.deploy.hooks_timeout = hooks;
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting: a ratio or target outside (0, 1), a
+    /// warning above its critical level, a latency budget that is not a bucket
+    /// boundary of the duration histogram, an empty job, or a zero port or replica
+    /// count.
+    pub fn build(mut self) -> Result<OpsKit, BuildError> {
+        let kit = &mut self.kit;
+        for (field, value) in [
+            ("ops.error_ratio.warning", kit.error_warning),
+            ("ops.error_ratio.critical", kit.error_critical),
+            ("ops.availability_slo", kit.availability),
+            ("ops.latency_slo", kit.latency_target),
+            ("ops.cpu", kit.cpu),
+            ("ops.memory.warning", kit.memory_warning),
+            ("ops.memory.critical", kit.memory_critical),
+            ("ops.disk", kit.disk),
+        ] {
+            if !(value > 0.0 && value < 1.0) {
+                return Err(BuildError::new(
+                    field,
+                    format!("must be between 0 and 1 (exclusive), got {value}"),
+                ));
+            }
+        }
+        if kit.error_warning > kit.error_critical {
+            return Err(BuildError::new(
+                "ops.error_ratio.warning",
+                "must not be above the critical ratio",
+            ));
+        }
+        if kit.memory_warning > kit.memory_critical {
+            return Err(BuildError::new(
+                "ops.memory.warning",
+                "must not be above the critical ratio",
+            ));
+        }
+        for (field, budget) in [
+            ("ops.latency_budget.read", kit.read_budget),
+            ("ops.latency_budget.write", kit.write_budget),
+        ] {
+            if !self.buckets.iter().any(|b| (b - budget).abs() < 1e-9) {
+                return Err(BuildError::new(
+                    field,
+                    format!(
+                        "{budget} s is not a bucket boundary of {} ({:?}): the SLO counts requests under a boundary",
+                        names::HTTP_SERVER_REQUEST_DURATION,
+                        self.buckets
+                    ),
+                ));
+            }
+        }
+        if kit.job.trim().is_empty() || kit.job.contains('"') {
+            return Err(BuildError::new(
+                "ops.job",
+                "must be a plain, non-empty label value",
+            ));
+        }
+        if kit.deploy.port == 0 {
+            return Err(BuildError::new("ops.port", "must not be 0"));
+        }
+        if kit.deploy.replicas == 0 {
+            return Err(BuildError::new("ops.replicas", "must be at least 1"));
+        }
+        if kit.deploy.image.is_empty() {
+            kit.deploy.image = format!("{}:latest", kit.service);
+        }
+        Ok(self.kit)
+    }
+}
+
+/// A Prometheus float: `0.5`, `1`, `0.999`.
+fn number(value: f64) -> String {
+    let text = format!("{value}");
+    text.strip_suffix(".0").map(str::to_owned).unwrap_or(text)
+}
