@@ -744,3 +744,382 @@ pub fn a_second_signal_exits_at_once(exe: &str) {
     assert_eq!(forced["second"], "SIGINT", "{forced}");
     assert_eq!(forced["first"], "SIGTERM", "{forced}");
 }
+
+/// The metric names a PromQL expression selects: identifiers that are not
+/// functions, keywords, label names or durations.
+pub fn metric_names(expr: &str) -> std::collections::BTreeSet<String> {
+    // Keywords, and the aggregations (which may be followed by `by (...)`).
+    const KEYWORDS: [&str; 23] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
+    ];
+    let chars: Vec<char> = expr.chars().collect();
+    let mut names = std::collections::BTreeSet::new();
+    let mut i = 0;
+    // Skips from an opening `open` to its matching `close`, strings included.
+    let skip = |i: &mut usize, open: char, close: char| {
+        let mut depth = 0;
+        while *i < chars.len() {
+            match chars[*i] {
+                '"' => {
+                    *i += 1;
+                    while *i < chars.len() && chars[*i] != '"' {
+                        *i += if chars[*i] == '\\' { 2 } else { 1 };
+                    }
+                }
+                c if c == open => depth += 1,
+                c if c == close => {
+                    depth -= 1;
+                    if depth == 0 {
+                        *i += 1;
+                        return;
+                    }
+                }
+                _ => {}
+            }
+            *i += 1;
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '{' {
+            skip(&mut i, '{', '}');
+        } else if c == '[' {
+            skip(&mut i, '[', ']');
+        } else if c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                i += 1;
+            }
+            i += 1;
+        } else if c.is_ascii_digit() {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                i += 1;
+            }
+        } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+            {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let mut next = i;
+            while next < chars.len() && chars[next].is_whitespace() {
+                next += 1;
+            }
+            let called = chars.get(next) == Some(&'(');
+            if [
+                "by",
+                "without",
+                "on",
+                "ignoring",
+                "group_left",
+                "group_right",
+            ]
+            .contains(&word.as_str())
+            {
+                if called {
+                    i = next;
+                    skip(&mut i, '(', ')');
+                }
+            } else if !called && !KEYWORDS.contains(&word.as_str()) {
+                names.insert(word);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+/// Runs `exe ops-kit DIR` into a fresh directory and returns it.
+pub fn write_ops_kit(exe: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("readiness-kit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = Command::new(exe)
+        .args(["ops-kit", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "ops-kit failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "prometheus-rules.yml",
+        "grafana-dashboard.json",
+        "kubernetes.yaml",
+    ] {
+        assert!(dir.join(file).exists(), "{file} not written");
+    }
+    dir
+}
+
+/// Every PromQL expression of the kit: the rules' and the dashboard's, and the
+/// names the rules record.
+fn kit_expressions(dir: &std::path::Path) -> (Vec<String>, std::collections::BTreeSet<String>) {
+    let rules = std::fs::read_to_string(dir.join("prometheus-rules.yml")).unwrap();
+    let mut exprs = Vec::new();
+    let mut recorded = std::collections::BTreeSet::new();
+    // The rules are YAML written by the kit: `expr:` values, plain or `|-` blocks.
+    let lines: Vec<&str> = rules.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim_start();
+        let line = line.strip_prefix("- ").unwrap_or(line);
+        if let Some(name) = line.strip_prefix("record: ") {
+            recorded.insert(name.trim().to_owned());
+        }
+        if let Some(value) = line.strip_prefix("expr: ") {
+            if value.trim_start().starts_with('|') {
+                let indent = lines[i + 1].len() - lines[i + 1].trim_start().len();
+                let mut block = Vec::new();
+                i += 1;
+                while i < lines.len()
+                    && (lines[i].len() - lines[i].trim_start().len() >= indent)
+                    && !lines[i].trim().is_empty()
+                {
+                    block.push(lines[i].trim());
+                    i += 1;
+                }
+                exprs.push(block.join(" "));
+                continue;
+            }
+            exprs.push(value.trim().trim_matches('\'').replace("''", "'"));
+        }
+        i += 1;
+    }
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("grafana-dashboard.json")).unwrap())
+            .unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    (exprs, recorded)
+}
+
+/// Both services: every metric the kit's rules and dashboard select is in a real
+/// scrape of the running service (or recorded by the rules, or Prometheus' `up`).
+pub fn the_ops_kit_selects_only_series_the_service_emits(exe: &str) {
+    let dir = write_ops_kit(exe, "names");
+    let (exprs, recorded) = kit_expressions(&dir);
+    assert!(exprs.len() > 30, "{exprs:?}");
+    let service = Service::start(exe, &[]);
+    // Traffic that makes every family appear: requests, a refused write (a
+    // security event).
+    assert_eq!(service.get("/items").0, 200);
+    assert_eq!(
+        request(
+            service.addr,
+            "POST",
+            "/items",
+            &[("content-type", "application/json")],
+            "{\"name\":\"pen\"}"
+        )
+        .0,
+        401
+    );
+    let mut selected = std::collections::BTreeSet::new();
+    for expr in &exprs {
+        selected.extend(metric_names(expr));
+    }
+    // The machine's figures come from a sampler thread: give it its first round.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, scrape) = service.get("/metrics");
+        assert_eq!(status, 200);
+        let emitted: std::collections::BTreeSet<&str> = scrape
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.split(['{', ' ']).next().unwrap())
+            .collect();
+        let missing: Vec<&String> = selected
+            .iter()
+            .filter(|name| {
+                *name != "up" && !recorded.contains(*name) && !emitted.contains(name.as_str())
+            })
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "selected by the kit, not emitted: {missing:?}\n{scrape}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The check is not empty: it saw the RED, health, process, system and
+    // security families.
+    for name in [
+        "http_server_request_duration_seconds_bucket",
+        "health_check_status",
+        "process_cpu_seconds_total",
+        "system_memory_utilization_ratio",
+        "security_events_total",
+    ] {
+        assert!(selected.contains(name), "{name} not selected: {selected:?}");
+    }
+}
+
+/// Percent-encodes a query string value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Both services: a real Prometheus server (Debian's `prometheus`) scrapes the
+/// running service every second and evaluates the kit's rules; after a scripted
+/// burst of traffic the recording rules hold the expected values.
+pub fn prometheus_evaluates_the_kit_against_the_running_service(exe: &str, job: &str) {
+    let dir = write_ops_kit(exe, "prometheus");
+    let service = Service::start(exe, &[]);
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['{}']\n",
+        dir.join("prometheus-rules.yml").display(),
+        service.addr
+    );
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "prometheus not found: install Debian's `prometheus` package (`bash .ci/test` does)",
+        );
+    let prom = SocketAddr::from(([127, 0, 0, 1], port));
+    let query = |q: &str| -> Vec<(serde_json::Value, f64)> {
+        let (status, body) = request(
+            prom,
+            "GET",
+            &format!("/api/v1/query?query={}", encode(q)),
+            &[],
+            "",
+        );
+        assert_eq!(status, 200, "{q}: {body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        answer["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["metric"].clone(),
+                    r["value"][1].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(prom).is_err()
+            || request(prom, "GET", "/-/ready", &[], "").0 != 200
+        {
+            assert!(Instant::now() < deadline, "prometheus did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The burst: 8 s of 40 list requests and 10 item lookups a second.
+        let burst = Instant::now();
+        while burst.elapsed() < Duration::from_secs(8) {
+            let tick = Instant::now();
+            for i in 0..50 {
+                let path = if i % 5 == 0 { "/items/1" } else { "/items" };
+                service.get(path);
+            }
+            std::thread::sleep(Duration::from_millis(1000).saturating_sub(tick.elapsed()));
+        }
+        // The rules run every second: wait for values over the burst.
+        std::thread::sleep(Duration::from_secs(3));
+        let up = query(&format!("up{{job=\"{job}\"}}"));
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].1, 1.0);
+        let rates = query(&format!(
+            "job_route:http_server_requests:rate5m{{job=\"{job}\"}}"
+        ));
+        let rate = |route: &str| {
+            rates
+                .iter()
+                .find(|(m, _)| m["http_route"] == route && m["http_request_method"] == "GET")
+                .map(|(_, v)| *v)
+                .unwrap_or_else(|| panic!("no rate for {route}: {rates:?}"))
+        };
+        // rate() over 5 minutes of a series 8 s old divides by the whole window:
+        // the absolute figure is small, the proportion between routes is exact.
+        let (list, item) = (rate("/items"), rate("/items/{id}"));
+        assert!(list > 0.0, "list rate {list}");
+        let ratio = list / item;
+        assert!(
+            (3.2..=4.8).contains(&ratio),
+            "4 lists per lookup, got {ratio} ({rates:?})"
+        );
+        // No 5xx: error ratios are 0; everything is fast: p95 well under 0.1 s.
+        let errors = query(&format!(
+            "job_route:http_server_errors:ratio_rate5m{{job=\"{job}\", http_route=\"/items\"}}"
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].1, 0.0);
+        let p95 = query(&format!("job_route:http_server_request_duration_seconds:p95_5m{{job=\"{job}\", http_route=\"/items\"}}"));
+        assert!(p95[0].1 > 0.0 && p95[0].1 < 0.1, "{p95:?}");
+        let availability = query(&format!(
+            "job:slo_availability_errors:ratio_rate5m{{job=\"{job}\"}}"
+        ));
+        assert_eq!(availability[0].1, 0.0);
+        let slow = query(&format!(
+            "job:slo_read_latency_slow:ratio_rate5m{{job=\"{job}\"}}"
+        ));
+        assert_eq!(slow[0].1, 0.0, "{slow:?}");
+        // Nothing fires against a healthy service.
+        let alerts = query("ALERTS{alertstate=\"firing\"}");
+        assert!(alerts.is_empty(), "{alerts:?}");
+    }));
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -102,8 +102,9 @@ fn recording(kit: &OpsKit) -> Vec<Rule> {
         },
         Rule::Record {
             record: route_errors().to_owned(),
+            // `or ... * 0`: a route without a single 5xx has a ratio of 0, not none.
             expr: format!(
-                "sum by (job, {route}) (rate({count}{{{sel}, {status}=~\"5..\"}}[5m]))\n  / sum by (job, {route}) (rate({count}{{{sel}}}[5m]))"
+                "(\n  sum by (job, {route}) (rate({count}{{{sel}, {status}=~\"5..\"}}[5m]))\n  or sum by (job, {route}) (rate({count}{{{sel}}}[5m])) * 0\n)\n/ sum by (job, {route}) (rate({count}{{{sel}}}[5m]))"
             ),
         },
     ];
@@ -119,7 +120,7 @@ fn recording(kit: &OpsKit) -> Vec<Rule> {
         rules.push(Rule::Record {
             record: errors_ratio(window),
             expr: format!(
-                "sum by (job) (rate({count}{{{sel}, {status}=~\"5..\"}}[{window}]))\n  / sum by (job) (rate({count}{{{sel}}}[{window}]))"
+                "(\n  sum by (job) (rate({count}{{{sel}, {status}=~\"5..\"}}[{window}]))\n  or sum by (job) (rate({count}{{{sel}}}[{window}])) * 0\n)\n/ sum by (job) (rate({count}{{{sel}}}[{window}]))"
             ),
         });
         for (kind, methods, budget) in [
