@@ -1123,3 +1123,134 @@ pub fn prometheus_evaluates_the_kit_against_the_running_service(exe: &str, job: 
         std::panic::resume_unwind(panic);
     }
 }
+
+/// The test PostgreSQL and Redis (the machine's own, or `TEST_POSTGRES_URL` and
+/// `TEST_REDIS_URL`).
+fn postgres_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// The value of `name` with exactly these labels in a scrape.
+fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Both services: items written through the API are read back, from SQLite by
+/// default and from the real PostgreSQL with the real Redis as cache (the second
+/// read a cache hit); each write is an audit line; a refused token a security line.
+pub fn items_round_trip(exe: &str) {
+    for backend in ["sqlite", "postgres"] {
+        let (database, redis) = (postgres_url(), redis_url());
+        let mut env = vec![
+            ("API_TOKEN", "s3cret-token"),
+            ("READINESS_SHUTDOWN_DRAIN_DELAY", "0s"),
+        ];
+        if backend == "postgres" {
+            env.push(("DATABASE_URL", database.as_str()));
+            env.push(("REDIS_URL", redis.as_str()));
+        }
+        let mut service = Service::start(exe, &env);
+        let name = format!("pen-{}-{}", backend, std::process::id());
+        let body = format!("{{\"name\":\"{name}\"}}");
+        let json_type = ("content-type", "application/json");
+        let (status, created) = request(
+            service.addr,
+            "POST",
+            "/items",
+            &[json_type, ("authorization", "Bearer s3cret-token")],
+            &body,
+        );
+        assert_eq!(status, 201, "{backend}: {created}");
+        let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+        assert_eq!(created["name"], name.as_str());
+        let id = created["id"].as_i64().unwrap();
+        let (status, list) = service.get("/items");
+        assert_eq!(status, 200);
+        assert!(list.contains(&name), "{backend}: {list}");
+        for _ in 0..2 {
+            let (status, item) = service.get(&format!("/items/{id}"));
+            assert_eq!(status, 200);
+            assert!(item.contains(&name), "{backend}: {item}");
+        }
+        assert_eq!(service.get("/items/999999999").0, 404);
+        let (status, _) = request(
+            service.addr,
+            "POST",
+            "/items",
+            &[json_type, ("authorization", "Bearer wrong")],
+            &body,
+        );
+        assert_eq!(status, 401);
+
+        let audit = service.wait_for_line("the audit line", |l| json(l)["category"] == "audit");
+        assert_eq!(json(&audit)["resource_id"], id.to_string(), "{audit}");
+        let security =
+            service.wait_for_line("the security line", |l| json(l)["category"] == "security");
+        assert!(
+            !security.contains("s3cret-token") && !security.contains("wrong\""),
+            "{security}"
+        );
+        let (_, scrape) = service.get("/metrics");
+        if backend == "postgres" {
+            // First read a miss (then cached), second a hit; the cache check runs.
+            assert_eq!(
+                sample(
+                    &scrape,
+                    "cache_requests_total{cache=\"items\",result=\"miss\"}"
+                ),
+                Some(2.0),
+                "{scrape}"
+            );
+            assert_eq!(
+                sample(
+                    &scrape,
+                    "cache_requests_total{cache=\"items\",result=\"hit\"}"
+                ),
+                Some(1.0),
+                "{scrape}"
+            );
+            assert_eq!(
+                sample(&scrape, "health_check_status{check=\"cache\"}"),
+                Some(1.0),
+                "{scrape}"
+            );
+        }
+        assert_eq!(
+            sample(&scrape, "health_check_status{check=\"db\"}"),
+            Some(1.0),
+            "{scrape}"
+        );
+        service.signal("TERM");
+        assert_eq!(service.wait_exit(Duration::from_secs(15)), Some(0));
+    }
+}
+
+/// Both services: with the database away, reads answer 503, readiness fails on the
+/// `db` check and liveness still passes.
+pub fn a_database_away_fails_readiness_not_liveness(exe: &str) {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
+    let service = Service::start(exe, &[("DATABASE_URL", &url)]);
+    assert_eq!(service.get("/items").0, 503);
+    assert_eq!(service.get("/livez").0, 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = service.get("/readyz");
+        if status == 503 && body.contains("db") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/readyz: {status} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

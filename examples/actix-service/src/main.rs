@@ -18,37 +18,28 @@
 //! `DATABASE_URL` is set (connected lazily). SIGTERM or SIGINT shuts down gracefully
 //! (`READINESS_SHUTDOWN_*` variables for the timings).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use readiness_actix::core as readiness;
 use readiness_actix::core::logging::{
     AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
 };
 use readiness_actix::core::shutdown::Shutdown;
-use readiness_actix::core::{checks, CheckOutcome, CheckSpec, Readiness};
-use serde::{Deserialize, Serialize};
+use readiness_actix::core::{checks, Readiness};
+use serde::Deserialize;
+use store::{Store, Unavailable};
+
+mod store;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::Layer as _;
 
-/// Items above this count make the store check warn: a stand-in for a real limit.
-const STORE_SOFT_LIMIT: usize = 10_000;
-
-#[derive(Clone, Default)]
-struct Store(Arc<RwLock<BTreeMap<u64, Item>>>);
-
 /// The bearer token writes need; `None` refuses every write.
 #[derive(Clone)]
 struct ApiToken(Option<Arc<str>>);
-
-#[derive(Clone, Serialize)]
-struct Item {
-    id: u64,
-    name: String,
-}
 
 #[derive(Deserialize)]
 struct NewItem {
@@ -64,35 +55,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let dir = args.get(1).ok_or("usage: ops-kit DIR")?;
         return write_ops_kit(dir);
     }
-    let store = Store::default();
-    let probe = store.clone();
-    let db = Database::from_env()?;
-    let readiness = Readiness::builder()
+    let store = Store::from_env()?;
+    let mut builder = Readiness::builder()
         .service("actix-service", env!("CARGO_PKG_VERSION"))
         .description("example item store")
         .check(
             checks::disk_free_percent(".", 10.0, 5.0)
                 .liveness()
                 .readiness(),
-        )
-        .check(
-            checks::from_fn("store", move || {
-                let probe = probe.clone();
-                async move {
-                    let Ok(items) = probe.0.read() else {
-                        return CheckOutcome::fail("store lock poisoned");
-                    };
-                    if items.len() > STORE_SOFT_LIMIT {
-                        CheckOutcome::warn("store above its soft limit")
-                    } else {
-                        CheckOutcome::pass()
-                    }
-                }
-            })
-            .interval(Duration::from_secs(5)),
-        )
-        .check(db.check().name("db"))
-        .build()?;
+        );
+    for check in store.checks() {
+        builder = builder.check(check);
+    }
+    // An upstream this service depends on, when configured: a non-critical check.
+    if let Ok(url) = std::env::var("UPSTREAM_URL") {
+        builder = builder.check(checks::http_get(url).name("upstream").non_critical());
+    }
+    let readiness = builder.build()?;
+    store.count_cache_in(&readiness);
 
     // JSON lines through a non-blocking writer; the guard flushes them at exit.
     let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());
@@ -123,10 +103,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let health = readiness_actix::configure(&readiness);
     let observe = readiness_actix::Observe::new(&readiness);
+    store.migrate_in_background().await;
+    let served = store.clone();
     let server = HttpServer::new(move || {
         App::new()
             .wrap(observe.clone())
-            .app_data(web::Data::new(store.clone()))
+            .app_data(web::Data::new(served.clone()))
             .app_data(web::Data::new(token.clone()))
             .route("/items", web::get().to(list_items))
             .route("/items", web::post().to(create_item))
@@ -149,7 +131,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "close database",
             Duration::from_secs(2),
             move || async move {
-                db.close().await;
+                store.close().await;
                 Ok(())
             },
         )
@@ -160,41 +142,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::process::exit(outcome.exit_code());
 }
 
-/// The database behind the `db` check: PostgreSQL when `DATABASE_URL` is set, else
-/// an in-memory SQLite database. Connects lazily.
-enum Database {
-    Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
-}
-
-impl Database {
-    fn from_env() -> Result<Self, sqlx::Error> {
-        Ok(match std::env::var("DATABASE_URL") {
-            Ok(url) => Self::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(10)
-                    .connect_lazy(&url)?,
-            ),
-            Err(_) => Self::Sqlite(sqlx::SqlitePool::connect_lazy("sqlite::memory:")?),
-        })
-    }
-
-    fn check(&self) -> CheckSpec {
-        match self {
-            Self::Postgres(pool) => checks::postgres(pool.clone()),
-            Self::Sqlite(pool) => checks::sqlite(pool.clone()),
-        }
-    }
-
-    /// Closes the pool's connections (a shutdown hook).
-    async fn close(&self) {
-        match self {
-            Self::Postgres(pool) => pool.close().await,
-            Self::Sqlite(pool) => pool.close().await,
-        }
-    }
-}
-
 /// A request that takes `ms` milliseconds (at most a minute): to watch a graceful
 /// shutdown let it finish.
 async fn slow(ms: web::Path<u64>) -> String {
@@ -203,17 +150,28 @@ async fn slow(ms: web::Path<u64>) -> String {
     format!("slept {ms} ms")
 }
 
-async fn list_items(store: web::Data<Store>) -> HttpResponse {
-    let items = store.0.read().unwrap_or_else(|e| e.into_inner());
-    HttpResponse::Ok().json(items.values().cloned().collect::<Vec<_>>())
+/// A database that fails is the service's problem, told as a 503 (the request
+/// may be retried), and logged.
+fn unavailable(Unavailable(error): Unavailable) -> actix_web::Error {
+    tracing::error!(error = %error, "database query failed");
+    actix_web::error::ErrorServiceUnavailable("database unavailable")
 }
 
-async fn get_item(store: web::Data<Store>, id: web::Path<u64>) -> HttpResponse {
-    let items = store.0.read().unwrap_or_else(|e| e.into_inner());
-    match items.get(&id) {
-        Some(item) => HttpResponse::Ok().json(item),
-        None => HttpResponse::NotFound().finish(),
-    }
+async fn list_items(store: web::Data<Store>) -> Result<HttpResponse, actix_web::Error> {
+    let items = store.list().await.map_err(unavailable)?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+async fn get_item(
+    store: web::Data<Store>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, actix_web::Error> {
+    Ok(
+        match store.get(id.into_inner()).await.map_err(unavailable)? {
+            Some(item) => HttpResponse::Ok().json(item),
+            None => HttpResponse::NotFound().finish(),
+        },
+    )
 }
 
 async fn create_item(
@@ -223,16 +181,7 @@ async fn create_item(
     new: web::Json<NewItem>,
 ) -> Result<HttpResponse, actix_web::Error> {
     authorize(&request, token.0.as_deref(), "/items")?;
-    let item = {
-        let mut items = store.0.write().unwrap_or_else(|e| e.into_inner());
-        let id = items.keys().next_back().map_or(1, |last| last + 1);
-        let item = Item {
-            id,
-            name: new.into_inner().name,
-        };
-        items.insert(id, item.clone());
-        item
-    };
+    let item = store.create(&new.name).await.map_err(unavailable)?;
     let mut audit = AuditEvent::new("api-client", "create", "item", Outcome::Success);
     let id = item.id.to_string();
     audit = audit.resource_id(&id);

@@ -19,42 +19,33 @@
 //! lazily: the service starts even while its database is down, with `/livez` passing
 //! and `/readyz` failing until the database answers.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
+use readiness_axum::core as readiness;
 use readiness_axum::core::logging::{
     AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
 };
 use readiness_axum::core::shutdown::Shutdown;
-use readiness_axum::core::{checks, CheckOutcome, CheckSpec, Readiness};
-use serde::{Deserialize, Serialize};
+use readiness_axum::core::{checks, Readiness};
+use serde::Deserialize;
+use store::{Item, Store, Unavailable};
+
+mod store;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::Layer as _;
-
-/// Items above this count make the store check warn: a stand-in for a real limit.
-const STORE_SOFT_LIMIT: usize = 10_000;
-
-#[derive(Clone, Default)]
-struct Store(Arc<RwLock<BTreeMap<u64, Item>>>);
 
 #[derive(Clone)]
 struct AppState {
     store: Store,
     /// The bearer token writes need; `None` refuses every write.
     token: Option<Arc<str>>,
-}
-
-#[derive(Clone, Serialize)]
-struct Item {
-    id: u64,
-    name: String,
 }
 
 #[derive(Deserialize)]
@@ -71,9 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let dir = args.get(1).ok_or("usage: ops-kit DIR")?;
         return write_ops_kit(dir);
     }
-    let store = Store::default();
-    let probe = store.clone();
-    let db = Database::from_env()?;
+    let store = Store::from_env()?;
     let mut builder = Readiness::builder()
         .service("axum-service", env!("CARGO_PKG_VERSION"))
         .description("example item store")
@@ -81,31 +70,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             checks::disk_free_percent(".", 10.0, 5.0)
                 .liveness()
                 .readiness(),
-        )
-        .check(
-            checks::from_fn("store", move || {
-                let probe = probe.clone();
-                async move {
-                    let Ok(items) = probe.0.read() else {
-                        return CheckOutcome::fail("store lock poisoned");
-                    };
-                    if items.len() > STORE_SOFT_LIMIT {
-                        CheckOutcome::warn("store above its soft limit")
-                    } else {
-                        CheckOutcome::pass()
-                    }
-                }
-            })
-            .interval(Duration::from_secs(5)),
-        )
-        .check(db.check().name("db"));
-    if let Ok(url) = std::env::var("REDIS_URL") {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new().set_number_of_retries(1);
-        let cache = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
-        builder = builder.check(checks::redis(cache).name("cache").non_critical());
+        );
+    for check in store.checks() {
+        builder = builder.check(check);
+    }
+    // An upstream this service depends on, when configured: a non-critical check.
+    if let Ok(url) = std::env::var("UPSTREAM_URL") {
+        builder = builder.check(checks::http_get(url).name("upstream").non_critical());
     }
     let readiness = builder.build()?;
+    store.count_cache_in(&readiness);
 
     // JSON lines through a non-blocking writer; the guard flushes them at exit.
     let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());
@@ -129,8 +103,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!("API_TOKEN is not set: every write is refused");
     }
 
+    store.migrate_in_background().await;
     let state = AppState {
-        store,
+        store: store.clone(),
         token: token.map(Arc::from),
     };
     let app = Router::new()
@@ -151,14 +126,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // run in order (READINESS_SHUTDOWN_* variables for the timings).
     let shutdown = Shutdown::builder(&readiness)
         .from_env()?
-        .hook(
-            "close database",
-            Duration::from_secs(2),
+        .hook("close database", Duration::from_secs(2), {
+            let store = store.clone();
             move || async move {
-                db.close().await;
+                store.close().await;
                 Ok(())
-            },
-        )
+            }
+        })
         .flush_telemetry(otel_guard, Duration::from_secs(2))
         .flush_logs(log_guard)
         .build()?;
@@ -170,41 +144,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::process::exit(outcome.exit_code());
 }
 
-/// The database behind the `db` check: PostgreSQL when `DATABASE_URL` is set, else
-/// an in-memory SQLite database. Connects lazily.
-enum Database {
-    Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
-}
-
-impl Database {
-    fn from_env() -> Result<Self, sqlx::Error> {
-        Ok(match std::env::var("DATABASE_URL") {
-            Ok(url) => Self::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(10)
-                    .connect_lazy(&url)?,
-            ),
-            Err(_) => Self::Sqlite(sqlx::SqlitePool::connect_lazy("sqlite::memory:")?),
-        })
-    }
-
-    fn check(&self) -> CheckSpec {
-        match self {
-            Self::Postgres(pool) => checks::postgres(pool.clone()),
-            Self::Sqlite(pool) => checks::sqlite(pool.clone()),
-        }
-    }
-
-    /// Closes the pool's connections (a shutdown hook).
-    async fn close(&self) {
-        match self {
-            Self::Postgres(pool) => pool.close().await,
-            Self::Sqlite(pool) => pool.close().await,
-        }
-    }
-}
-
 /// A request that takes `ms` milliseconds (at most a minute): to watch a graceful
 /// shutdown let it finish.
 async fn slow(Path(ms): Path<u64>) -> String {
@@ -212,21 +151,25 @@ async fn slow(Path(ms): Path<u64>) -> String {
     format!("slept {ms} ms")
 }
 
-async fn list_items(State(state): State<AppState>) -> Json<Vec<Item>> {
-    let items = state.store.0.read().unwrap_or_else(|e| e.into_inner());
-    Json(items.values().cloned().collect())
+/// A database that fails is the service's problem, told as a 503 (the request
+/// may be retried), and logged.
+fn unavailable(Unavailable(error): Unavailable) -> StatusCode {
+    tracing::error!(error = %error, "database query failed");
+    StatusCode::SERVICE_UNAVAILABLE
+}
+
+async fn list_items(State(state): State<AppState>) -> Result<Json<Vec<Item>>, StatusCode> {
+    state.store.list().await.map(Json).map_err(unavailable)
 }
 
 async fn get_item(
     State(state): State<AppState>,
-    Path(id): Path<u64>,
+    Path(id): Path<i64>,
 ) -> Result<Json<Item>, StatusCode> {
-    let items = state.store.0.read().unwrap_or_else(|e| e.into_inner());
-    items
-        .get(&id)
-        .cloned()
-        .map(Json)
-        .ok_or(StatusCode::NOT_FOUND)
+    match state.store.get(id).await.map_err(unavailable)? {
+        Some(item) => Ok(Json(item)),
+        None => Err(StatusCode::NOT_FOUND),
+    }
 }
 
 async fn create_item(
@@ -235,13 +178,7 @@ async fn create_item(
     Json(new): Json<NewItem>,
 ) -> Result<(StatusCode, Json<Item>), StatusCode> {
     authorize(&headers, state.token.as_deref(), "/items")?;
-    let item = {
-        let mut items = state.store.0.write().unwrap_or_else(|e| e.into_inner());
-        let id = items.keys().next_back().map_or(1, |last| last + 1);
-        let item = Item { id, name: new.name };
-        items.insert(id, item.clone());
-        item
-    };
+    let item = state.store.create(&new.name).await.map_err(unavailable)?;
     AuditEvent::new("api-client", "create", "item", Outcome::Success)
         .resource_id(&item.id.to_string())
         .emit();
