@@ -1,4 +1,4 @@
-//! A small axum service with health probes: an in-memory item store, a disk check
+//! A small axum service with health probes: an item store in SQLite or PostgreSQL, a disk check
 //! and a closure check.
 //!
 //! Run with
