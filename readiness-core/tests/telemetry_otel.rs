@@ -102,6 +102,15 @@ async fn a_refusing_collector_never_holds_shutdown_past_its_deadline() {
             took < Duration::from_secs(5),
             "{protocol:?}: shutdown took {took:?} ({report:?})"
         );
+        // Not one span delivered: never reported as a clean shutdown.
+        assert!(report.error.is_some(), "{protocol:?}: {report:?}");
+        assert_eq!(report.stats.exported, 0, "{protocol:?}: {report:?}");
+        assert_eq!(
+            report.stats.export_failed + report.stats.pending + report.stats.dropped_queue_full,
+            100,
+            "{protocol:?}: {report:?}"
+        );
+        eprintln!("{protocol:?}: shutdown with the collector refusing took {took:?}");
     }
 }
 

@@ -63,9 +63,9 @@ pub struct TelemetryGuard {
 pub struct ShutdownReport {
     /// How long the shutdown took.
     pub took: Duration,
-    /// `None` when it finished cleanly, else what went wrong (a timeout, an
-    /// exporter error). The SDK can report success although its last export
-    /// failed; the export errors themselves are in its own logs.
+    /// `None` when every span was delivered, else what went wrong (a timeout, an
+    /// exporter error, or spans the final export lost: the SDK's own shutdown
+    /// reports success then, so the exporter's counts decide).
     pub error: Option<String>,
     /// The spans' fate at the end; `pending` spans were never delivered.
     pub stats: ExportStats,
@@ -323,17 +323,28 @@ impl TelemetryGuard {
 
     fn shutdown_within(&mut self, deadline: Duration) -> ShutdownReport {
         let started = Instant::now();
-        let error = match self.provider.take() {
+        let before = self.counters.stats();
+        let mut error = match self.provider.take() {
             None => None,
             Some(provider) => provider
                 .shutdown_with_timeout(deadline)
                 .err()
                 .map(|e| e.to_string()),
         };
+        let stats = self.counters.stats();
+        // The SDK answers Ok although the final export failed: what our own
+        // exporter counted decides.
+        let failed = stats.export_failed.saturating_sub(before.export_failed);
+        if error.is_none() && (failed > 0 || stats.pending > 0) {
+            error = Some(format!(
+                "the final export failed: {failed} spans refused, {} never sent",
+                stats.pending
+            ));
+        }
         ShutdownReport {
             took: started.elapsed(),
             error,
-            stats: self.counters.stats(),
+            stats,
         }
     }
 }
