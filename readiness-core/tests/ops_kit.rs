@@ -460,9 +460,10 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
     let pod = &docs[0]["spec"]["template"]["spec"];
     assert_eq!(docs[0]["metadata"]["name"], "orders-api");
     assert_eq!(docs[0]["metadata"]["namespace"], "shop");
-    // 10 + 20 + 3 s of shutdown, 5 s to spare.
+    // 10 s of preStop, then 0 + 20 + 3 s of shutdown, 5 s to spare.
     assert_eq!(pod["terminationGracePeriodSeconds"], 38);
     let container = &pod["containers"][0];
+    assert_eq!(container["lifecycle"]["preStop"]["sleep"]["seconds"], 10);
     assert_eq!(container["ports"][0]["containerPort"], 9000);
     for (probe, path) in [
         ("startupProbe", "/startupz"),
@@ -484,10 +485,10 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
         })
         .collect();
     for (name, value) in [
-        ("READINESS_SHUTDOWN_DRAIN_DELAY", "10000ms"),
+        ("READINESS_SHUTDOWN_DRAIN_DELAY", "0ms"),
         ("READINESS_SHUTDOWN_DRAIN_TIMEOUT", "20000ms"),
         ("READINESS_SHUTDOWN_HOOKS_TIMEOUT", "3000ms"),
-        ("READINESS_SHUTDOWN_GRACE_PERIOD", "38s"),
+        ("READINESS_SHUTDOWN_GRACE_PERIOD", "28s"),
         ("PORT", "9000"),
     ] {
         assert!(
@@ -500,6 +501,34 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
         .signals(false)
         .from_lookup(|name| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))
         .unwrap();
+    // The delay split, or left whole to the service.
+    for (pre_stop, sleep, delay, grace) in [(4, Some(4), "6000ms", 38), (0, None, "10000ms", 38)] {
+        let kit = OpsKit::builder(&readiness)
+            .shutdown(
+                Duration::from_secs(10),
+                Duration::from_secs(20),
+                Duration::from_secs(3),
+            )
+            .pre_stop(Duration::from_secs(pre_stop))
+            .build()
+            .unwrap();
+        let doc: Value =
+            serde_norway::from_str(kit.kubernetes().split("\n---\n").next().unwrap()).unwrap();
+        let pod = &doc["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        assert_eq!(
+            container["lifecycle"]["preStop"]["sleep"]["seconds"].as_u64(),
+            sleep
+        );
+        assert_eq!(pod["terminationGracePeriodSeconds"], grace);
+        let drain = container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "READINESS_SHUTDOWN_DRAIN_DELAY")
+            .unwrap();
+        assert_eq!(drain["value"], delay);
+    }
     assert_eq!(docs[2]["spec"]["endpoints"][0]["path"], "/metrics");
     assert_eq!(docs[1]["spec"]["ports"][0]["targetPort"], "http");
 

@@ -2,6 +2,8 @@
 //! settings agree with the library, a Service, and a ServiceMonitor for the
 //! Prometheus operator.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use super::OpsKit;
@@ -34,8 +36,18 @@ pub(super) fn render(kit: &OpsKit) -> String {
     if let Some(namespace) = &deploy.k8s_namespace {
         metadata["namespace"] = json!(namespace);
     }
-    let shutdown = deploy.drain_delay + deploy.drain_timeout + deploy.hooks_timeout;
-    let grace = shutdown.as_secs() + u64::from(shutdown.subsec_nanos() > 0) + MARGIN_SECONDS;
+    // preStop sleeps (whole seconds) before SIGTERM; the service delays the rest.
+    let pre_stop = deploy
+        .pre_stop
+        .unwrap_or(deploy.drain_delay)
+        .min(deploy.drain_delay);
+    let pre_stop_seconds = pre_stop.as_secs();
+    let drain_delay = deploy.drain_delay - Duration::from_secs(pre_stop_seconds);
+    let shutdown = drain_delay + deploy.drain_timeout + deploy.hooks_timeout;
+    let after_sigterm =
+        shutdown.as_secs() + u64::from(shutdown.subsec_nanos() > 0) + MARGIN_SECONDS;
+    // The grace period runs from the start of preStop.
+    let grace = pre_stop_seconds + after_sigterm;
     let seconds = |d: std::time::Duration| format!("{}ms", d.as_millis());
     let probe = |path: &str, period: u32, failures: u32| {
         json!({
@@ -53,10 +65,11 @@ pub(super) fn render(kit: &OpsKit) -> String {
         resources["limits"]["cpu"] = json!(cpu);
     }
     let mut env = vec![
-        json!({ "name": "READINESS_SHUTDOWN_DRAIN_DELAY", "value": seconds(deploy.drain_delay) }),
+        json!({ "name": "READINESS_SHUTDOWN_DRAIN_DELAY", "value": seconds(drain_delay) }),
         json!({ "name": "READINESS_SHUTDOWN_DRAIN_TIMEOUT", "value": seconds(deploy.drain_timeout) }),
         json!({ "name": "READINESS_SHUTDOWN_HOOKS_TIMEOUT", "value": seconds(deploy.hooks_timeout) }),
-        json!({ "name": "READINESS_SHUTDOWN_GRACE_PERIOD", "value": format!("{grace}s") }),
+        // What the service has after SIGTERM (its fit check reads it).
+        json!({ "name": "READINESS_SHUTDOWN_GRACE_PERIOD", "value": format!("{after_sigterm}s") }),
         json!({
             "name": "HOSTNAME",
             "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } },
@@ -67,7 +80,12 @@ pub(super) fn render(kit: &OpsKit) -> String {
             .iter()
             .map(|(name, value)| json!({ "name": name, "value": value })),
     );
-    let deployment = json!({
+    let lifecycle = if pre_stop_seconds > 0 {
+        json!({ "preStop": { "sleep": { "seconds": pre_stop_seconds } } })
+    } else {
+        Value::Null
+    };
+    let mut deployment = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata,
@@ -81,7 +99,8 @@ pub(super) fn render(kit: &OpsKit) -> String {
             "template": {
                 "metadata": { "labels": labels },
                 "spec": {
-                    // SIGTERM, then the drain delay, drain and hooks, then 5 s to spare.
+                    // preStop, SIGTERM, the rest of the drain delay, drain and hooks,
+                    // then 5 s to spare.
                     "terminationGracePeriodSeconds": grace,
                     "securityContext": { "runAsNonRoot": true },
                     "containers": [{
@@ -90,6 +109,7 @@ pub(super) fn render(kit: &OpsKit) -> String {
                         "ports": [{ "name": "http", "containerPort": deploy.port, "protocol": "TCP" }],
                         "env": env,
                         "resources": resources,
+                        "lifecycle": lifecycle,
                         // Startup: up to 60 s for the critical checks to pass once.
                         "startupProbe": probe(STARTUPZ_PATH, 2, 30),
                         "livenessProbe": probe(LIVEZ_PATH, 10, 3),
@@ -104,6 +124,13 @@ pub(super) fn render(kit: &OpsKit) -> String {
             },
         },
     });
+    if pre_stop_seconds == 0 {
+        if let Some(container) =
+            deployment["spec"]["template"]["spec"]["containers"][0].as_object_mut()
+        {
+            container.remove("lifecycle");
+        }
+    }
     let service = json!({
         "apiVersion": "v1",
         "kind": "Service",

@@ -81,6 +81,9 @@ pub(crate) struct Deploy {
     pub(crate) drain_delay: Duration,
     pub(crate) drain_timeout: Duration,
     pub(crate) hooks_timeout: Duration,
+    /// Of the drain delay, the part a `preStop` sleep takes (the rest is the
+    /// service's own); `None`: all of it.
+    pub(crate) pre_stop: Option<Duration>,
     pub(crate) k8s_namespace: Option<String>,
 }
 
@@ -121,6 +124,7 @@ impl OpsKit {
                     drain_delay: Duration::from_secs(5),
                     drain_timeout: Duration::from_secs(15),
                     hooks_timeout: Duration::from_secs(5),
+                    pre_stop: None,
                     k8s_namespace: None,
                 },
             },
@@ -324,6 +328,28 @@ impl OpsKitBuilder {
         self.kit.deploy.drain_delay = drain_delay;
         self.kit.deploy.drain_timeout = drain_timeout;
         self.kit.deploy.hooks_timeout = hooks;
+        self
+    }
+
+    /// How much of the drain delay the pod's `preStop` hook sleeps (Kubernetes'
+    /// own `sleep` action, no shell needed; on by default since Kubernetes 1.30)
+    /// before SIGTERM is sent; the service's own drain delay
+    /// (`READINESS_SHUTDOWN_DRAIN_DELAY`) is the rest. Default: all of it, so
+    /// endpoints are removed while the pod still serves as usual. `Duration::ZERO`
+    /// writes no `preStop` hook and leaves the whole delay to the service (for
+    /// clusters before 1.30).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// let kit = readiness_core::ops::OpsKit::builder(&readiness)
+    ///     .pre_stop(Duration::from_secs(3)) // 3 s in preStop, 2 s in the service
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(kit.kubernetes().contains("preStop"));
+    /// ```
+    pub fn pre_stop(mut self, sleep: Duration) -> Self {
+        self.kit.deploy.pre_stop = Some(sleep);
         self
     }
 
