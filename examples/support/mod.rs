@@ -16,15 +16,32 @@ pub struct Service {
     child: Child,
     pub addr: SocketAddr,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The audit trail file (a temporary one unless `AUDIT_TRAIL` is given).
+    pub trail: std::path::PathBuf,
+}
+
+/// A file name of the test's own in the temporary directory.
+pub fn temp_file(what: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("example-{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
 }
 
 impl Service {
     /// Starts `exe` on a free loopback port with `env` on top of the test's own
     /// environment, and waits for its `listening` line.
     pub fn start(exe: &str, env: &[(&str, &str)]) -> Self {
+        let trail = env
+            .iter()
+            .find(|(k, _)| *k == "AUDIT_TRAIL")
+            .map_or_else(|| temp_file("audit.jsonl"), |(_, v)| v.into());
         let mut child = Command::new(exe)
             .env("BIND", "127.0.0.1")
             .env("PORT", "0")
+            .env("AUDIT_TRAIL", &trail)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(env.iter().copied())
@@ -45,6 +62,7 @@ impl Service {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             lines,
+            trail,
         };
         let line =
             service.wait_for_line("the listening line", |l| json(l)["message"] == "listening");
@@ -658,6 +676,7 @@ pub fn drains_under_load(exe: &str) {
     assert_eq!(
         hooks,
         [
+            ("checkpoint audit trail".to_owned(), "done".to_owned()),
             ("close database".to_owned(), "done".to_owned()),
             ("flush spans".to_owned(), "done".to_owned())
         ]
@@ -1253,4 +1272,285 @@ pub fn a_database_away_fails_readiness_not_liveness(exe: &str) {
         assert!(Instant::now() < deadline, "/readyz: {status} {body}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Runs `exe audit-verify ARGS`: the exit code and what it printed.
+pub fn audit_verify(exe: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(exe)
+        .arg("audit-verify")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Both services: every write is a record of a signed trail; the shutdown hook
+/// checkpoints it; `audit-verify` passes it, names the record an edit changed, and
+/// with the checkpoints of the log stream finds a trail cut short.
+pub fn writes_are_recorded_in_a_trail_that_verifies(exe: &str) {
+    let seed = "11".repeat(32);
+    let mut service = Service::start(
+        exe,
+        &[
+            ("API_TOKEN", "audit-t0ken"),
+            ("READINESS_SHUTDOWN_DRAIN_DELAY", "0s"),
+            ("AUDIT_SIGNING_KEY", &seed),
+        ],
+    );
+    let key_line = service.wait_for_line("the public key", |l| {
+        json(l)["message"] == "audit trail checkpoints are signed"
+    });
+    let key = json(&key_line)["public_key"].as_str().unwrap().to_owned();
+    assert!(!key_line.contains(&seed), "the seed is never logged");
+    for n in 0..3 {
+        let (status, body) = request(
+            service.addr,
+            "POST",
+            "/items",
+            &[
+                ("content-type", "application/json"),
+                ("authorization", "Bearer audit-t0ken"),
+            ],
+            &format!("{{\"name\":\"audited-{n}\"}}"),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let (_, scrape) = service.get("/metrics");
+    assert_eq!(
+        sample(&scrape, "audit_records_total{result=\"written\"}"),
+        Some(3.0),
+        "{scrape}"
+    );
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(Duration::from_secs(15)), Some(0));
+    let trail = service.trail.to_str().unwrap().to_owned();
+    let text = std::fs::read_to_string(&trail).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        4,
+        "3 events and the shutdown's checkpoint:\n{text}"
+    );
+    assert!(text.lines().all(|l| json(l)["hash"].is_string()));
+
+    let (code, out) = audit_verify(exe, &[&trail, "--key", &key]);
+    assert_eq!(
+        (code, out.trim()),
+        (
+            0,
+            format!("{trail}: OK: 4 records, 1 checkpoints, 0 chain breaks").as_str()
+        )
+    );
+    // Another key: the checkpoint's signature does not hold.
+    let other = audit_verify(exe, &[&trail, "--key", &"ab".repeat(32)]);
+    assert_ne!(other.0, 0, "{}", other.1);
+
+    // The log stream's checkpoints, kept apart from the trail.
+    let anchors = temp_file("anchors.log");
+    std::fs::write(&anchors, service.lines().join("\n")).unwrap();
+    let anchors = anchors.to_str().unwrap().to_owned();
+
+    // An edit of the second record.
+    let edited_text = {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut record = json(&lines[1]);
+        record["event"]["actor"] = serde_json::json!("mallory");
+        lines[1] = record.to_string();
+        lines.join("\n") + "\n"
+    };
+    std::fs::write(&trail, &edited_text).unwrap();
+    let (code, out) = audit_verify(exe, &[&trail, "--key", &key]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("BAD at seq 2: modified"), "{out}");
+
+    // Cut to its first two records: consistent in itself, found with the anchors.
+    let cut: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&trail, cut).unwrap();
+    assert_eq!(audit_verify(exe, &[&trail]).0, 0);
+    let (code, out) = audit_verify(exe, &[&trail, "--anchors", &anchors]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("BAD at seq 3: truncated"), "{out}");
+
+    assert_eq!(audit_verify(exe, &["/nonexistent/trail"]).0, 2);
+    assert_eq!(audit_verify(exe, &[]).0, 2);
+}
+
+/// Both services, `blocking-strict` with a trail that cannot be written: the write
+/// answers 503, the item is not kept, the failure is counted.
+pub fn strict_mode_refuses_a_write_it_cannot_record(exe: &str) {
+    let service = Service::start(
+        exe,
+        &[
+            ("API_TOKEN", "audit-t0ken"),
+            ("AUDIT_TRAIL", "/dev/full"),
+            ("AUDIT_DURABILITY", "blocking-strict"),
+        ],
+    );
+    let name = format!("unrecorded-{}", std::process::id());
+    let (status, body) = request(
+        service.addr,
+        "POST",
+        "/items",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer audit-t0ken"),
+        ],
+        &format!("{{\"name\":\"{name}\"}}"),
+    );
+    assert_eq!(status, 503, "{body}");
+    let (status, list) = service.get("/items");
+    assert_eq!(status, 200);
+    assert!(
+        !list.contains(&name),
+        "the unrecorded write took effect: {list}"
+    );
+    let (_, scrape) = service.get("/metrics");
+    assert_eq!(
+        sample(&scrape, "audit_records_total{result=\"failed\"}"),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "audit_records_total{result=\"written\"}"),
+        Some(0.0),
+        "{scrape}"
+    );
+}
+
+/// Both services with `AUDIT_TRAIL=postgres`: the records go to the database's
+/// `audit_trail` table, and `audit-verify --table` passes it.
+pub fn the_trail_can_live_in_postgres(exe: &str) {
+    let database = postgres_url();
+    let mut service = Service::start(
+        exe,
+        &[
+            ("API_TOKEN", "audit-t0ken"),
+            ("READINESS_SHUTDOWN_DRAIN_DELAY", "0s"),
+            ("DATABASE_URL", &database),
+            ("AUDIT_TRAIL", "postgres"),
+        ],
+    );
+    let (status, body) = request(
+        service.addr,
+        "POST",
+        "/items",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer audit-t0ken"),
+        ],
+        "{\"name\":\"in-the-table\"}",
+    );
+    assert_eq!(status, 201, "{body}");
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(Duration::from_secs(15)), Some(0));
+    let out = Command::new(exe)
+        .args(["audit-verify", "--table", "audit_trail"])
+        .env("DATABASE_URL", &database)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("table audit_trail: OK: "), "{text}");
+}
+
+/// Both services: the kit's own manifests pass Kubernetes' schemas, and the
+/// service started with the Deployment's environment answers on each probe path
+/// and finds its shutdown timings fit the pod's grace period.
+pub fn the_kit_manifests_validate_and_match_the_service(exe: &str) {
+    let dir = write_ops_kit(exe, "manifests");
+    let text = std::fs::read_to_string(dir.join("kubernetes.yaml")).unwrap();
+    // The Deployment and the Service; the ServiceMonitor is a CRD whose schema
+    // kubernetes-validate does not hold.
+    let core: Vec<&str> = text.split("\n---\n").take(2).collect();
+    std::fs::write(dir.join("core.yaml"), core.join("\n---\n")).unwrap();
+    let output = Command::new("kubernetes-validate")
+        .args(["--strict", "core.yaml"])
+        .current_dir(&dir)
+        .output()
+        .expect("kubernetes-validate not found: `bash .ci/tools kubernetes-validate` installs it");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // YAML to JSON with PyYAML (kubernetes-validate's own dependency).
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(dir.join("kubernetes.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let docs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let pod = &docs[0]["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let env: Vec<(String, String)> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_owned(),
+                e["value"].as_str()?.to_owned(),
+            ))
+        })
+        .filter(|(name, _)| name != "BIND" && name != "PORT")
+        .collect();
+    let pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        .as_u64()
+        .unwrap_or(0);
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let mut service = Service::start(exe, &env_refs);
+    // The container port the probes name is the one the service listens on.
+    assert_eq!(container["ports"][0]["name"], "http");
+    assert_eq!(
+        env.iter()
+            .find(|(n, _)| n == "READINESS_SHUTDOWN_GRACE_PERIOD")
+            .map(|(_, v)| v.clone()),
+        Some(format!("{}s", grace - pre_stop)),
+        "the service is told the time it has after SIGTERM"
+    );
+    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+        assert_eq!(container[probe]["httpGet"]["port"], "http", "{probe}");
+        let path = container[probe]["httpGet"]["path"].as_str().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, body) = service.get(path);
+            if status == 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{probe} {path}: {status} {body}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let scrape_path = docs[2]["spec"]["endpoints"][0]["path"].as_str().unwrap();
+    assert_eq!(service.get(scrape_path).0, 200);
+    assert_eq!(docs[1]["spec"]["ports"][0]["targetPort"], "http");
+    service.signal("TERM");
+    service.wait_exit(Duration::from_secs(30));
+    assert!(
+        !service
+            .lines()
+            .iter()
+            .any(|l| l.contains("do not fit in the grace period")),
+        "the manifest's timings do not fit:\n{}",
+        service.lines().join("\n")
+    );
 }

@@ -16,13 +16,16 @@
 //! write is refused.
 //! The `db` check uses an in-memory SQLite database, or PostgreSQL when
 //! `DATABASE_URL` is set (connected lazily). SIGTERM or SIGINT shuts down gracefully
-//! (`READINESS_SHUTDOWN_*` variables for the timings).
+//! (`READINESS_SHUTDOWN_*` variables for the timings). Each write is recorded first in
+//! a tamper-evident audit trail (`AUDIT_TRAIL`, `AUDIT_DURABILITY`, `AUDIT_SIGNING_KEY`;
+//! see `audit.rs`), checked with `cargo run -- audit-verify audit-trail.jsonl`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use readiness_actix::core as readiness;
+use readiness_actix::core::logging::trail::TrailError;
 use readiness_actix::core::logging::{
     AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
 };
@@ -31,6 +34,7 @@ use readiness_actix::core::{checks, Readiness};
 use serde::Deserialize;
 use store::{Store, Unavailable};
 
+mod audit;
 mod store;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -54,6 +58,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.first().map(String::as_str) == Some("ops-kit") {
         let dir = args.get(1).ok_or("usage: ops-kit DIR")?;
         return write_ops_kit(dir);
+    }
+    if args.first().map(String::as_str) == Some("audit-verify") {
+        std::process::exit(audit::verify_command(&args[1..]).await);
     }
     let store = Store::from_env()?;
     let mut builder = Readiness::builder()
@@ -104,12 +111,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let health = readiness_actix::configure(&readiness);
     let observe = readiness_actix::Observe::new(&readiness);
     store.migrate_in_background().await;
+    // Every write is recorded here before it is kept.
+    let trail = audit::Trail::from_env(&readiness).await?;
     let served = store.clone();
+    let audited = trail.clone();
     let server = HttpServer::new(move || {
         App::new()
             .wrap(observe.clone())
             .app_data(web::Data::new(served.clone()))
             .app_data(web::Data::new(token.clone()))
+            .app_data(web::Data::new(audited.clone()))
             .route("/items", web::get().to(list_items))
             .route("/items", web::post().to(create_item))
             .route("/items/{id}", web::get().to(get_item))
@@ -127,6 +138,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // run in order.
     let shutdown = Shutdown::builder(&readiness)
         .from_env()?
+        // What is queued for the audit trail is written, and a checkpoint after it.
+        .hook("checkpoint audit trail", Duration::from_secs(2), {
+            let trail = trail.clone();
+            move || async move { trail.checkpoint().await }
+        })
         .hook(
             "close database",
             Duration::from_secs(2),
@@ -178,18 +194,39 @@ async fn create_item(
     request: HttpRequest,
     store: web::Data<Store>,
     token: web::Data<ApiToken>,
+    trail: web::Data<audit::Trail>,
     new: web::Json<NewItem>,
 ) -> Result<HttpResponse, actix_web::Error> {
     authorize(&request, token.0.as_deref(), "/items")?;
-    let item = store.create(&new.name).await.map_err(unavailable)?;
-    let mut audit = AuditEvent::new("api-client", "create", "item", Outcome::Success);
-    let id = item.id.to_string();
-    audit = audit.resource_id(&id);
-    if let Some(peer) = request.peer_addr() {
-        audit = audit.source_ip(peer.ip());
+    let peer = request.peer_addr().map(|peer| peer.ip());
+    // The item is kept only once its audit record is written (in the
+    // `blocking-strict` mode; the other modes never refuse).
+    let created = store
+        .create_then(&new.name, |item| {
+            let id = item.id.to_string();
+            let trail = trail.get_ref().clone();
+            async move {
+                let mut event = AuditEvent::new("api-client", "create", "item", Outcome::Success)
+                    .resource_id(&id);
+                if let Some(ip) = peer {
+                    event = event.source_ip(ip);
+                }
+                trail.record(&event).await?;
+                event.emit();
+                Ok::<(), TrailError>(())
+            }
+        })
+        .await
+        .map_err(unavailable)?;
+    match created {
+        Ok(item) => Ok(HttpResponse::Created().json(item)),
+        Err(error) => {
+            tracing::error!(error = %error, "write refused: its audit record could not be written");
+            Err(actix_web::error::ErrorServiceUnavailable(
+                "the audit trail is unavailable",
+            ))
+        }
     }
-    audit.emit();
-    Ok(HttpResponse::Created().json(item))
 }
 
 /// Checks `Authorization: Bearer TOKEN`; a missing or wrong token is a security

@@ -247,24 +247,55 @@ impl Store {
         Ok(item)
     }
 
-    /// Adds an item; returns it with its id.
-    pub async fn create(&self, name: &str) -> Result<Item, Unavailable> {
-        let (id, name): (i64, String) = match &self.pool {
-            Pool::Postgres(pool) => {
-                sqlx::query_as("INSERT INTO items (name) VALUES ($1) RETURNING id, name")
+    /// Adds an item, and keeps it only if `confirm` (recording the audit event, say)
+    /// succeeds: otherwise the insert is rolled back and `confirm`'s error returned.
+    pub async fn create_then<E, F>(
+        &self,
+        name: &str,
+        confirm: impl FnOnce(&Item) -> F,
+    ) -> Result<Result<Item, E>, Unavailable>
+    where
+        F: std::future::Future<Output = Result<(), E>>,
+    {
+        macro_rules! in_transaction {
+            ($pool:expr, $insert:expr) => {{
+                let mut tx = $pool.begin().await.map_err(Unavailable)?;
+                let (id, name): (i64, String) = sqlx::query_as($insert)
                     .bind(name)
-                    .fetch_one(pool)
+                    .fetch_one(&mut *tx)
                     .await
-            }
-            Pool::Sqlite(pool) => {
-                sqlx::query_as("INSERT INTO items (name) VALUES (?) RETURNING id, name")
-                    .bind(name)
-                    .fetch_one(pool)
-                    .await
-            }
+                    .map_err(Unavailable)?;
+                let item = Item { id, name };
+                match confirm(&item).await {
+                    Ok(()) => {
+                        tx.commit().await.map_err(Unavailable)?;
+                        Ok(Ok(item))
+                    }
+                    Err(error) => {
+                        tx.rollback().await.map_err(Unavailable)?;
+                        Ok(Err(error))
+                    }
+                }
+            }};
         }
-        .map_err(Unavailable)?;
-        Ok(Item { id, name })
+        match &self.pool {
+            Pool::Postgres(pool) => in_transaction!(
+                pool,
+                "INSERT INTO items (name) VALUES ($1) RETURNING id, name"
+            ),
+            Pool::Sqlite(pool) => in_transaction!(
+                pool,
+                "INSERT INTO items (name) VALUES (?) RETURNING id, name"
+            ),
+        }
+    }
+
+    /// The PostgreSQL database's URL when the items live there (the audit trail
+    /// can go to a table beside them).
+    pub fn postgres_url() -> Option<String> {
+        std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|url| url.starts_with("postgres"))
     }
 
     async fn count(&self) -> Result<i64, Unavailable> {

@@ -15,3 +15,18 @@ fn items_round_trip() {
 fn a_database_away_fails_readiness_not_liveness() {
     support::a_database_away_fails_readiness_not_liveness(EXE);
 }
+
+#[test]
+fn writes_are_recorded_in_a_trail_that_verifies() {
+    support::writes_are_recorded_in_a_trail_that_verifies(EXE);
+}
+
+#[test]
+fn strict_mode_refuses_a_write_it_cannot_record() {
+    support::strict_mode_refuses_a_write_it_cannot_record(EXE);
+}
+
+#[test]
+fn the_trail_can_live_in_postgres() {
+    support::the_trail_can_live_in_postgres(EXE);
+}

@@ -17,7 +17,9 @@
 //! The `db` check uses an in-memory SQLite database, or PostgreSQL when
 //! `DATABASE_URL` is set; `REDIS_URL` adds a non-critical `cache` check. Pools connect
 //! lazily: the service starts even while its database is down, with `/livez` passing
-//! and `/readyz` failing until the database answers.
+//! and `/readyz` failing until the database answers. Each write is recorded first in
+//! a tamper-evident audit trail (`AUDIT_TRAIL`, `AUDIT_DURABILITY`, `AUDIT_SIGNING_KEY`;
+//! see `audit.rs`), checked with `cargo run -- audit-verify audit-trail.jsonl`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +29,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use readiness_axum::core as readiness;
+use readiness_axum::core::logging::trail::TrailError;
 use readiness_axum::core::logging::{
     AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
 };
@@ -35,6 +38,7 @@ use readiness_axum::core::{checks, Readiness};
 use serde::Deserialize;
 use store::{Item, Store, Unavailable};
 
+mod audit;
 mod store;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -44,6 +48,8 @@ use tracing_subscriber::Layer as _;
 #[derive(Clone)]
 struct AppState {
     store: Store,
+    /// Every write is recorded here before it is kept.
+    trail: audit::Trail,
     /// The bearer token writes need; `None` refuses every write.
     token: Option<Arc<str>>,
 }
@@ -61,6 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.first().map(String::as_str) == Some("ops-kit") {
         let dir = args.get(1).ok_or("usage: ops-kit DIR")?;
         return write_ops_kit(dir);
+    }
+    if args.first().map(String::as_str) == Some("audit-verify") {
+        std::process::exit(audit::verify_command(&args[1..]).await);
     }
     let store = Store::from_env()?;
     let mut builder = Readiness::builder()
@@ -104,8 +113,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     store.migrate_in_background().await;
+    let trail = audit::Trail::from_env(&readiness).await?;
     let state = AppState {
         store: store.clone(),
+        trail: trail.clone(),
         token: token.map(Arc::from),
     };
     let app = Router::new()
@@ -126,6 +137,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // run in order (READINESS_SHUTDOWN_* variables for the timings).
     let shutdown = Shutdown::builder(&readiness)
         .from_env()?
+        // What is queued for the audit trail is written, and a checkpoint after it.
+        .hook("checkpoint audit trail", Duration::from_secs(2), {
+            let trail = trail.clone();
+            move || async move { trail.checkpoint().await }
+        })
         .hook("close database", Duration::from_secs(2), {
             let store = store.clone();
             move || async move {
@@ -178,11 +194,30 @@ async fn create_item(
     Json(new): Json<NewItem>,
 ) -> Result<(StatusCode, Json<Item>), StatusCode> {
     authorize(&headers, state.token.as_deref(), "/items")?;
-    let item = state.store.create(&new.name).await.map_err(unavailable)?;
-    AuditEvent::new("api-client", "create", "item", Outcome::Success)
-        .resource_id(&item.id.to_string())
-        .emit();
-    Ok((StatusCode::CREATED, Json(item)))
+    // The item is kept only once its audit record is written (in the
+    // `blocking-strict` mode; the other modes never refuse).
+    let created = state
+        .store
+        .create_then(&new.name, |item| {
+            let id = item.id.to_string();
+            let trail = state.trail.clone();
+            async move {
+                let event = AuditEvent::new("api-client", "create", "item", Outcome::Success)
+                    .resource_id(&id);
+                trail.record(&event).await?;
+                event.emit();
+                Ok::<(), TrailError>(())
+            }
+        })
+        .await
+        .map_err(unavailable)?;
+    match created {
+        Ok(item) => Ok((StatusCode::CREATED, Json(item))),
+        Err(error) => {
+            tracing::error!(error = %error, "write refused: its audit record could not be written");
+            Err(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
 }
 
 /// Checks `Authorization: Bearer TOKEN`; a missing or wrong token is a security

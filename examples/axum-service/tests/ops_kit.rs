@@ -16,3 +16,8 @@ fn the_ops_kit_selects_only_series_the_service_emits() {
 fn prometheus_evaluates_the_kit_against_the_running_service() {
     support::prometheus_evaluates_the_kit_against_the_running_service(EXE, "axum-service");
 }
+
+#[test]
+fn the_kit_manifests_validate_and_match_the_service() {
+    support::the_kit_manifests_validate_and_match_the_service(EXE);
+}

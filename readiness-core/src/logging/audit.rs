@@ -88,6 +88,29 @@ impl<'a> AuditEvent<'a> {
         self
     }
 
+    /// The event's fields as JSON, as an audit trail records them.
+    #[cfg(feature = "audit-trail")]
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let mut fields = serde_json::Map::new();
+        fields.insert("actor".into(), self.actor.into());
+        fields.insert("action".into(), self.action.into());
+        fields.insert("resource_type".into(), self.resource_type.into());
+        fields.insert("outcome".into(), self.outcome.as_str().into());
+        for (key, value) in [
+            ("resource_id", self.resource_id),
+            ("tenant", self.tenant),
+            ("reason", self.reason),
+        ] {
+            if let Some(value) = value {
+                fields.insert(key.into(), value.into());
+            }
+        }
+        if let Some(ip) = self.source_ip {
+            fields.insert("source_ip".into(), ip.to_string().into());
+        }
+        serde_json::Value::Object(fields)
+    }
+
     /// Writes the event (inside the current span, so it carries the request id).
     pub fn emit(self) {
         tracing::info!(

@@ -77,6 +77,9 @@ mod audit;
 mod class;
 mod format;
 mod redact;
+#[cfg(feature = "audit-trail")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit-trail")))]
+pub mod trail;
 mod writer;
 
 pub use crate::request_id::{RequestId, REQUEST_ID_HEADER};

@@ -99,3 +99,6 @@ pub const TRACE_SPANS_EXPORTED: &str = "trace_spans_exported_total";
 pub const TRACE_SPANS_DROPPED: &str = "trace_spans_dropped_total";
 /// Label: why something was dropped.
 pub const REASON: &str = "reason";
+
+/// Counter of audit trail records, by `result`: `written`, `dropped`, `failed`.
+pub const AUDIT_RECORDS: &str = "audit_records_total";

@@ -1,0 +1,617 @@
+//! The trail in a PostgreSQL table: the same records, one row each, for services
+//! that keep their audit data in their database.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use futures_util::TryStreamExt as _;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::record::{log_checkpoint, unhex, Built, Links, GENESIS};
+use super::verify::{verify, Verdict, VerifyOptions};
+use super::{register, Checkpoint, Counts, Durability, TrailError, TrailStats};
+use crate::error::BuildError;
+use crate::logging::AuditEvent;
+
+/// How many times a write is rebuilt after another writer took its `seq`.
+const RACES: usize = 100;
+/// Records a batch-mode write takes from the queue at most.
+const BATCH: usize = 512;
+
+/// A tamper-evident audit trail in a PostgreSQL table (features `audit-trail` and
+/// `postgres`). Cheap to clone.
+///
+/// One row a record: `seq` (the primary key), `kind`, `hash`, and `record`, the
+/// record's JSON line exactly as hashed ([`verify_table`] checks it as
+/// [`verify`](super::verify) checks a file). The table is insert-only: triggers
+/// refuse `UPDATE`, `DELETE` and `TRUNCATE` (PostgreSQL 14 or later). Several
+/// replicas may write to one table: the primary key on `seq` lets only one record
+/// take each place in the chain, and a writer that lost the race re-links its
+/// records behind the winner's, so the chain never forks.
+///
+/// ```no_run
+/// use readiness_core::logging::trail::{verify_table, Durability, PgAuditTrail, VerifyOptions};
+/// use readiness_core::logging::{AuditEvent, Outcome};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = sqlx::PgPool::connect("postgres://app@db/orders").await?;
+/// let trail = PgAuditTrail::builder(pool.clone())
+///     .table("audit_trail")
+///     .durability(Durability::BlockingStrict)
+///     .build()
+///     .await?;
+/// trail.record(&AuditEvent::new("alice", "refund", "order", Outcome::Success)).await?;
+/// println!("{}", verify_table(&pool, "audit_trail", &VerifyOptions::new()).await?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PgAuditTrail {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    durability: Durability,
+    verifying_key: Option<ed25519_dalek::VerifyingKey>,
+    store: Arc<Store>,
+    queue: Option<mpsc::Sender<Message>>,
+    counts: Arc<Counts>,
+}
+
+/// The table and where the chain stands in it.
+struct Store {
+    pool: PgPool,
+    table: String,
+    links: Mutex<Links>,
+}
+
+enum Message {
+    Event(Value),
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+/// Settings of a [`PgAuditTrail`].
+#[must_use]
+pub struct PgAuditTrailBuilder {
+    pool: PgPool,
+    table: String,
+    durability: Durability,
+    checkpoint_every: u64,
+    checkpoint_interval: Duration,
+    key: Option<SigningKey>,
+    queue: usize,
+    create_table: bool,
+    registry: Option<(prometheus::Registry, Option<String>)>,
+}
+
+impl fmt::Debug for PgAuditTrailBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgAuditTrailBuilder")
+            .field("table", &self.table)
+            .field("durability", &self.durability)
+            .field("checkpoint_every", &self.checkpoint_every)
+            .field("checkpoint_interval", &self.checkpoint_interval)
+            .field("signed", &self.key.is_some())
+            .field("queue", &self.queue)
+            .field("create_table", &self.create_table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for PgAuditTrail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgAuditTrail")
+            .field("table", &self.inner.store.table)
+            .field("durability", &self.inner.durability)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgAuditTrail {
+    /// A trail in a table of `pool`'s database (default table `audit_trail`).
+    pub fn builder(pool: PgPool) -> PgAuditTrailBuilder {
+        PgAuditTrailBuilder {
+            pool,
+            table: "audit_trail".to_owned(),
+            durability: Durability::Blocking,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+            key: None,
+            queue: 10_000,
+            create_table: true,
+            registry: None,
+        }
+    }
+
+    /// The table's definition: the statements [`PgAuditTrailBuilder::build`] runs
+    /// unless told not to (for services whose migrations create their tables).
+    ///
+    /// ```
+    /// let ddl = readiness_core::logging::trail::PgAuditTrail::schema("audit_trail");
+    /// assert!(ddl.contains("CREATE TABLE IF NOT EXISTS audit_trail"));
+    /// ```
+    #[must_use]
+    pub fn schema(table: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\n    \
+                seq BIGINT PRIMARY KEY,\n    \
+                kind TEXT NOT NULL,\n    \
+                hash TEXT NOT NULL,\n    \
+                record TEXT NOT NULL,\n    \
+                written_at TIMESTAMPTZ NOT NULL DEFAULT now()\n\
+            );\n\
+            CREATE OR REPLACE FUNCTION {table}_insert_only() RETURNS trigger\n\
+            LANGUAGE plpgsql AS $$\n\
+            BEGIN\n    \
+                RAISE EXCEPTION 'the audit trail % is insert-only', TG_TABLE_NAME;\n\
+            END\n\
+            $$;\n\
+            CREATE OR REPLACE TRIGGER readiness_insert_only BEFORE UPDATE OR DELETE ON {table}\n    \
+                FOR EACH ROW EXECUTE FUNCTION {table}_insert_only();\n\
+            CREATE OR REPLACE TRIGGER readiness_no_truncate BEFORE TRUNCATE ON {table}\n    \
+                FOR EACH STATEMENT EXECUTE FUNCTION {table}_insert_only();\n"
+        )
+    }
+
+    /// Records `event`: queued in `batch` mode (dropped and counted when the queue
+    /// is full), otherwise inserted before this returns.
+    ///
+    /// # Errors
+    ///
+    /// Only in `blocking-strict` mode: the row could not be inserted, and the
+    /// audited action must not proceed.
+    pub async fn record(&self, event: &AuditEvent<'_>) -> Result<(), TrailError> {
+        self.record_fields(event.to_json()).await
+    }
+
+    /// Records an event given as JSON fields.
+    ///
+    /// # Errors
+    ///
+    /// As [`record`](Self::record).
+    pub async fn record_fields(&self, fields: Value) -> Result<(), TrailError> {
+        let inner = &self.inner;
+        if let Some(queue) = &inner.queue {
+            match queue.try_send(Message::Event(fields)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => inner.counts.add(1, 1),
+                Err(mpsc::error::TrySendError::Closed(_)) => inner.counts.add(2, 1),
+            }
+            return Ok(());
+        }
+        let mut links = inner.store.links.lock().await;
+        match inner.store.append(&mut links, vec![fields], false).await {
+            Ok(_) => {
+                inner.counts.add(0, 1);
+                Ok(())
+            }
+            Err(error) => {
+                inner.counts.add(2, 1);
+                tracing::error!(target: "readiness::audit_trail", category = "system", error = %error, "audit record not written");
+                if inner.durability == Durability::BlockingStrict {
+                    Err(database(error))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Waits until every queued record is in the table (`batch` mode).
+    ///
+    /// # Errors
+    ///
+    /// The writer task stopped, or its last insert failed.
+    pub async fn flush(&self) -> Result<(), TrailError> {
+        if let Some(queue) = &self.inner.queue {
+            let (done, wait) = oneshot::channel();
+            queue
+                .send(Message::Flush(done))
+                .await
+                .map_err(|_| TrailError::Closed)?;
+            wait.await
+                .map_err(|_| TrailError::Closed)?
+                .map_err(|e| TrailError::Write(std::io::Error::other(e)))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint now (after what is queued) and returns it.
+    ///
+    /// # Errors
+    ///
+    /// The insert failed, or the writer task stopped.
+    pub async fn checkpoint(&self) -> Result<Checkpoint, TrailError> {
+        self.flush().await?;
+        let store = &self.inner.store;
+        let mut links = store.links.lock().await;
+        store
+            .append(&mut links, Vec::new(), true)
+            .await
+            .map_err(database)
+    }
+
+    /// What became of the records so far.
+    #[must_use]
+    pub fn stats(&self) -> TrailStats {
+        self.inner.counts.stats()
+    }
+
+    /// The public half of the signing key, for the verifier (and to publish).
+    #[must_use]
+    pub fn verifying_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
+        self.inner.verifying_key
+    }
+}
+
+fn database(error: sqlx::Error) -> TrailError {
+    TrailError::Write(std::io::Error::other(error))
+}
+
+impl PgAuditTrailBuilder {
+    /// The table (default `audit_trail`; `schema.table` is accepted).
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// The mode (default `blocking`).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// A checkpoint after this many records from this writer (default 1,000).
+    pub fn checkpoint_every(mut self, records: u64) -> Self {
+        self.checkpoint_every = records;
+        self
+    }
+
+    /// A checkpoint once this long has passed since the last (default 60 s).
+    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
+        self.checkpoint_interval = interval;
+        self
+    }
+
+    /// Signs every checkpoint with this Ed25519 key.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The signing key as 64 hex digits (its 32-byte seed).
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] (field `audit_trail.signing_key`) when it is not 64 hex digits.
+    pub fn signing_key_hex(self, hex: &str) -> Result<Self, BuildError> {
+        let seed = unhex::<32>(hex).ok_or_else(|| {
+            BuildError::new(
+                "audit_trail.signing_key",
+                "must be 64 hex digits (a 32-byte seed)",
+            )
+        })?;
+        Ok(self.signing_key(SigningKey::from_bytes(&seed)))
+    }
+
+    /// Records the `batch` queue holds (default 10,000).
+    pub fn queue(mut self, records: usize) -> Self {
+        self.queue = records;
+        self
+    }
+
+    /// Whether `build` creates the table and its triggers when missing (default
+    /// true; see [`PgAuditTrail::schema`]).
+    pub fn create_table(mut self, on: bool) -> Self {
+        self.create_table = on;
+        self
+    }
+
+    /// Counts records on `registry` as `audit_records_total{result}`.
+    pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
+        self.registry = Some((registry, namespace));
+        self
+    }
+
+    /// Creates the table if asked, resumes the chain from its last row, and starts
+    /// the writer task in `batch` mode (on the current Tokio runtime).
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting: a table name that is not an SQL
+    /// identifier, zero counts, metrics that cannot be registered, or a database
+    /// that cannot be reached or refuses the statements (field `audit_trail.table`).
+    pub async fn build(self) -> Result<PgAuditTrail, BuildError> {
+        if !valid_table(&self.table) {
+            return Err(BuildError::new(
+                "audit_trail.table",
+                format!(
+                    "{:?} is not a table name: letters, digits and `_`, optionally `schema.table`",
+                    self.table
+                ),
+            ));
+        }
+        if self.checkpoint_every == 0 {
+            return Err(BuildError::new(
+                "audit_trail.checkpoint_every",
+                "must be at least 1",
+            ));
+        }
+        if self.queue == 0 {
+            return Err(BuildError::new("audit_trail.queue", "must be at least 1"));
+        }
+        let table_error =
+            |e: sqlx::Error| BuildError::new("audit_trail.table", format!("{}: {e}", self.table));
+        if self.create_table {
+            let mut tx = self.pool.begin().await.map_err(table_error)?;
+            // One replica at a time creates the table and its triggers.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("readiness audit trail {}", self.table))
+                .execute(&mut *tx)
+                .await
+                .map_err(table_error)?;
+            sqlx::raw_sql(&PgAuditTrail::schema(&self.table))
+                .execute(&mut *tx)
+                .await
+                .map_err(table_error)?;
+            tx.commit().await.map_err(table_error)?;
+        }
+        let (seq, hash) = tail(&self.pool, &self.table).await.map_err(table_error)?;
+        let metrics = match &self.registry {
+            None => None,
+            Some((registry, namespace)) => Some(register(registry, namespace.as_deref())?),
+        };
+        let counts = Arc::new(Counts::new(metrics));
+        let verifying_key = self.key.as_ref().map(SigningKey::verifying_key);
+        let store = Arc::new(Store {
+            pool: self.pool,
+            table: self.table,
+            links: Mutex::new(Links::new(
+                seq,
+                hash,
+                self.checkpoint_every,
+                self.checkpoint_interval,
+                self.key,
+            )),
+        });
+        let queue = if self.durability == Durability::Batch {
+            let (sender, receiver) = mpsc::channel(self.queue);
+            tokio::spawn(batch_writer(
+                receiver,
+                Arc::clone(&store),
+                Arc::clone(&counts),
+            ));
+            Some(sender)
+        } else {
+            None
+        };
+        Ok(PgAuditTrail {
+            inner: Arc::new(Inner {
+                durability: self.durability,
+                verifying_key,
+                store,
+                queue,
+                counts,
+            }),
+        })
+    }
+}
+
+/// `name` or `schema.name`, each an unquoted SQL identifier.
+fn valid_table(table: &str) -> bool {
+    let part = |p: &str| {
+        let mut chars = p.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && p.len() <= 48
+    };
+    let mut parts = table.split('.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(name), None, None) => part(name),
+        (Some(schema), Some(name), None) => part(schema) && part(name),
+        _ => false,
+    }
+}
+
+/// The last row's `seq` and `hash`, or the start of a chain.
+async fn tail(pool: &PgPool, table: &str) -> Result<(u64, String), sqlx::Error> {
+    let row: Option<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"
+    ))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map_or((0, GENESIS.to_owned()), |(seq, hash)| {
+        (u64::try_from(seq).unwrap_or(0), hash)
+    }))
+}
+
+impl Store {
+    /// Inserts `events` (and the checkpoints they call for, and one more when
+    /// `checkpoint` is set) in one statement; when another writer took the next
+    /// `seq` first, re-links them behind its records and tries again.
+    async fn append(
+        &self,
+        links: &mut Links,
+        events: Vec<Value>,
+        checkpoint: bool,
+    ) -> Result<Checkpoint, sqlx::Error> {
+        let mut lost = 0;
+        loop {
+            let mut next = links.clone();
+            let mut rows = Vec::with_capacity(events.len() + 1);
+            for fields in &events {
+                let built = next.build("event", "event", fields.clone());
+                next.advance(&built);
+                rows.push(built);
+                if next.checkpoint_due() {
+                    let built = next.build_checkpoint();
+                    next.advance(&built);
+                    rows.push(built);
+                }
+            }
+            if checkpoint {
+                let built = next.build_checkpoint();
+                next.advance(&built);
+                rows.push(built);
+            }
+            match self.insert(&rows).await {
+                Ok(()) => {
+                    *links = next;
+                    rows.iter().for_each(log_checkpoint);
+                    let covered = rows.iter().rev().find_map(|r| r.covers.as_ref());
+                    return Ok(covered.map_or_else(
+                        || Checkpoint {
+                            seq: links.seq,
+                            hash: links.last_hash.clone(),
+                        },
+                        |(covered, _)| covered.clone(),
+                    ));
+                }
+                Err(error) if taken(&error) && lost < RACES => {
+                    lost += 1;
+                    let (seq, hash) = tail(&self.pool, &self.table).await?;
+                    links.seq = seq;
+                    links.last_hash = hash;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn insert(&self, rows: &[Built]) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let seqs: Vec<i64> = rows
+            .iter()
+            .map(|r| i64::try_from(r.seq).unwrap_or(i64::MAX))
+            .collect();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.kind).collect();
+        let hashes: Vec<&str> = rows.iter().map(|r| r.hash.as_str()).collect();
+        let lines: Vec<&str> = rows.iter().map(|r| r.line.as_str()).collect();
+        sqlx::query(&format!(
+            "INSERT INTO {} (seq, kind, hash, record) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])",
+            self.table
+        ))
+        .bind(seqs)
+        .bind(kinds)
+        .bind(hashes)
+        .bind(lines)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+}
+
+/// A unique violation: another writer holds that `seq`.
+fn taken(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(sqlx::error::DatabaseError::code)
+        .is_some_and(|code| code == "23505")
+}
+
+/// Inserts queued records in batches of up to [`BATCH`]; checkpoints when idle
+/// past the interval; when the last handle is gone, writes what is left and a
+/// last checkpoint.
+async fn batch_writer(
+    mut receiver: mpsc::Receiver<Message>,
+    store: Arc<Store>,
+    counts: Arc<Counts>,
+) {
+    let mut last_error: Option<String> = None;
+    loop {
+        let interval = store.links.lock().await.interval();
+        let first = match tokio::time::timeout(interval, receiver.recv()).await {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            Err(_idle) => {
+                let mut links = store.links.lock().await;
+                if links.uncovered() {
+                    let _ = store.append(&mut links, Vec::new(), true).await;
+                }
+                continue;
+            }
+        };
+        let mut events = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Event(fields) => events.push(fields),
+                Message::Flush(done) => flushes.push(done),
+            }
+            if events.len() < BATCH {
+                next = receiver.try_recv().ok();
+            }
+        }
+        let n = events.len() as u64;
+        if n > 0 {
+            let mut links = store.links.lock().await;
+            match store.append(&mut links, events, false).await {
+                Ok(_) => counts.add(0, n),
+                Err(error) => {
+                    counts.add(2, n);
+                    tracing::error!(target: "readiness::audit_trail", category = "system", error = %error, records = n, "audit records not written");
+                    last_error = Some(error.to_string());
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(last_error.take().map_or(Ok(()), Err));
+        }
+    }
+    let mut links = store.links.lock().await;
+    if links.uncovered() {
+        let _ = store.append(&mut links, Vec::new(), true).await;
+    }
+}
+
+/// Reads the trail in `table` in `seq` order and checks it as
+/// [`verify`](super::verify) checks a file.
+///
+/// # Errors
+///
+/// The table cannot be read (the verdict is about its content only).
+pub async fn verify_table(
+    pool: &PgPool,
+    table: &str,
+    options: &VerifyOptions,
+) -> Result<Verdict, TrailError> {
+    if !valid_table(table) {
+        return Err(TrailError::Write(std::io::Error::other(format!(
+            "{table:?} is not a table name"
+        ))));
+    }
+    let query = format!("SELECT record FROM {table} ORDER BY seq");
+    let mut rows = sqlx::query_scalar::<_, String>(&query).fetch(pool);
+    let mut bytes = Vec::new();
+    while let Some(line) = rows.try_next().await.map_err(database)? {
+        // A newline inside a row would split it: keep each row one line.
+        bytes.extend(line.bytes().map(|b| if b == b'\n' { b' ' } else { b }));
+        bytes.push(b'\n');
+    }
+    Ok(verify(&bytes, options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_table;
+
+    #[test]
+    fn table_names_are_identifiers() {
+        for good in ["audit_trail", "audit.trail", "_t1"] {
+            assert!(valid_table(good), "{good}");
+        }
+        for bad in ["", "1t", "a.b.c", "t; DROP TABLE x", "t-1", "\"t\"", "a."] {
+            assert!(!valid_table(bad), "{bad}");
+        }
+    }
+}
