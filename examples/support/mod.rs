@@ -1516,6 +1516,38 @@ pub fn the_kit_manifests_validate_and_match_the_service(exe: &str) {
         .as_u64()
         .unwrap_or(0);
     let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    // Each path the service writes lies in a volume of the pod: here, the mount
+    // becomes a directory of the test's own.
+    let mounts: Vec<String> = container["volumeMounts"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|m| m["mountPath"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let local = temp_file("mount");
+    std::fs::create_dir_all(&local).unwrap();
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .map(|(name, value)| {
+            if name != "AUDIT_TRAIL" {
+                return (name, value);
+            }
+            let mount = mounts
+                .iter()
+                .find(|m| value.starts_with(m.as_str()))
+                .unwrap_or_else(|| {
+                    panic!("AUDIT_TRAIL={value} is on no writable volume: {mounts:?}")
+                });
+            let local = format!("{}{}", local.display(), &value[mount.len()..]);
+            (name, local)
+        })
+        .collect();
+    assert!(
+        env.iter().any(|(n, _)| n == "AUDIT_TRAIL"),
+        "the kit sets AUDIT_TRAIL"
+    );
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let mut service = Service::start(exe, &env_refs);
     // The container port the probes name is the one the service listens on.
@@ -1542,6 +1574,7 @@ pub fn the_kit_manifests_validate_and_match_the_service(exe: &str) {
     }
     let scrape_path = docs[2]["spec"]["endpoints"][0]["path"].as_str().unwrap();
     assert_eq!(service.get(scrape_path).0, 200);
+    assert_eq!(service.trail, local.join("audit-trail.jsonl"));
     assert_eq!(docs[1]["spec"]["ports"][0]["targetPort"], "http");
     service.signal("TERM");
     service.wait_exit(Duration::from_secs(30));

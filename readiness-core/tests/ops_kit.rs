@@ -257,6 +257,7 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 fires("40m", "ReadLatencyBudgetBurnSlow", &[]),
                 quiet("15m", "WriteLatencyOverBudget"),
                 quiet("15m", "WriteLatencyBudgetBurnFast"),
+                quiet("40m", "WriteLatencyBudgetBurnSlow"),
             ],
             &notes,
         ),
@@ -297,11 +298,15 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                     "1 0.5 0.5 0.5 0.5",
                 ),
             ],
-            vec![fires(
-                "3m",
-                "DependencyUnreachable",
-                &[("check", "db"), ("instance", "pod-a:8080")],
-            )],
+            vec![
+                // Failing for less than a minute: not yet.
+                quiet("1m", "DependencyUnreachable"),
+                fires(
+                    "3m",
+                    "DependencyUnreachable",
+                    &[("check", "db"), ("instance", "pod-a:8080")],
+                ),
+            ],
             &notes,
         ),
         // CPU 90%, memory 87%, disk 90%: warnings; memory not yet critical.
@@ -343,6 +348,12 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 quiet("15m", "HighCpu"),
                 quiet("15m", "DiskAlmostFull"),
             ],
+            &notes,
+        ),
+        // Memory at half: neither memory alert.
+        case(
+            vec![series("system_memory_utilization_ratio", &[], "0.5x20")],
+            vec![quiet("15m", "HighMemory"), quiet("15m", "MemoryCritical")],
             &notes,
         ),
         // 5 authentication failures a minute (25 in 5 minutes) and one denied access.

@@ -204,3 +204,26 @@ fn every_unusable_value_is_an_error_naming_its_variable() {
         assert_eq!(err.field(), *variable, "{vars:?}: {err}");
     }
 }
+
+#[cfg(feature = "otel")]
+#[test]
+fn settings_given_in_code_override_the_environment() {
+    use readiness_core::telemetry::Telemetry;
+    let env = settings(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector.env:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_TRACES_SAMPLER", "always_off"),
+        ("OTEL_SERVICE_NAME", "from-env"),
+    ])
+    .unwrap();
+    let telemetry = Telemetry::from_settings(env)
+        .endpoint("http://collector.code:4317", Protocol::Grpc)
+        .sampler(SamplerSetting::TraceIdRatio(0.25))
+        .service("from-code", "1.0.0");
+    let s = telemetry.settings();
+    assert_eq!(s.endpoint.as_deref(), Some("http://collector.code:4317"));
+    assert_eq!(s.protocol, Protocol::Grpc);
+    assert_eq!(s.sampler, SamplerSetting::TraceIdRatio(0.25));
+    // Except the service name: OTEL_SERVICE_NAME wins, as the specification asks.
+    assert_eq!(s.service_name.as_deref(), Some("from-env"));
+}

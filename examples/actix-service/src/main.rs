@@ -275,6 +275,10 @@ fn write_ops_kit(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         .image(concat!("actix-service:", env!("CARGO_PKG_VERSION")))
         .env("BIND", "0.0.0.0")
         .env("PORT", "8080")
+        // The root filesystem is read-only: the audit trail gets a directory of
+        // its own (for a trail that outlives the pod, AUDIT_TRAIL=postgres).
+        .writable_dir("/var/lib/audit")
+        .env("AUDIT_TRAIL", "/var/lib/audit/audit-trail.jsonl")
         .build()?;
     for path in kit.write_to(dir)? {
         println!("wrote {}", path.display());

@@ -131,6 +131,20 @@ pub(super) fn render(kit: &OpsKit) -> String {
             container.remove("lifecycle");
         }
     }
+    if !deploy.writable_dirs.is_empty() {
+        let names = (0..deploy.writable_dirs.len()).map(|i| format!("writable-{i}"));
+        let volumes: Vec<Value> = names
+            .clone()
+            .map(|name| json!({ "name": name, "emptyDir": {} }))
+            .collect();
+        let mounts: Vec<Value> = names
+            .zip(&deploy.writable_dirs)
+            .map(|(name, path)| json!({ "name": name, "mountPath": path }))
+            .collect();
+        let pod = &mut deployment["spec"]["template"]["spec"];
+        pod["volumes"] = json!(volumes);
+        pod["containers"][0]["volumeMounts"] = json!(mounts);
+    }
     let service = json!({
         "apiVersion": "v1",
         "kind": "Service",

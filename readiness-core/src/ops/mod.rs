@@ -84,6 +84,8 @@ pub(crate) struct Deploy {
     /// Of the drain delay, the part a `preStop` sleep takes (the rest is the
     /// service's own); `None`: all of it.
     pub(crate) pre_stop: Option<Duration>,
+    /// `emptyDir` mounts.
+    pub(crate) writable_dirs: Vec<String>,
     pub(crate) k8s_namespace: Option<String>,
 }
 
@@ -125,6 +127,7 @@ impl OpsKit {
                     drain_timeout: Duration::from_secs(15),
                     hooks_timeout: Duration::from_secs(5),
                     pre_stop: None,
+                    writable_dirs: Vec::new(),
                     k8s_namespace: None,
                 },
             },
@@ -285,6 +288,25 @@ impl OpsKitBuilder {
     /// as the address it binds to).
     pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.kit.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// A writable directory in the container, whose root filesystem is read-only:
+    /// an `emptyDir` volume mounted at `path` (for an audit trail file, say). It
+    /// lives as long as the pod: what must outlive it belongs on a persistent
+    /// volume or in a database.
+    ///
+    /// ```
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// let kit = readiness_core::ops::OpsKit::builder(&readiness)
+    ///     .writable_dir("/var/lib/orders")
+    ///     .env("AUDIT_TRAIL", "/var/lib/orders/audit-trail.jsonl")
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(kit.kubernetes().contains("mountPath: /var/lib/orders"));
+    /// ```
+    pub fn writable_dir(mut self, path: impl Into<String>) -> Self {
+        self.kit.deploy.writable_dirs.push(path.into());
         self
     }
 
