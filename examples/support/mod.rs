@@ -1274,6 +1274,20 @@ pub fn a_database_away_fails_readiness_not_liveness(exe: &str) {
     }
 }
 
+/// `POST /items` with `body` and the audit tests' token: the status and the body.
+fn post_item(addr: SocketAddr, body: &str) -> (u16, String) {
+    request(
+        addr,
+        "POST",
+        "/items",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer audit-t0ken"),
+        ],
+        body,
+    )
+}
+
 /// Runs `exe audit-verify ARGS`: the exit code and what it printed.
 pub fn audit_verify(exe: &str, args: &[&str]) -> (i32, String) {
     let out = Command::new(exe)
@@ -1308,16 +1322,7 @@ pub fn writes_are_recorded_in_a_trail_that_verifies(exe: &str) {
     let key = json(&key_line)["public_key"].as_str().unwrap().to_owned();
     assert!(!key_line.contains(&seed), "the seed is never logged");
     for n in 0..3 {
-        let (status, body) = request(
-            service.addr,
-            "POST",
-            "/items",
-            &[
-                ("content-type", "application/json"),
-                ("authorization", "Bearer audit-t0ken"),
-            ],
-            &format!("{{\"name\":\"audited-{n}\"}}"),
-        );
+        let (status, body) = post_item(service.addr, &format!("{{\"name\":\"audited-{n}\"}}"));
         assert_eq!(status, 201, "{body}");
     }
     let (_, scrape) = service.get("/metrics");
@@ -1391,16 +1396,7 @@ pub fn strict_mode_refuses_a_write_it_cannot_record(exe: &str) {
         ],
     );
     let name = format!("unrecorded-{}", std::process::id());
-    let (status, body) = request(
-        service.addr,
-        "POST",
-        "/items",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", "Bearer audit-t0ken"),
-        ],
-        &format!("{{\"name\":\"{name}\"}}"),
-    );
+    let (status, body) = post_item(service.addr, &format!("{{\"name\":\"{name}\"}}"));
     assert_eq!(status, 503, "{body}");
     let (status, list) = service.get("/items");
     assert_eq!(status, 200);
@@ -1434,16 +1430,7 @@ pub fn the_trail_can_live_in_postgres(exe: &str) {
             ("AUDIT_TRAIL", "postgres"),
         ],
     );
-    let (status, body) = request(
-        service.addr,
-        "POST",
-        "/items",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", "Bearer audit-t0ken"),
-        ],
-        "{\"name\":\"in-the-table\"}",
-    );
+    let (status, body) = post_item(service.addr, "{\"name\":\"in-the-table\"}");
     assert_eq!(status, 201, "{body}");
     service.signal("TERM");
     assert_eq!(service.wait_exit(Duration::from_secs(15)), Some(0));

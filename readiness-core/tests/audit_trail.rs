@@ -330,6 +330,45 @@ fn crash_and_restart_cycles_resume_the_chain_with_explicit_breaks() {
         breaks
     );
     assert!(text.contains("unreadable tail of"), "the break says why");
+    // The bytes a break skips are covered by its digest: changing them is found.
+    let torn = text
+        .lines()
+        .position(|l| serde_json::from_str::<Value>(l).is_err())
+        .expect("a torn line");
+    let mut edited: Vec<String> = text.lines().map(str::to_owned).collect();
+    edited[torn].replace_range(2..3, "Z");
+    assert_ne!(edited[torn], text.lines().nth(torn).unwrap());
+    let edited = edited.join("\n") + "\n";
+    let Verdict::Bad { problem, .. } = verify(edited.as_bytes(), &VerifyOptions::new()) else {
+        panic!("an edit of the skipped bytes passed");
+    };
+    assert_eq!(problem, Problem::Unreadable);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_checkpoint_of_an_empty_trail_writes_nothing_and_anchors_nothing() {
+    let path = temp("empty");
+    let out = Capture::default();
+    let logs = LogSettings::new().build(out.clone()).unwrap();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(logs));
+    let trail = AuditTrail::builder(&path).build().unwrap();
+    let covered = trail.checkpoint().unwrap();
+    assert_eq!(covered.seq, 0);
+    drop(trail);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.is_empty(), "{}", String::from_utf8_lossy(&bytes));
+    let anchors = Checkpoint::from_log_lines(&out.text());
+    assert!(anchors.is_empty(), "{anchors:?}");
+    let options = VerifyOptions::new().anchors([covered]);
+    assert_eq!(
+        verify(&bytes, &options),
+        Verdict::Ok {
+            records: 0,
+            checkpoints: 0,
+            breaks: 0
+        }
+    );
     let _ = std::fs::remove_file(&path);
 }
 
@@ -496,6 +535,17 @@ mod postgres {
                 .unwrap();
             Self(pool.clone(), name)
         }
+        /// Runs `statement` with the table's triggers off, as its owner could.
+        async fn behind_the_triggers(&self, statement: &str) {
+            sqlx::raw_sql(&format!(
+                "ALTER TABLE {0} DISABLE TRIGGER USER; {statement}; ALTER TABLE {0} ENABLE TRIGGER USER",
+                self.1
+            ))
+            .execute(&self.0)
+            .await
+            .unwrap();
+        }
+
         async fn drop(self) {
             sqlx::raw_sql(&format!(
                 "DROP TABLE IF EXISTS {0}; DROP FUNCTION IF EXISTS {0}_insert_only()",
@@ -576,15 +626,12 @@ mod postgres {
             );
         }
         // ...and one made by someone who switched the triggers off is found.
-        sqlx::raw_sql(&format!(
-            "ALTER TABLE {0} DISABLE TRIGGER USER; \
-             UPDATE {0} SET record = replace(record, '\"actor\":\"alice\"', '\"actor\":\"mallory\"') WHERE seq = 5; \
-             ALTER TABLE {0} ENABLE TRIGGER USER",
-            table.1
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
+        table
+            .behind_the_triggers(&format!(
+                "UPDATE {} SET record = replace(record, '\"actor\":\"alice\"', '\"actor\":\"mallory\"') WHERE seq = 5",
+                table.1
+            ))
+            .await;
         assert_eq!(
             verify_table(&pool, &table.1, &options).await.unwrap(),
             Verdict::Bad {
@@ -592,13 +639,9 @@ mod postgres {
                 problem: Problem::Modified
             }
         );
-        sqlx::raw_sql(&format!(
-            "ALTER TABLE {0} DISABLE TRIGGER USER; DELETE FROM {0} WHERE seq = 5; ALTER TABLE {0} ENABLE TRIGGER USER",
-            table.1
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
+        table
+            .behind_the_triggers(&format!("DELETE FROM {} WHERE seq = 5", table.1))
+            .await;
         assert_eq!(
             verify_table(&pool, &table.1, &options).await.unwrap(),
             Verdict::Bad {

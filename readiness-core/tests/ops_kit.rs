@@ -52,8 +52,8 @@ fn the_rules_pass_promtool_check() {
     assert_eq!(paths.len(), 3);
     let (ok, output) = promtool(&["check", "rules", "prometheus-rules.yml"], &dir);
     assert!(ok, "{output}");
-    // 5 route rules + 4 windows x 3 SLO ratios; 13 alerts; 6 SLO burn alerts.
-    assert!(output.contains("SUCCESS: 36 rules found"), "{output}");
+    // 5 route rules + 4 windows x 3 SLO ratios; 14 alerts; 6 SLO burn alerts.
+    assert!(output.contains("SUCCESS: 37 rules found"), "{output}");
 
     // And promtool does reject a broken file, so the check above means something.
     std::fs::write(
@@ -167,6 +167,7 @@ fn case(input: Vec<Value>, expects: Vec<Expect>, notes: &serde_json::Map<String,
             "Down",
             "DependencyUnreachable",
             "MemoryCritical",
+            "AuditRecordsLost",
         ]
         .iter()
         .any(|n| name.ends_with(n))
@@ -370,11 +371,19 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                     "0 0 1 1 1 1",
                 ),
                 series("log_lines_dropped_total", &[], "0 0 3 3 3"),
+                series("audit_records_total", &[("result", "written")], "0+10x10"),
+                series(
+                    "audit_records_total",
+                    &[("result", "dropped")],
+                    "0 0 0 2 2 2",
+                ),
+                series("audit_records_total", &[("result", "failed")], "0x10"),
             ],
             vec![
                 fires("6m", "AuthenticationFailures", &[]),
                 fires("3m", "UnauthorizedAccess", &[]),
                 fires("3m", "LogLinesDropped", &[]),
+                fires("4m", "AuditRecordsLost", &[("result", "dropped")]),
             ],
             &notes,
         ),
@@ -392,11 +401,15 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                     "0x10",
                 ),
                 series("log_lines_dropped_total", &[], "0x10"),
+                series("audit_records_total", &[("result", "written")], "0+10x10"),
+                series("audit_records_total", &[("result", "dropped")], "0x10"),
+                series("audit_records_total", &[("result", "failed")], "0x10"),
             ],
             vec![
                 quiet("6m", "AuthenticationFailures"),
                 quiet("6m", "UnauthorizedAccess"),
                 quiet("6m", "LogLinesDropped"),
+                quiet("6m", "AuditRecordsLost"),
             ],
             &notes,
         ),

@@ -344,6 +344,18 @@ fn alerts(kit: &OpsKit) -> Vec<Rule> {
             "log lines were dropped",
             "The log writer's queue was full and lines were dropped within 15 minutes.".to_owned(),
         ),
+        alert(
+            kit,
+            "AuditRecordsLost",
+            format!(
+                "sum by (job, result) (increase({}{{{sel},result=~\"dropped|failed\"}}[15m])) > 0",
+                kit.metric(names::AUDIT_RECORDS)
+            ),
+            "0m",
+            "critical",
+            "audit records were not written",
+            "The audit trail dropped records (batch queue full) or failed to write them within 15 minutes: audited actions went unrecorded.".to_owned(),
+        ),
     ]);
     rules
 }

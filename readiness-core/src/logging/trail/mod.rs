@@ -57,7 +57,7 @@ use serde_json::{json, Value};
 pub use ed25519_dalek::{SigningKey as Ed25519SigningKey, VerifyingKey as Ed25519VerifyingKey};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use postgres::{verify_table, PgAuditTrail, PgAuditTrailBuilder};
+pub use postgres::{verify_table, PgAuditTrail, PgSink};
 pub use verify::{verify, Problem, Verdict, VerifyOptions};
 
 use self::record::{line_hash, log_checkpoint, unhex, Built, Links, GENESIS};
@@ -160,17 +160,25 @@ pub struct TrailStats {
     pub failed: u64,
 }
 
-/// Settings of an [`AuditTrail`].
+/// Settings of an [`AuditTrail`] (`S` = [`FileSink`]) or, with the `postgres`
+/// feature, of a `PgAuditTrail` (`S` = `PgSink`): the chain's settings are the
+/// same, the sink's are its own.
 #[must_use]
-pub struct AuditTrailBuilder {
-    target: Target,
+pub struct AuditTrailBuilder<S = FileSink> {
+    sink: S,
     durability: Durability,
     checkpoint_every: u64,
     checkpoint_interval: Duration,
     key: Option<SigningKey>,
     queue: usize,
-    sync: bool,
     registry: Option<(prometheus::Registry, Option<String>)>,
+}
+
+/// Where a file trail goes: see [`AuditTrail::builder`] and
+/// [`AuditTrailBuilder::sync`].
+pub struct FileSink {
+    target: Target,
+    sync: bool,
 }
 
 enum Target {
@@ -178,20 +186,28 @@ enum Target {
     Writer(Box<dyn Write + Send>),
 }
 
-impl fmt::Debug for AuditTrailBuilder {
+impl fmt::Debug for FileSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = match &self.target {
             Target::Path(path) => path.display().to_string(),
             Target::Writer(_) => "a writer".to_owned(),
         };
-        f.debug_struct("AuditTrailBuilder")
+        f.debug_struct("FileSink")
             .field("target", &target)
+            .field("sync", &self.sync)
+            .finish()
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for AuditTrailBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditTrailBuilder")
+            .field("sink", &self.sink)
             .field("durability", &self.durability)
             .field("checkpoint_every", &self.checkpoint_every)
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("signed", &self.key.is_some())
             .field("queue", &self.queue)
-            .field("sync", &self.sync)
             .finish_non_exhaustive()
     }
 }
@@ -260,17 +276,28 @@ struct Chain {
     file: Option<File>,
     sync: bool,
     links: Links,
+    /// The file's length after the last whole line: a write cut short is cut
+    /// back to it, so the next record starts on a line of its own.
+    len: u64,
+    /// Checkpoints written but not yet synced: logged once they are on disk.
+    unlogged: Vec<Built>,
 }
 
 impl AuditTrail {
     /// A trail appended to the file at `path` (made if missing).
     pub fn builder(path: impl AsRef<Path>) -> AuditTrailBuilder {
-        AuditTrailBuilder::new(Target::Path(path.as_ref().to_path_buf()))
+        AuditTrailBuilder::new(FileSink {
+            target: Target::Path(path.as_ref().to_path_buf()),
+            sync: true,
+        })
     }
 
     /// A trail written to any writer (a new chain; nothing to resume from).
     pub fn to_writer(writer: impl Write + Send + 'static) -> AuditTrailBuilder {
-        AuditTrailBuilder::new(Target::Writer(Box::new(writer)))
+        AuditTrailBuilder::new(FileSink {
+            target: Target::Writer(Box::new(writer)),
+            sync: true,
+        })
     }
 
     /// Records `event`. In `batch` mode it is queued (or dropped when the queue is
@@ -324,6 +351,7 @@ impl AuditTrail {
     /// ```
     /// # use readiness_core::logging::trail::AuditTrail;
     /// # use readiness_core::logging::{AuditEvent, Outcome};
+    /// # #[allow(dead_code)]
     /// # async fn handler(trail: AuditTrail) -> Result<(), Box<dyn std::error::Error>> {
     /// trail.record_async(&AuditEvent::new("bob", "export", "report", Outcome::Success)).await?;
     /// # Ok(()) }
@@ -420,16 +448,15 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl AuditTrailBuilder {
-    fn new(target: Target) -> Self {
+impl<S> AuditTrailBuilder<S> {
+    pub(crate) fn new(sink: S) -> Self {
         Self {
-            target,
+            sink,
             durability: Durability::Blocking,
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(60),
             key: None,
             queue: 10_000,
-            sync: true,
             registry: None,
         }
     }
@@ -481,13 +508,6 @@ impl AuditTrailBuilder {
         self
     }
 
-    /// Whether each write is synced to disk (default true: a record the request
-    /// waited for survives a crash of the machine).
-    pub fn sync(mut self, on: bool) -> Self {
-        self.sync = on;
-        self
-    }
-
     /// Counts records on `registry` as `audit_records_total{result="written"|
     /// "dropped"|"failed"}`.
     pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
@@ -495,16 +515,8 @@ impl AuditTrailBuilder {
         self
     }
 
-    /// Opens the trail: resumes the chain of an existing file (with a
-    /// `chain_break` record after an unreadable tail), and starts the writer thread
-    /// in `batch` mode.
-    ///
-    /// # Errors
-    ///
-    /// A [`BuildError`] naming the setting: the file cannot be opened, read or
-    /// appended to, a zero checkpoint count or queue, or metrics that cannot be
-    /// registered.
-    pub fn build(self) -> Result<AuditTrail, BuildError> {
+    /// The checks every sink's `build` starts with, and the record counters.
+    pub(crate) fn checked(&self) -> Result<Arc<Counts>, BuildError> {
         if self.checkpoint_every == 0 {
             return Err(BuildError::new(
                 "audit_trail.checkpoint_every",
@@ -518,7 +530,52 @@ impl AuditTrailBuilder {
             None => None,
             Some((registry, namespace)) => Some(register(registry, namespace.as_deref())?),
         };
-        let (out, file, resume) = match self.target {
+        Ok(Arc::new(Counts::new(metrics)))
+    }
+
+    /// The chain, going on from `seq` and `hash`.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn links(&self, seq: u64, hash: String) -> Links {
+        Links::new(
+            seq,
+            hash,
+            self.checkpoint_every,
+            self.checkpoint_interval,
+            self.key.clone(),
+        )
+    }
+
+    pub(crate) fn verifying_key(&self) -> Option<Ed25519VerifyingKey> {
+        self.key.as_ref().map(SigningKey::verifying_key)
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn mode(&self) -> (Durability, usize) {
+        (self.durability, self.queue)
+    }
+}
+
+impl AuditTrailBuilder<FileSink> {
+    /// Whether each write is synced to disk (default true: a record the request
+    /// waited for survives a crash of the machine).
+    pub fn sync(mut self, on: bool) -> Self {
+        self.sink.sync = on;
+        self
+    }
+
+    /// Opens the trail: resumes the chain of an existing file (with a
+    /// `chain_break` record after an unreadable tail), and starts the writer thread
+    /// in `batch` mode.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting: the file cannot be opened, read or
+    /// appended to, a zero checkpoint count or queue, or metrics that cannot be
+    /// registered.
+    pub fn build(self) -> Result<AuditTrail, BuildError> {
+        let counts = self.checked()?;
+        let verifying_key = self.verifying_key();
+        let (out, file, resume) = match self.sink.target {
             Target::Writer(writer) => (writer, None, Resume::default()),
             Target::Path(path) => {
                 let field = |e: io::Error| {
@@ -538,31 +595,45 @@ impl AuditTrailBuilder {
                 )
             }
         };
-        let verifying_key = self.key.as_ref().map(SigningKey::verifying_key);
+        let links = Links::new(
+            resume.seq,
+            resume.hash,
+            self.checkpoint_every,
+            self.checkpoint_interval,
+            self.key,
+        );
+        let len = match &file {
+            Some(file) => file
+                .metadata()
+                .map_err(|e| BuildError::new("audit_trail.path", e.to_string()))?
+                .len(),
+            None => 0,
+        };
         let mut chain = Chain {
             out,
             file,
-            sync: self.sync,
-            links: Links::new(
-                resume.seq,
-                resume.hash,
-                self.checkpoint_every,
-                self.checkpoint_interval,
-                self.key,
-            ),
+            sync: self.sink.sync,
+            links,
+            len,
+            unlogged: Vec::new(),
         };
         let field = |e: io::Error| BuildError::new("audit_trail.path", e.to_string());
         if resume.partial_line {
             // A write cut short: the next record starts on a line of its own.
             chain.out.write_all(b"\n").map_err(field)?;
+            chain.len += 1;
         }
-        if let Some(reason) = resume.broken {
+        if let Some((reason, skipped)) = resume.broken {
             chain
-                .append("chain_break", "break", json!({ "reason": reason }))
+                .append(
+                    "chain_break",
+                    "break",
+                    json!({ "reason": reason, "skipped_sha256": skipped }),
+                )
                 .map_err(field)?;
+            chain.sync_now().map_err(field)?;
             tracing::warn!(target: "readiness::audit_trail", category = "system", reason = %reason, seq = chain.links.seq, "audit trail resumed after a chain break");
         }
-        let counts = Arc::new(Counts::new(metrics));
         let chain = Arc::new(Mutex::new(chain));
         let (queue, thread) = if self.durability == Durability::Batch {
             let (sender, receiver) = mpsc::sync_channel(self.queue);
@@ -668,7 +739,14 @@ impl Chain {
         let mut line = Vec::with_capacity(built.line.len() + 1);
         line.extend_from_slice(built.line.as_bytes());
         line.push(b'\n');
-        self.out.write_all(&line)?;
+        if let Err(error) = self.out.write_all(&line) {
+            // Part of the line may be in the file (a disk filling up): cut it off.
+            if let Some(file) = &self.file {
+                let _ = file.set_len(self.len);
+            }
+            return Err(error);
+        }
+        self.len += line.len() as u64;
         self.links.advance(built);
         Ok(())
     }
@@ -697,6 +775,10 @@ impl Chain {
         if let (true, Some(file)) = (self.sync, &self.file) {
             file.sync_data()?;
         }
+        // Only what is on disk goes out as an anchor.
+        self.unlogged
+            .drain(..)
+            .for_each(|built| log_checkpoint(&built));
         Ok(())
     }
 
@@ -707,11 +789,18 @@ impl Chain {
         };
         let built = self.links.build_checkpoint();
         self.write(&built)?;
-        log_checkpoint(&built);
+        self.unlogged.push(built);
         Ok(covered)
     }
 
+    /// A checkpoint, synced; none on a trail with nothing to cover yet.
     fn checkpoint(&mut self) -> io::Result<Checkpoint> {
+        if self.links.seq == 0 {
+            return Ok(Checkpoint {
+                seq: 0,
+                hash: GENESIS.to_owned(),
+            });
+        }
         let checkpoint = self.checkpoint_unsynced()?;
         self.sync_now()?;
         Ok(checkpoint)
@@ -722,8 +811,9 @@ impl Chain {
 struct Resume {
     seq: u64,
     hash: String,
-    /// Why the chain cannot simply go on: an unreadable tail.
-    broken: Option<String>,
+    /// Why the chain cannot simply go on (an unreadable tail), and the SHA-256 of
+    /// the lines it skips, so they are covered too.
+    broken: Option<(String, String)>,
     /// The file ends inside a line (a write cut short).
     partial_line: bool,
 }
@@ -772,15 +862,16 @@ impl Resume {
                     None => &[][..],
                 }
             };
-            let mut skipped = 0usize;
+            let mut skipped = Vec::new();
             let mut found = None;
             for line in record::lines(whole).into_iter().rev() {
                 if let Some(tail) = valid_record(line) {
                     found = Some(tail);
                     break;
                 }
-                skipped += line.len();
+                skipped.push(line);
             }
+            skipped.reverse();
             match found {
                 Some((seq, hash)) => {
                     resume.seq = seq;
@@ -793,10 +884,11 @@ impl Resume {
                 }
                 None => {}
             }
-            if skipped > 0 {
-                resume.broken = Some(format!(
-                    "unreadable tail of {skipped} bytes after seq {}",
-                    resume.seq
+            if !skipped.is_empty() {
+                let bytes: usize = skipped.iter().map(|l| l.len()).sum();
+                resume.broken = Some((
+                    format!("unreadable tail of {bytes} bytes after seq {}", resume.seq),
+                    record::skipped_digest(&skipped),
                 ));
             }
             return Ok(resume);

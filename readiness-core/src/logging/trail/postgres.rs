@@ -3,17 +3,15 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use ed25519_dalek::SigningKey;
 use futures_util::TryStreamExt as _;
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::record::{log_checkpoint, unhex, Built, Links, GENESIS};
+use super::record::{log_checkpoint, Built, Links, GENESIS};
 use super::verify::{verify, Verdict, VerifyOptions};
-use super::{register, Checkpoint, Counts, Durability, TrailError, TrailStats};
+use super::{AuditTrailBuilder, Checkpoint, Counts, Durability, TrailError, TrailStats};
 use crate::error::BuildError;
 use crate::logging::AuditEvent;
 
@@ -37,6 +35,7 @@ const BATCH: usize = 512;
 /// use readiness_core::logging::trail::{verify_table, Durability, PgAuditTrail, VerifyOptions};
 /// use readiness_core::logging::{AuditEvent, Outcome};
 ///
+/// # #[allow(dead_code)]
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let pool = sqlx::PgPool::connect("postgres://app@db/orders").await?;
 /// let trail = PgAuditTrail::builder(pool.clone())
@@ -73,32 +72,13 @@ enum Message {
     Flush(oneshot::Sender<Result<(), String>>),
 }
 
-/// Settings of a [`PgAuditTrail`].
-#[must_use]
-pub struct PgAuditTrailBuilder {
+/// Where a PostgreSQL trail goes: see [`PgAuditTrail::builder`],
+/// [`AuditTrailBuilder::table`] and [`AuditTrailBuilder::create_table`].
+#[derive(Debug)]
+pub struct PgSink {
     pool: PgPool,
     table: String,
-    durability: Durability,
-    checkpoint_every: u64,
-    checkpoint_interval: Duration,
-    key: Option<SigningKey>,
-    queue: usize,
     create_table: bool,
-    registry: Option<(prometheus::Registry, Option<String>)>,
-}
-
-impl fmt::Debug for PgAuditTrailBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgAuditTrailBuilder")
-            .field("table", &self.table)
-            .field("durability", &self.durability)
-            .field("checkpoint_every", &self.checkpoint_every)
-            .field("checkpoint_interval", &self.checkpoint_interval)
-            .field("signed", &self.key.is_some())
-            .field("queue", &self.queue)
-            .field("create_table", &self.create_table)
-            .finish_non_exhaustive()
-    }
 }
 
 impl fmt::Debug for PgAuditTrail {
@@ -113,21 +93,15 @@ impl fmt::Debug for PgAuditTrail {
 
 impl PgAuditTrail {
     /// A trail in a table of `pool`'s database (default table `audit_trail`).
-    pub fn builder(pool: PgPool) -> PgAuditTrailBuilder {
-        PgAuditTrailBuilder {
+    pub fn builder(pool: PgPool) -> AuditTrailBuilder<PgSink> {
+        AuditTrailBuilder::new(PgSink {
             pool,
             table: "audit_trail".to_owned(),
-            durability: Durability::Blocking,
-            checkpoint_every: 1000,
-            checkpoint_interval: Duration::from_secs(60),
-            key: None,
-            queue: 10_000,
             create_table: true,
-            registry: None,
-        }
+        })
     }
 
-    /// The table's definition: the statements [`PgAuditTrailBuilder::build`] runs
+    /// The table's definition: the statements [`AuditTrailBuilder::build`] runs
     /// unless told not to (for services whose migrations create their tables).
     ///
     /// ```
@@ -229,6 +203,12 @@ impl PgAuditTrail {
         self.flush().await?;
         let store = &self.inner.store;
         let mut links = store.links.lock().await;
+        if links.seq == 0 {
+            return Ok(Checkpoint {
+                seq: 0,
+                hash: GENESIS.to_owned(),
+            });
+        }
         store
             .append(&mut links, Vec::new(), true)
             .await
@@ -252,68 +232,17 @@ fn database(error: sqlx::Error) -> TrailError {
     TrailError::Write(std::io::Error::other(error))
 }
 
-impl PgAuditTrailBuilder {
+impl AuditTrailBuilder<PgSink> {
     /// The table (default `audit_trail`; `schema.table` is accepted).
     pub fn table(mut self, table: impl Into<String>) -> Self {
-        self.table = table.into();
+        self.sink.table = table.into();
         self
     }
 
-    /// The mode (default `blocking`).
-    pub fn durability(mut self, durability: Durability) -> Self {
-        self.durability = durability;
-        self
-    }
-
-    /// A checkpoint after this many records from this writer (default 1,000).
-    pub fn checkpoint_every(mut self, records: u64) -> Self {
-        self.checkpoint_every = records;
-        self
-    }
-
-    /// A checkpoint once this long has passed since the last (default 60 s).
-    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
-        self.checkpoint_interval = interval;
-        self
-    }
-
-    /// Signs every checkpoint with this Ed25519 key.
-    pub fn signing_key(mut self, key: SigningKey) -> Self {
-        self.key = Some(key);
-        self
-    }
-
-    /// The signing key as 64 hex digits (its 32-byte seed).
-    ///
-    /// # Errors
-    ///
-    /// A [`BuildError`] (field `audit_trail.signing_key`) when it is not 64 hex digits.
-    pub fn signing_key_hex(self, hex: &str) -> Result<Self, BuildError> {
-        let seed = unhex::<32>(hex).ok_or_else(|| {
-            BuildError::new(
-                "audit_trail.signing_key",
-                "must be 64 hex digits (a 32-byte seed)",
-            )
-        })?;
-        Ok(self.signing_key(SigningKey::from_bytes(&seed)))
-    }
-
-    /// Records the `batch` queue holds (default 10,000).
-    pub fn queue(mut self, records: usize) -> Self {
-        self.queue = records;
-        self
-    }
-
-    /// Whether `build` creates the table and its triggers when missing (default
-    /// true; see [`PgAuditTrail::schema`]).
+    /// Whether `build` creates the table and its triggers when missing
+    /// (default true; see [`PgAuditTrail::schema`]).
     pub fn create_table(mut self, on: bool) -> Self {
-        self.create_table = on;
-        self
-    }
-
-    /// Counts records on `registry` as `audit_records_total{result}`.
-    pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
-        self.registry = Some((registry, namespace));
+        self.sink.create_table = on;
         self
     }
 
@@ -326,60 +255,47 @@ impl PgAuditTrailBuilder {
     /// identifier, zero counts, metrics that cannot be registered, or a database
     /// that cannot be reached or refuses the statements (field `audit_trail.table`).
     pub async fn build(self) -> Result<PgAuditTrail, BuildError> {
-        if !valid_table(&self.table) {
+        let PgSink {
+            pool,
+            table,
+            create_table,
+        } = &self.sink;
+        if !valid_table(table) {
             return Err(BuildError::new(
                 "audit_trail.table",
                 format!(
-                    "{:?} is not a table name: letters, digits and `_`, optionally `schema.table`",
-                    self.table
+                    "{table:?} is not a table name: letters, digits and `_`, optionally `schema.table`"
                 ),
             ));
         }
-        if self.checkpoint_every == 0 {
-            return Err(BuildError::new(
-                "audit_trail.checkpoint_every",
-                "must be at least 1",
-            ));
-        }
-        if self.queue == 0 {
-            return Err(BuildError::new("audit_trail.queue", "must be at least 1"));
-        }
+        let counts = self.checked()?;
         let table_error =
-            |e: sqlx::Error| BuildError::new("audit_trail.table", format!("{}: {e}", self.table));
-        if self.create_table {
-            let mut tx = self.pool.begin().await.map_err(table_error)?;
+            |e: sqlx::Error| BuildError::new("audit_trail.table", format!("{table}: {e}"));
+        if *create_table {
+            let mut tx = pool.begin().await.map_err(table_error)?;
             // One replica at a time creates the table and its triggers.
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind(format!("readiness audit trail {}", self.table))
+                .bind(format!("readiness audit trail {table}"))
                 .execute(&mut *tx)
                 .await
                 .map_err(table_error)?;
-            sqlx::raw_sql(&PgAuditTrail::schema(&self.table))
+            sqlx::raw_sql(&PgAuditTrail::schema(table))
                 .execute(&mut *tx)
                 .await
                 .map_err(table_error)?;
             tx.commit().await.map_err(table_error)?;
         }
-        let (seq, hash) = tail(&self.pool, &self.table).await.map_err(table_error)?;
-        let metrics = match &self.registry {
-            None => None,
-            Some((registry, namespace)) => Some(register(registry, namespace.as_deref())?),
-        };
-        let counts = Arc::new(Counts::new(metrics));
-        let verifying_key = self.key.as_ref().map(SigningKey::verifying_key);
+        let (seq, hash) = tail(pool, table).await.map_err(table_error)?;
+        let links = self.links(seq, hash);
+        let verifying_key = self.verifying_key();
+        let (durability, queue) = self.mode();
         let store = Arc::new(Store {
-            pool: self.pool,
-            table: self.table,
-            links: Mutex::new(Links::new(
-                seq,
-                hash,
-                self.checkpoint_every,
-                self.checkpoint_interval,
-                self.key,
-            )),
+            pool: self.sink.pool,
+            table: self.sink.table,
+            links: Mutex::new(links),
         });
-        let queue = if self.durability == Durability::Batch {
-            let (sender, receiver) = mpsc::channel(self.queue);
+        let queue = if durability == Durability::Batch {
+            let (sender, receiver) = mpsc::channel(queue);
             tokio::spawn(batch_writer(
                 receiver,
                 Arc::clone(&store),
@@ -391,7 +307,7 @@ impl PgAuditTrailBuilder {
         };
         Ok(PgAuditTrail {
             inner: Arc::new(Inner {
-                durability: self.durability,
+                durability,
                 verifying_key,
                 store,
                 queue,

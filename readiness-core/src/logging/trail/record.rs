@@ -74,8 +74,9 @@ pub(crate) fn hash_of(record: &Map<String, Value>) -> String {
 /// sorting before it) and is the last `,"hash":"` of the line (what follows it,
 /// `kind`, `prev_hash`, `seq` and `ts`, holds no object). Removing
 /// `,"hash":"…"` leaves exactly the canonical form [`hash_of`] hashes. A line that
-/// is not canonical (any byte changed, moved or re-encoded) gets a hash that
-/// does not match. `None`: no hash field where one must be.
+/// is not canonical (any byte changed or re-encoded) gets a hash that
+/// does not match (moving the `hash` field itself changes nothing it covers).
+/// `None`: no hash field where one must be.
 pub(crate) fn line_hash(line: &[u8]) -> Option<(&str, bool)> {
     const FIELD: &[u8] = b",\"hash\":\"";
     let start = memchr::memmem::rfind(line, FIELD)?;
@@ -288,4 +289,15 @@ pub(crate) fn lines(bytes: &[u8]) -> Vec<&[u8]> {
         start = end + 1;
     }
     out
+}
+
+/// SHA-256 (hex) of unreadable lines a `chain_break` skips: each line and its
+/// newline, in file order.
+pub(crate) fn skipped_digest(lines: &[&[u8]]) -> String {
+    let mut digest = Sha256::new();
+    for line in lines {
+        digest.update(line);
+        digest.update(b"\n");
+    }
+    hex(&digest.finalize())
 }

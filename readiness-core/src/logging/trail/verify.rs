@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::record::{checkpoint_message, line_hash, lines, unhex, GENESIS};
+use super::record::{checkpoint_message, line_hash, lines, skipped_digest, unhex, GENESIS};
 use super::Checkpoint;
 
 /// What to check a trail against.
@@ -157,6 +157,17 @@ struct Head<'a> {
     hash: Cow<'a, str>,
     #[serde(borrow, default)]
     checkpoint: Option<Covers<'a>>,
+    /// A `chain_break`'s digest of the lines it skips.
+    #[serde(default, rename = "break", deserialize_with = "break_digest")]
+    skipped_sha256: Option<String>,
+}
+
+fn break_digest<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Break {
+        skipped_sha256: Option<String>,
+    }
+    Ok(Option::<Break>::deserialize(d)?.and_then(|b| b.skipped_sha256))
 }
 
 #[derive(Deserialize)]
@@ -205,9 +216,14 @@ pub fn verify(bytes: &[u8], options: &VerifyOptions) -> Verdict {
             while j < lines.len() && lines.head(j).is_none() {
                 j += 1;
             }
+            // ...and names their digest, so they cannot be changed either.
             let owned = j < lines.len()
                 && lines.head(j).is_some_and(|next| {
-                    next.kind == "chain_break" && next.seq == expected && next.prev_hash == prev
+                    next.kind == "chain_break"
+                        && next.seq == expected
+                        && next.prev_hash == prev
+                        && next.skipped_sha256.as_deref()
+                            == Some(skipped_digest(&lines.raw[i..j]).as_str())
                 });
             if owned {
                 i = j;
@@ -278,6 +294,9 @@ pub fn verify(bytes: &[u8], options: &VerifyOptions) -> Verdict {
     let mut anchors: Vec<&Checkpoint> = options.anchors.iter().collect();
     anchors.sort_by_key(|a| a.seq);
     for anchor in anchors {
+        if anchor.seq == 0 && anchor.hash == GENESIS {
+            continue; // the start of every chain
+        }
         match hashes.binary_search_by_key(&anchor.seq, |(seq, _)| *seq) {
             Ok(at) if hashes[at].1 == anchor.hash => {}
             Ok(_) => return bad(anchor.seq, Problem::AnchorMismatch),
