@@ -1209,7 +1209,9 @@ pub fn items_round_trip(exe: &str) {
         );
         assert_eq!(status, 401);
 
-        let audit = service.wait_for_line("the audit line", |l| json(l)["category"] == "audit");
+        let audit = service.wait_for_line("the audit line", |l| {
+            json(l)["category"] == "audit" && json(l)["action"] == "create"
+        });
         assert_eq!(json(&audit)["resource_id"], id.to_string(), "{audit}");
         let security =
             service.wait_for_line("the security line", |l| json(l)["category"] == "security");
@@ -1337,8 +1339,8 @@ pub fn writes_are_recorded_in_a_trail_that_verifies(exe: &str) {
     let text = std::fs::read_to_string(&trail).unwrap();
     assert_eq!(
         text.lines().count(),
-        4,
-        "3 events and the shutdown's checkpoint:\n{text}"
+        5,
+        "the opening checkpoint, 3 events and the shutdown's checkpoint:\n{text}"
     );
     assert!(text.lines().all(|l| json(l)["hash"].is_string()));
 
@@ -1347,7 +1349,7 @@ pub fn writes_are_recorded_in_a_trail_that_verifies(exe: &str) {
         (code, out.trim()),
         (
             0,
-            format!("{trail}: OK: 4 records, 1 checkpoints, 0 chain breaks").as_str()
+            format!("{trail}: OK: 5 records, 2 checkpoints, 0 chain breaks").as_str()
         )
     );
     // Another key: the checkpoint's signature does not hold.
@@ -1421,6 +1423,22 @@ pub fn strict_mode_refuses_a_write_it_cannot_record(exe: &str) {
 /// `audit_trail` table, and `audit-verify --table` passes it.
 pub fn the_trail_can_live_in_postgres(exe: &str) {
     let database = postgres_url();
+    // A table of the test's own (the database outlives test runs).
+    let table = format!("audit_trail_example_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([database.as_str(), "-q", "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let drop_table =
+        format!("DROP TABLE IF EXISTS {table}; DROP FUNCTION IF EXISTS {table}_insert_only()");
+    psql(&drop_table);
     let mut service = Service::start(
         exe,
         &[
@@ -1428,6 +1446,7 @@ pub fn the_trail_can_live_in_postgres(exe: &str) {
             ("READINESS_SHUTDOWN_DRAIN_DELAY", "0s"),
             ("DATABASE_URL", &database),
             ("AUDIT_TRAIL", "postgres"),
+            ("AUDIT_TABLE", &table),
         ],
     );
     let (status, body) = post_item(service.addr, "{\"name\":\"in-the-table\"}");
@@ -1435,7 +1454,7 @@ pub fn the_trail_can_live_in_postgres(exe: &str) {
     service.signal("TERM");
     assert_eq!(service.wait_exit(Duration::from_secs(15)), Some(0));
     let out = Command::new(exe)
-        .args(["audit-verify", "--table", "audit_trail"])
+        .args(["audit-verify", "--table", &table])
         .env("DATABASE_URL", &database)
         .output()
         .unwrap();
@@ -1446,7 +1465,12 @@ pub fn the_trail_can_live_in_postgres(exe: &str) {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.starts_with("table audit_trail: OK: "), "{text}");
+    assert_eq!(
+        text.trim(),
+        format!("table {table}: OK: 3 records, 2 checkpoints, 0 chain breaks"),
+        "the opening checkpoint, the write and the shutdown's checkpoint"
+    );
+    psql(&drop_table);
 }
 
 /// Both services: the kit's own manifests pass Kubernetes' schemas, and the

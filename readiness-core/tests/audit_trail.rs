@@ -123,31 +123,32 @@ fn rehash(record: &mut serde_json::Map<String, Value>) {
 fn every_tampering_of_a_10000_record_trail_is_found_at_the_exact_record() {
     let (bytes, anchors) = signed_trail();
     let original = lines(&bytes);
-    assert_eq!(original.len(), 10_000);
-    assert_eq!(anchors.len(), 100);
+    // The opening checkpoint, 9,900 events, a checkpoint after each 99.
+    assert_eq!(original.len(), 10_001);
+    assert_eq!(anchors.len(), 101);
     let options = VerifyOptions::new()
         .key(key().verifying_key())
         .anchors(anchors.clone());
     assert_eq!(
         verify(&bytes, &options),
         Verdict::Ok {
-            records: 10_000,
-            checkpoints: 100,
+            records: 10_001,
+            checkpoints: 101,
             breaks: 0
         }
     );
     let checkpoint_seqs: Vec<u64> = anchors.iter().map(|a| a.seq + 1).collect();
     // Two threads, each trial with a generator seeded by its number: the same
     // trials whichever thread runs them.
-    const TRIALS: usize = 2_400;
+    const TRIALS: usize = 2_800;
     let started = std::time::Instant::now();
-    let tallies: Vec<[u32; 6]> = std::thread::scope(|scope| {
+    let tallies: Vec<[u32; 7]> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2)
             .map(|worker| {
                 let (original, anchors, checkpoint_seqs, options) =
                     (&original, &anchors, &checkpoint_seqs, &options);
                 scope.spawn(move || {
-                    let mut tally = [0u32; 6];
+                    let mut tally = [0u32; 7];
                     for trial in (worker..TRIALS).step_by(2) {
                         let kind = tamper_trial(trial, original, anchors, checkpoint_seqs, options);
                         tally[kind] += 1;
@@ -158,8 +159,8 @@ fn every_tampering_of_a_10000_record_trail_is_found_at_the_exact_record() {
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
-    let tally: Vec<u32> = (0..6).map(|k| tallies.iter().map(|t| t[k]).sum()).collect();
-    assert_eq!(tally, [400; 6]);
+    let tally: Vec<u32> = (0..7).map(|k| tallies.iter().map(|t| t[k]).sum()).collect();
+    assert_eq!(tally, [400; 7]);
     eprintln!(
         "{TRIALS} tampering trials verified in {:?}",
         started.elapsed()
@@ -177,7 +178,7 @@ fn tamper_trial(
 ) -> usize {
     let mut rng =
         Rng(0x9E37_79B9_7F4A_7C15 ^ (trial as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let kind = trial % 6;
+    let kind = trial % 7;
     let mut tampered = original.to_vec();
     let (seq, problem): (u64, Option<Problem>) = match kind {
         // Flip one byte of one record (a bit pattern that changes it).
@@ -206,7 +207,13 @@ fn tamper_trial(
             forged.insert("prev_hash".into(), before["hash"].clone());
             rehash(&mut forged);
             tampered.insert(k + 1, serde_json::to_vec(&Value::Object(forged)).unwrap());
-            (k as u64 + 2, Some(Problem::Inserted))
+            // Slipped in where a checkpoint was due, it is one event too many first.
+            let problem = if parse(&original[k + 1])["kind"] == "checkpoint" {
+                Problem::MissingCheckpoint
+            } else {
+                Problem::Inserted
+            };
+            (k as u64 + 2, Some(problem))
         }
         // Swap two records.
         3 => {
@@ -225,7 +232,7 @@ fn tamper_trial(
         // Rewrite record k and re-chain after it, without the key: checkpoints
         // get the new hashes and keep their old signatures. (Re-chained up to
         // the first checkpoint after k, where verification stops either way.)
-        _ => {
+        5 => {
             let k = rng.below(9_900) as usize;
             let checkpoint = *checkpoint_seqs.iter().find(|c| **c > k as u64 + 1).unwrap();
             let mut prev: Option<Value> = None;
@@ -250,6 +257,47 @@ fn tamper_trial(
                 *line = serde_json::to_vec(&Value::Object(record)).unwrap();
             }
             (checkpoint, Some(Problem::BadSignature))
+        }
+        // Rewrite record k, drop every checkpoint after it and re-chain the rest,
+        // without the key: the last checkpoint kept promised one within 99 events.
+        _ => {
+            let k = 1 + rng.below(9_600) as usize;
+            let kept = *checkpoint_seqs
+                .iter()
+                .rfind(|c| **c <= k as u64 + 1)
+                .unwrap();
+            let mut rest = Vec::new();
+            let mut prev = parse(&tampered[k - 1])["hash"].clone();
+            // (Re-chained 150 records past the last checkpoint kept: the verdict
+            // comes at 100, and the rewrite may as well end there.)
+            let end = (kept as usize + 150).min(tampered.len());
+            for (i, line) in tampered[k..end].iter().enumerate() {
+                let mut record = parse(line);
+                if i > 0 && record["kind"] == "checkpoint" {
+                    continue;
+                }
+                if i == 0 {
+                    record.insert("ts".into(), json!("2020-01-01T00:00:00Z"));
+                }
+                record.insert("seq".into(), json!(k as u64 + 1 + rest.len() as u64));
+                record.insert("prev_hash".into(), prev.clone());
+                rehash(&mut record);
+                prev = record["hash"].clone();
+                rest.push(serde_json::to_vec(&Value::Object(record)).unwrap());
+            }
+            tampered.truncate(k);
+            tampered.extend(rest);
+            let key_only = VerifyOptions::new().key(key().verifying_key());
+            let verdict = verify(&join(&tampered), &key_only);
+            assert_eq!(
+                verdict,
+                Verdict::Bad {
+                    seq: kept + 100,
+                    problem: Problem::MissingCheckpoint
+                },
+                "trial {trial} (kind 6, k {k}, kept {kept})"
+            );
+            return kind;
         }
     };
     let verdict = verify(&join(&tampered), options);
@@ -481,7 +529,7 @@ fn a_trail_signed_with_another_key_or_unsigned_is_refused() {
     assert_eq!(
         verify(&bytes, &VerifyOptions::new().key(key().verifying_key())),
         Verdict::Bad {
-            seq: 2,
+            seq: 1,
             problem: Problem::Unsigned
         }
     );
@@ -498,7 +546,7 @@ fn a_trail_signed_with_another_key_or_unsigned_is_refused() {
     assert_eq!(
         verify(&bytes, &VerifyOptions::new().key(key().verifying_key())),
         Verdict::Bad {
-            seq: 2,
+            seq: 1,
             problem: Problem::BadSignature
         }
     );
@@ -573,20 +621,21 @@ mod postgres {
             trail.record(&event(i)).await.unwrap();
         }
         let last = trail.checkpoint().await.unwrap();
-        // 25 events, a checkpoint after each 10, and the last one asked for.
-        assert_eq!(last.seq, 27, "{last:?}");
+        // The opening checkpoint, 25 events, a checkpoint after each 10, and the
+        // last one asked for.
+        assert_eq!(last.seq, 28, "{last:?}");
         let options = VerifyOptions::new().key(key().verifying_key());
         assert_eq!(
             verify_table(&pool, &table.1, &options).await.unwrap(),
             Verdict::Ok {
-                records: 28,
-                checkpoints: 3,
+                records: 29,
+                checkpoints: 4,
                 breaks: 0
             }
         );
         // The rows hold the events as given, queryable as JSON.
         let (actor, id): (String, String) = sqlx::query_as(&format!(
-            "SELECT record::jsonb #>> '{{event,actor}}', record::jsonb #>> '{{event,resource_id}}' FROM {} WHERE seq = 1",
+            "SELECT record::jsonb #>> '{{event,actor}}', record::jsonb #>> '{{event,resource_id}}' FROM {} WHERE seq = 2",
             table.1
         ))
         .fetch_one(&pool)
@@ -607,8 +656,8 @@ mod postgres {
         assert_eq!(
             verify_table(&pool, &table.1, &options).await.unwrap(),
             Verdict::Ok {
-                records: 30,
-                checkpoints: 4,
+                records: 31,
+                checkpoints: 5,
                 breaks: 0
             }
         );
@@ -719,12 +768,12 @@ mod postgres {
         let verdict = verify_table(&pool, &table.1, &VerifyOptions::new())
             .await
             .unwrap();
-        // 5,000 events and a checkpoint after each 1,000.
+        // The opening checkpoint, 5,000 events and a checkpoint after each 1,000.
         assert_eq!(
             verdict,
             Verdict::Ok {
-                records: 5_005,
-                checkpoints: 5,
+                records: 5_006,
+                checkpoints: 6,
                 breaks: 0
             }
         );

@@ -21,7 +21,8 @@ pub enum Trail {
 
 impl Trail {
     /// The trail from `AUDIT_TRAIL`: a file (default `audit-trail.jsonl`), or
-    /// `postgres` for the `audit_trail` table of `DATABASE_URL`'s database;
+    /// `postgres` for a table of `DATABASE_URL`'s database (`AUDIT_TABLE`, default
+    /// `audit_trail`);
     /// `AUDIT_DURABILITY` (`batch`, `blocking` (default) or `blocking-strict`);
     /// `AUDIT_SIGNING_KEY` (64 hex digits, an Ed25519 seed; checkpoints unsigned
     /// without it). Counted on the service's registry.
@@ -45,7 +46,9 @@ impl Trail {
                 .acquire_timeout(Duration::from_secs(3))
                 .connect(&url)
                 .await?;
+            let table = std::env::var("AUDIT_TABLE").unwrap_or_else(|_| "audit_trail".into());
             let mut builder = PgAuditTrail::builder(pool)
+                .table(table)
                 .durability(durability)
                 .registry(registry, None);
             if let Some(key) = key {

@@ -30,7 +30,8 @@
 //! trail.record(&AuditEvent::new("alice", "delete", "invoice", Outcome::Success).resource_id("42"))?;
 //! trail.checkpoint()?;
 //! let verdict = verify(&std::fs::read(&path)?, &VerifyOptions::new());
-//! assert!(matches!(verdict, Verdict::Ok { records: 2, .. }), "{verdict}");
+//! // The chain's opening checkpoint, the event, the checkpoint asked for.
+//! assert!(matches!(verdict, Verdict::Ok { records: 3, checkpoints: 2, .. }), "{verdict}");
 //! # let _ = std::fs::remove_file(&path);
 //! # Ok(()) }
 //! ```
@@ -60,7 +61,7 @@ pub use ed25519_dalek::{SigningKey as Ed25519SigningKey, VerifyingKey as Ed25519
 pub use postgres::{verify_table, PgAuditTrail, PgSink};
 pub use verify::{verify, Problem, Verdict, VerifyOptions};
 
-use self::record::{line_hash, log_checkpoint, unhex, Built, Links, GENESIS};
+use self::record::{line_hash, log_checkpoint, unhex, Built, Links, Tail, GENESIS};
 use super::AuditEvent;
 use crate::error::BuildError;
 
@@ -281,6 +282,10 @@ struct Chain {
     len: u64,
     /// Checkpoints written but not yet synced: logged once they are on disk.
     unlogged: Vec<Built>,
+    /// The next record is preceded by a checkpoint: the chain is new (the
+    /// checkpoint is its signed promise of the interval), or an earlier process
+    /// left records after its last checkpoint.
+    open: bool,
 }
 
 impl AuditTrail {
@@ -533,16 +538,18 @@ impl<S> AuditTrailBuilder<S> {
         Ok(Arc::new(Counts::new(metrics)))
     }
 
-    /// The chain, going on from `seq` and `hash`.
+    /// The chain, going on from `tail`.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(crate) fn links(&self, seq: u64, hash: String) -> Links {
-        Links::new(
-            seq,
-            hash,
+    pub(crate) fn links(&self, tail: &Tail) -> Links {
+        let mut links = Links::new(
+            tail.seq,
+            tail.hash.clone(),
             self.checkpoint_every,
             self.checkpoint_interval,
             self.key.clone(),
-        )
+        );
+        links.resume_at(tail);
+        links
     }
 
     pub(crate) fn verifying_key(&self) -> Option<Ed25519VerifyingKey> {
@@ -595,13 +602,21 @@ impl AuditTrailBuilder<FileSink> {
                 )
             }
         };
-        let links = Links::new(
+        let mut links = Links::new(
             resume.seq,
-            resume.hash,
+            resume.hash.clone(),
             self.checkpoint_every,
             self.checkpoint_interval,
             self.key,
         );
+        if let Some(every) = resume.checkpointed {
+            links.resume_at(&Tail {
+                seq: resume.seq,
+                hash: resume.hash,
+                since: 0,
+                promised: Some(every),
+            });
+        }
         let len = match &file {
             Some(file) => file
                 .metadata()
@@ -616,6 +631,7 @@ impl AuditTrailBuilder<FileSink> {
             links,
             len,
             unlogged: Vec::new(),
+            open: resume.seq == 0 || resume.checkpointed.is_none(),
         };
         let field = |e: io::Error| BuildError::new("audit_trail.path", e.to_string());
         if resume.partial_line {
@@ -623,6 +639,7 @@ impl AuditTrailBuilder<FileSink> {
             chain.out.write_all(b"\n").map_err(field)?;
             chain.len += 1;
         }
+        let broke = resume.broken.is_some();
         if let Some((reason, skipped)) = resume.broken {
             chain
                 .append(
@@ -634,6 +651,9 @@ impl AuditTrailBuilder<FileSink> {
             chain.sync_now().map_err(field)?;
             tracing::warn!(target: "readiness::audit_trail", category = "system", reason = %reason, seq = chain.links.seq, "audit trail resumed after a chain break");
         }
+        // What an earlier process left after its last checkpoint is covered by
+        // a checkpoint before the next record, within the interval it promised.
+        chain.open |= broke;
         let chain = Arc::new(Mutex::new(chain));
         let (queue, thread) = if self.durability == Durability::Batch {
             let (sender, receiver) = mpsc::sync_channel(self.queue);
@@ -758,6 +778,10 @@ impl Chain {
     }
 
     fn append_unsynced(&mut self, fields: Value) -> io::Result<()> {
+        if self.open {
+            self.checkpoint_unsynced()?;
+            self.open = false;
+        }
         self.append("event", "event", fields)?;
         if self.links.checkpoint_due() {
             self.checkpoint_unsynced()?;
@@ -802,6 +826,7 @@ impl Chain {
             });
         }
         let checkpoint = self.checkpoint_unsynced()?;
+        self.open = false;
         self.sync_now()?;
         Ok(checkpoint)
     }
@@ -811,6 +836,8 @@ impl Chain {
 struct Resume {
     seq: u64,
     hash: String,
+    /// The last intact record is a checkpoint, which promised this `every`.
+    checkpointed: Option<u64>,
     /// Why the chain cannot simply go on (an unreadable tail), and the SHA-256 of
     /// the lines it skips, so they are covered too.
     broken: Option<(String, String)>,
@@ -823,6 +850,7 @@ impl Default for Resume {
         Self {
             seq: 0,
             hash: GENESIS.to_owned(),
+            checkpointed: None,
             broken: None,
             partial_line: false,
         }
@@ -873,9 +901,10 @@ impl Resume {
             }
             skipped.reverse();
             match found {
-                Some((seq, hash)) => {
+                Some((seq, hash, checkpointed)) => {
                     resume.seq = seq;
                     resume.hash = hash;
+                    resume.checkpointed = checkpointed;
                 }
                 // Nothing valid in the window: a larger one, up to the whole file.
                 None if from > 0 => {
@@ -897,10 +926,13 @@ impl Resume {
 }
 
 /// The `seq` and `hash` of a line that is a whole, intact record.
-fn valid_record(line: &[u8]) -> Option<(u64, String)> {
+/// The `seq` and `hash` of a line that is a whole, intact record, and for a
+/// checkpoint the `every` it promised.
+fn valid_record(line: &[u8]) -> Option<(u64, String, Option<u64>)> {
     let record: Value = serde_json::from_slice(line).ok()?;
     let seq = record.get("seq")?.as_u64()?;
     let (claimed, matches) = line_hash(line)?;
     let stored = record.get("hash")?.as_str()?;
-    (matches && claimed == stored).then(|| (seq, stored.to_owned()))
+    let every = record.pointer("/checkpoint/every").and_then(Value::as_u64);
+    (matches && claimed == stored).then(|| (seq, stored.to_owned(), every))
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::record::{log_checkpoint, Built, Links, GENESIS};
+use super::record::{log_checkpoint, Built, Links, Tail, GENESIS};
 use super::verify::{verify, Verdict, VerifyOptions};
 use super::{AuditTrailBuilder, Checkpoint, Counts, Durability, TrailError, TrailStats};
 use crate::error::BuildError;
@@ -285,8 +285,8 @@ impl AuditTrailBuilder<PgSink> {
                 .map_err(table_error)?;
             tx.commit().await.map_err(table_error)?;
         }
-        let (seq, hash) = tail(pool, table).await.map_err(table_error)?;
-        let links = self.links(seq, hash);
+        let tail = tail(pool, table).await.map_err(table_error)?;
+        let links = self.links(&tail);
         let verifying_key = self.verifying_key();
         let (durability, queue) = self.mode();
         let store = Arc::new(Store {
@@ -335,16 +335,27 @@ fn valid_table(table: &str) -> bool {
     }
 }
 
-/// The last row's `seq` and `hash`, or the start of a chain.
-async fn tail(pool: &PgPool, table: &str) -> Result<(u64, String), sqlx::Error> {
-    let row: Option<(i64, String)> = sqlx::query_as(&format!(
-        "SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"
+/// Where the chain in `table` ends: its last row, the events after its last
+/// checkpoint, and the `every` that checkpoint promised.
+async fn tail(pool: &PgPool, table: &str) -> Result<Tail, sqlx::Error> {
+    let row: Option<(i64, String, i64, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT t.seq, t.hash, \
+           (SELECT count(*) FROM {table} e WHERE e.kind = 'event' AND e.seq > coalesce(c.seq, 0)), \
+           c.record::jsonb #>> '{{checkpoint,every}}' \
+         FROM {table} t \
+         LEFT JOIN LATERAL (SELECT seq, record FROM {table} WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1) c ON true \
+         ORDER BY t.seq DESC LIMIT 1"
     ))
     .fetch_optional(pool)
     .await?;
-    Ok(row.map_or((0, GENESIS.to_owned()), |(seq, hash)| {
-        (u64::try_from(seq).unwrap_or(0), hash)
-    }))
+    Ok(
+        row.map_or_else(Tail::default, |(seq, hash, since, every)| Tail {
+            seq: u64::try_from(seq).unwrap_or(0),
+            hash,
+            since: u64::try_from(since).unwrap_or(0),
+            promised: every.and_then(|e| e.parse().ok()),
+        }),
+    )
 }
 
 impl Store {
@@ -360,7 +371,13 @@ impl Store {
         let mut lost = 0;
         loop {
             let mut next = links.clone();
-            let mut rows = Vec::with_capacity(events.len() + 1);
+            let mut rows = Vec::with_capacity(events.len() + 2);
+            // A new chain opens with a checkpoint: its signed promise of the interval.
+            if next.seq == 0 && !events.is_empty() {
+                let built = next.build_checkpoint();
+                next.advance(&built);
+                rows.push(built);
+            }
             for fields in &events {
                 let built = next.build("event", "event", fields.clone());
                 next.advance(&built);
@@ -391,9 +408,7 @@ impl Store {
                 }
                 Err(error) if taken(&error) && lost < RACES => {
                     lost += 1;
-                    let (seq, hash) = tail(&self.pool, &self.table).await?;
-                    links.seq = seq;
-                    links.last_hash = hash;
+                    links.resume_at(&tail(&self.pool, &self.table).await?);
                 }
                 Err(error) => return Err(error),
             }

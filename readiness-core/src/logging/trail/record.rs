@@ -12,8 +12,8 @@ use super::Checkpoint;
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The bytes a checkpoint's signature covers.
-pub(crate) fn checkpoint_message(seq: u64, hash: &str) -> Vec<u8> {
-    format!("readiness-audit-checkpoint:{seq}:{hash}").into_bytes()
+pub(crate) fn checkpoint_message(seq: u64, hash: &str, every: u64) -> Vec<u8> {
+    format!("readiness-audit-checkpoint:{seq}:{hash}:{every}").into_bytes()
 }
 
 /// JSON with every object's keys sorted, whatever order the map keeps: the form a
@@ -148,6 +148,10 @@ pub(crate) struct Links {
     pub(crate) last_hash: String,
     since_checkpoint: u64,
     last_checkpoint: Instant,
+    /// The `every` the chain's last checkpoint promised (`None` before the first):
+    /// the next one comes within that many events, whatever this writer's own
+    /// setting, or the verifier calls it missing.
+    promised: Option<u64>,
     every: u64,
     interval: Duration,
     key: Option<SigningKey>,
@@ -177,6 +181,7 @@ impl Links {
             last_hash,
             since_checkpoint: 0,
             last_checkpoint: Instant::now(),
+            promised: None,
             every,
             interval,
             key,
@@ -222,10 +227,10 @@ impl Links {
             seq: self.seq,
             hash: self.last_hash.clone(),
         };
-        let mut body = json!({ "seq": covered.seq, "hash": covered.hash });
+        let mut body = json!({ "seq": covered.seq, "hash": covered.hash, "every": self.every });
         let signature = self.key.as_ref().map(|key| {
             hex(&key
-                .sign(&checkpoint_message(covered.seq, &covered.hash))
+                .sign(&checkpoint_message(covered.seq, &covered.hash, self.every))
                 .to_bytes())
         });
         if let Some(signature) = &signature {
@@ -245,6 +250,7 @@ impl Links {
             "checkpoint" => {
                 self.since_checkpoint = 0;
                 self.last_checkpoint = Instant::now();
+                self.promised = Some(self.every);
             }
             _ => {}
         }
@@ -252,9 +258,18 @@ impl Links {
 
     /// Whether the records since the last checkpoint call for one now.
     pub(crate) fn checkpoint_due(&self) -> bool {
+        let every = self.promised.map_or(self.every, |p| p.min(self.every));
         self.since_checkpoint > 0
-            && (self.since_checkpoint >= self.every
-                || self.last_checkpoint.elapsed() >= self.interval)
+            && (self.since_checkpoint >= every || self.last_checkpoint.elapsed() >= self.interval)
+    }
+
+    /// Where the chain stands as read back from its store: the last record, the
+    /// events after its last checkpoint, and what that checkpoint promised.
+    pub(crate) fn resume_at(&mut self, tail: &Tail) {
+        self.seq = tail.seq;
+        self.last_hash.clone_from(&tail.hash);
+        self.since_checkpoint = tail.since;
+        self.promised = tail.promised;
     }
 
     /// Whether any record is not yet covered by a checkpoint.
@@ -300,4 +315,26 @@ pub(crate) fn skipped_digest(lines: &[&[u8]]) -> String {
         digest.update(b"\n");
     }
     hex(&digest.finalize())
+}
+
+/// Where a stored chain ends (see [`Links::resume_at`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Tail {
+    pub(crate) seq: u64,
+    pub(crate) hash: String,
+    /// Events after the last checkpoint.
+    pub(crate) since: u64,
+    /// The last checkpoint's `every`.
+    pub(crate) promised: Option<u64>,
+}
+
+impl Default for Tail {
+    fn default() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+            since: 0,
+            promised: None,
+        }
+    }
 }

@@ -77,6 +77,9 @@ pub enum Problem {
     BadSignature,
     /// A checkpoint carries no signature though a key was given.
     Unsigned,
+    /// More events follow a checkpoint than it promised before the next: the
+    /// checkpoints after it were removed (a rewrite of the chain from here on).
+    MissingCheckpoint,
     /// An outside checkpoint covers a record that differs from it.
     AnchorMismatch,
     /// The trail ends before this record, which an outside checkpoint covers.
@@ -97,6 +100,9 @@ impl fmt::Display for Problem {
             Self::CheckpointMismatch => f.write_str("checkpoint mismatch: it names another hash"),
             Self::BadSignature => f.write_str("bad signature on a checkpoint"),
             Self::Unsigned => f.write_str("unsigned checkpoint"),
+            Self::MissingCheckpoint => f.write_str(
+                "missing checkpoint: more events than the last checkpoint promised before the next",
+            ),
             Self::AnchorMismatch => f.write_str("differs from a checkpoint kept outside the trail"),
             Self::Truncated => {
                 f.write_str("truncated: missing, though a checkpoint kept outside covers it")
@@ -173,6 +179,8 @@ fn break_digest<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
 #[derive(Deserialize)]
 struct Covers<'a> {
     seq: u64,
+    /// The most events before the next checkpoint.
+    every: u64,
     #[serde(borrow)]
     hash: Cow<'a, str>,
     #[serde(borrow, default)]
@@ -206,6 +214,8 @@ pub fn verify(bytes: &[u8], options: &VerifyOptions) -> Verdict {
     let mut expected = 1u64;
     let mut prev = GENESIS.to_owned();
     let (mut records, mut checkpoints, mut breaks) = (0u64, 0u64, 0u64);
+    // Events since the last checkpoint, and how many it allowed.
+    let (mut since, mut promised) = (0u64, None::<u64>);
     let mut hashes: Vec<(u64, String)> = Vec::new();
     let bad = |seq: u64, problem: Problem| Verdict::Bad { seq, problem };
     let mut i = 0;
@@ -260,7 +270,7 @@ pub fn verify(bytes: &[u8], options: &VerifyOptions) -> Verdict {
                 let Some(covers) = &record.checkpoint else {
                     return bad(seq, Problem::CheckpointMismatch);
                 };
-                if covers.seq != seq - 1 || covers.hash != prev {
+                if covers.seq != seq - 1 || covers.hash != prev || covers.every == 0 {
                     return bad(seq, Problem::CheckpointMismatch);
                 }
                 if let Some(key) = &options.key {
@@ -270,16 +280,26 @@ pub fn verify(bytes: &[u8], options: &VerifyOptions) -> Verdict {
                     let valid = unhex::<64>(signature)
                         .map(|bytes| Signature::from_bytes(&bytes))
                         .is_some_and(|signature| {
-                            key.verify(&checkpoint_message(seq - 1, &prev), &signature)
-                                .is_ok()
+                            key.verify(
+                                &checkpoint_message(seq - 1, &prev, covers.every),
+                                &signature,
+                            )
+                            .is_ok()
                         });
                     if !valid {
                         return bad(seq, Problem::BadSignature);
                     }
                 }
+                promised = Some(covers.every);
+                since = 0;
             }
             "chain_break" => breaks += 1,
-            "event" => {}
+            "event" => {
+                since += 1;
+                if promised.is_some_and(|every| since > every) {
+                    return bad(seq, Problem::MissingCheckpoint);
+                }
+            }
             _ => return bad(seq, Problem::Unreadable),
         }
         records += 1;
