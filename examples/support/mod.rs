@@ -1598,3 +1598,44 @@ pub fn the_kit_manifests_validate_and_match_the_service(exe: &str) {
         service.lines().join("\n")
     );
 }
+
+/// Both services with `UPSTREAM_URL`: an upstream that answers passes its check;
+/// one that refuses fails it while readiness holds (the check is not critical).
+pub fn an_upstream_is_checked_but_not_critical(exe: &str) {
+    // An upstream of the test's own: 200 to every request.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = format!("http://{}/livez", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 2048];
+            let _ = stream.read(&mut head);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    let refused = {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/livez", closed.local_addr().unwrap())
+    };
+    for (url, status) in [(up.as_str(), 200), (refused.as_str(), 503)] {
+        let service = Service::start(exe, &[("UPSTREAM_URL", url)]);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (got, body) = service.get("/health/upstream");
+            let (ready, _) = service.get("/readyz");
+            if got == status && ready == 200 {
+                assert!(
+                    !body.contains("127.0.0.1"),
+                    "the host stays out of the body: {body}"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url}: /health/upstream {got} {body}, /readyz {ready}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

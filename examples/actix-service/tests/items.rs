@@ -30,3 +30,8 @@ fn strict_mode_refuses_a_write_it_cannot_record() {
 fn the_trail_can_live_in_postgres() {
     support::the_trail_can_live_in_postgres(EXE);
 }
+
+#[test]
+fn an_upstream_is_checked_but_not_critical() {
+    support::an_upstream_is_checked_but_not_critical(EXE);
+}
