@@ -80,11 +80,6 @@ pub(super) fn render(kit: &OpsKit) -> String {
             .iter()
             .map(|(name, value)| json!({ "name": name, "value": value })),
     );
-    let lifecycle = if pre_stop_seconds > 0 {
-        json!({ "preStop": { "sleep": { "seconds": pre_stop_seconds } } })
-    } else {
-        Value::Null
-    };
     let mut deployment = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -109,7 +104,6 @@ pub(super) fn render(kit: &OpsKit) -> String {
                         "ports": [{ "name": "http", "containerPort": deploy.port, "protocol": "TCP" }],
                         "env": env,
                         "resources": resources,
-                        "lifecycle": lifecycle,
                         // Startup: up to 60 s for the critical checks to pass once.
                         "startupProbe": probe(STARTUPZ_PATH, 2, 30),
                         "livenessProbe": probe(LIVEZ_PATH, 10, 3),
@@ -124,12 +118,10 @@ pub(super) fn render(kit: &OpsKit) -> String {
             },
         },
     });
-    if pre_stop_seconds == 0 {
-        if let Some(container) =
-            deployment["spec"]["template"]["spec"]["containers"][0].as_object_mut()
-        {
-            container.remove("lifecycle");
-        }
+    let pod = &mut deployment["spec"]["template"]["spec"];
+    if pre_stop_seconds > 0 {
+        pod["containers"][0]["lifecycle"] =
+            json!({ "preStop": { "sleep": { "seconds": pre_stop_seconds } } });
     }
     if !deploy.writable_dirs.is_empty() {
         let names = (0..deploy.writable_dirs.len()).map(|i| format!("writable-{i}"));
@@ -141,7 +133,6 @@ pub(super) fn render(kit: &OpsKit) -> String {
             .zip(&deploy.writable_dirs)
             .map(|(name, path)| json!({ "name": name, "mountPath": path }))
             .collect();
-        let pod = &mut deployment["spec"]["template"]["spec"];
         pod["volumes"] = json!(volumes);
         pod["containers"][0]["volumeMounts"] = json!(mounts);
     }

@@ -236,6 +236,14 @@ pub(crate) struct Counts {
     metrics: Option<[prometheus::IntCounter; 3]>,
 }
 
+/// What became of a record.
+#[derive(Clone, Copy)]
+pub(crate) enum Fate {
+    Written,
+    Dropped,
+    Failed,
+}
+
 impl Counts {
     pub(crate) fn new(metrics: Option<[prometheus::IntCounter; 3]>) -> Self {
         Self {
@@ -252,16 +260,40 @@ impl Counts {
         }
     }
 
-    /// Counts `n` records as written (0), dropped (1) or failed (2).
-    pub(crate) fn add(&self, which: usize, n: u64) {
-        let counter = match which {
-            0 => &self.written,
-            1 => &self.dropped,
-            _ => &self.failed,
+    /// Counts `n` records as `fate`.
+    pub(crate) fn add(&self, fate: Fate, n: u64) {
+        let counter = match fate {
+            Fate::Written => &self.written,
+            Fate::Dropped => &self.dropped,
+            Fate::Failed => &self.failed,
         };
         counter.fetch_add(n, Ordering::Relaxed);
         if let Some(metrics) = &self.metrics {
-            metrics[which].inc_by(n);
+            metrics[fate as usize].inc_by(n);
+        }
+    }
+
+    /// Counts a record written in a `blocking` mode, or not; a failure is logged,
+    /// and an error only in `blocking-strict` mode.
+    pub(crate) fn settle(
+        &self,
+        durability: Durability,
+        written: Result<(), TrailError>,
+    ) -> Result<(), TrailError> {
+        match written {
+            Ok(()) => {
+                self.add(Fate::Written, 1);
+                Ok(())
+            }
+            Err(error) => {
+                self.add(Fate::Failed, 1);
+                tracing::error!(target: "readiness::audit_trail", category = "system", error = %error, "audit record not written");
+                if durability == Durability::BlockingStrict {
+                    Err(error)
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 }
@@ -326,27 +358,15 @@ impl AuditTrail {
         if let Some(queue) = &inner.queue {
             match queue.try_send(Message::Event(fields)) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_)) => inner.counts.add(1, 1),
-                Err(TrySendError::Disconnected(_)) => inner.counts.add(2, 1),
+                Err(TrySendError::Full(_)) => inner.counts.add(Fate::Dropped, 1),
+                Err(TrySendError::Disconnected(_)) => inner.counts.add(Fate::Failed, 1),
             }
             return Ok(());
         }
-        let result = lock(&inner.chain).append_event(fields);
-        match result {
-            Ok(()) => {
-                inner.counts.add(0, 1);
-                Ok(())
-            }
-            Err(error) => {
-                inner.counts.add(2, 1);
-                tracing::error!(target: "readiness::audit_trail", category = "system", error = %error, "audit record not written");
-                if inner.durability == Durability::BlockingStrict {
-                    Err(TrailError::Write(error))
-                } else {
-                    Ok(())
-                }
-            }
-        }
+        let written = lock(&inner.chain)
+            .append_event(&fields)
+            .map_err(TrailError::Write);
+        inner.counts.settle(inner.durability, written)
     }
 
     /// [`record`](Self::record) for async handlers: in the `blocking` modes the
@@ -539,26 +559,17 @@ impl<S> AuditTrailBuilder<S> {
     }
 
     /// The chain, going on from `tail`.
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn links(&self, tail: &Tail) -> Links {
-        let mut links = Links::new(
-            tail.seq,
-            tail.hash.clone(),
+        Links::new(
+            tail,
             self.checkpoint_every,
             self.checkpoint_interval,
             self.key.clone(),
-        );
-        links.resume_at(tail);
-        links
+        )
     }
 
     pub(crate) fn verifying_key(&self) -> Option<Ed25519VerifyingKey> {
         self.key.as_ref().map(SigningKey::verifying_key)
-    }
-
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(crate) fn mode(&self) -> (Durability, usize) {
-        (self.durability, self.queue)
     }
 }
 
@@ -582,41 +593,27 @@ impl AuditTrailBuilder<FileSink> {
     pub fn build(self) -> Result<AuditTrail, BuildError> {
         let counts = self.checked()?;
         let verifying_key = self.verifying_key();
-        let (out, file, resume) = match self.sink.target {
-            Target::Writer(writer) => (writer, None, Resume::default()),
+        let path_error = |path: &Path, e: io::Error| {
+            BuildError::new("audit_trail.path", format!("{}: {e}", path.display()))
+        };
+        let resume = match &self.sink.target {
+            Target::Writer(_) => Resume::default(),
+            Target::Path(path) => Resume::read(path).map_err(|e| path_error(path, e))?,
+        };
+        let links = self.links(&resume.tail);
+        let (out, file) = match self.sink.target {
+            Target::Writer(writer) => (writer, None),
             Target::Path(path) => {
-                let field = |e: io::Error| {
-                    BuildError::new("audit_trail.path", format!("{}: {e}", path.display()))
-                };
-                let resume = Resume::read(&path).map_err(field)?;
+                let field = |e: io::Error| path_error(&path, e);
                 let file = OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&path)
                     .map_err(field)?;
                 let writer = file.try_clone().map_err(field)?;
-                (
-                    Box::new(writer) as Box<dyn Write + Send>,
-                    Some(file),
-                    resume,
-                )
+                (Box::new(writer) as Box<dyn Write + Send>, Some(file))
             }
         };
-        let mut links = Links::new(
-            resume.seq,
-            resume.hash.clone(),
-            self.checkpoint_every,
-            self.checkpoint_interval,
-            self.key,
-        );
-        if let Some(every) = resume.checkpointed {
-            links.resume_at(&Tail {
-                seq: resume.seq,
-                hash: resume.hash,
-                since: 0,
-                promised: Some(every),
-            });
-        }
         let len = match &file {
             Some(file) => file
                 .metadata()
@@ -631,7 +628,7 @@ impl AuditTrailBuilder<FileSink> {
             links,
             len,
             unlogged: Vec::new(),
-            open: resume.seq == 0 || resume.checkpointed.is_none(),
+            open: resume.tail.seq == 0 || resume.tail.promised.is_none(),
         };
         let field = |e: io::Error| BuildError::new("audit_trail.path", e.to_string());
         if resume.partial_line {
@@ -645,7 +642,7 @@ impl AuditTrailBuilder<FileSink> {
                 .append(
                     "chain_break",
                     "break",
-                    json!({ "reason": reason, "skipped_sha256": skipped }),
+                    &json!({ "reason": reason, "skipped_sha256": skipped }),
                 )
                 .map_err(field)?;
             chain.sync_now().map_err(field)?;
@@ -726,10 +723,10 @@ fn batch_writer(receiver: &Receiver<Message>, chain: &Mutex<Chain>, counts: &Cou
         let mut chain = lock(chain);
         let mut flushes = Vec::new();
         let mut handle = |message: Message, chain: &mut Chain| match message {
-            Message::Event(fields) => match chain.append_unsynced(fields) {
-                Ok(()) => counts.add(0, 1),
+            Message::Event(fields) => match chain.append_unsynced(&fields) {
+                Ok(()) => counts.add(Fate::Written, 1),
                 Err(error) => {
-                    counts.add(2, 1);
+                    counts.add(Fate::Failed, 1);
                     last_error = Some(error.to_string());
                 }
             },
@@ -772,12 +769,12 @@ impl Chain {
     }
 
     /// Appends one record of `kind` carrying `body` under `key`.
-    fn append(&mut self, kind: &'static str, key: &str, body: Value) -> io::Result<()> {
+    fn append(&mut self, kind: &'static str, key: &str, body: &Value) -> io::Result<()> {
         let built = self.links.build(kind, key, body);
         self.write(&built)
     }
 
-    fn append_unsynced(&mut self, fields: Value) -> io::Result<()> {
+    fn append_unsynced(&mut self, fields: &Value) -> io::Result<()> {
         if self.open {
             self.checkpoint_unsynced()?;
             self.open = false;
@@ -789,7 +786,7 @@ impl Chain {
         Ok(())
     }
 
-    fn append_event(&mut self, fields: Value) -> io::Result<()> {
+    fn append_event(&mut self, fields: &Value) -> io::Result<()> {
         self.append_unsynced(fields)?;
         self.sync_now()
     }
@@ -833,28 +830,16 @@ impl Chain {
 }
 
 /// Where an existing trail stands.
+#[derive(Default)]
 struct Resume {
-    seq: u64,
-    hash: String,
-    /// The last intact record is a checkpoint, which promised this `every`.
-    checkpointed: Option<u64>,
+    /// The last intact record; `promised` is set when it is a checkpoint, and the
+    /// events after the last checkpoint are then none.
+    tail: Tail,
     /// Why the chain cannot simply go on (an unreadable tail), and the SHA-256 of
     /// the lines it skips, so they are covered too.
     broken: Option<(String, String)>,
     /// The file ends inside a line (a write cut short).
     partial_line: bool,
-}
-
-impl Default for Resume {
-    fn default() -> Self {
-        Self {
-            seq: 0,
-            hash: GENESIS.to_owned(),
-            checkpointed: None,
-            broken: None,
-            partial_line: false,
-        }
-    }
 }
 
 impl Resume {
@@ -901,11 +886,7 @@ impl Resume {
             }
             skipped.reverse();
             match found {
-                Some((seq, hash, checkpointed)) => {
-                    resume.seq = seq;
-                    resume.hash = hash;
-                    resume.checkpointed = checkpointed;
-                }
+                Some(tail) => resume.tail = tail,
                 // Nothing valid in the window: a larger one, up to the whole file.
                 None if from > 0 => {
                     window = window.saturating_mul(4);
@@ -916,7 +897,10 @@ impl Resume {
             if !skipped.is_empty() {
                 let bytes: usize = skipped.iter().map(|l| l.len()).sum();
                 resume.broken = Some((
-                    format!("unreadable tail of {bytes} bytes after seq {}", resume.seq),
+                    format!(
+                        "unreadable tail of {bytes} bytes after seq {}",
+                        resume.tail.seq
+                    ),
                     record::skipped_digest(&skipped),
                 ));
             }
@@ -925,14 +909,18 @@ impl Resume {
     }
 }
 
-/// The `seq` and `hash` of a line that is a whole, intact record.
-/// The `seq` and `hash` of a line that is a whole, intact record, and for a
-/// checkpoint the `every` it promised.
-fn valid_record(line: &[u8]) -> Option<(u64, String, Option<u64>)> {
+/// Where the chain stands after `line`, when it is a whole, intact record: its
+/// `seq` and `hash`, and for a checkpoint the `every` it promised.
+fn valid_record(line: &[u8]) -> Option<Tail> {
     let record: Value = serde_json::from_slice(line).ok()?;
     let seq = record.get("seq")?.as_u64()?;
     let (claimed, matches) = line_hash(line)?;
     let stored = record.get("hash")?.as_str()?;
     let every = record.pointer("/checkpoint/every").and_then(Value::as_u64);
-    (matches && claimed == stored).then(|| (seq, stored.to_owned(), every))
+    (matches && claimed == stored).then(|| Tail {
+        seq,
+        hash: stored.to_owned(),
+        since: 0,
+        promised: every,
+    })
 }

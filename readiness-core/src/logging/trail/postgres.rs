@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::record::{log_checkpoint, Built, Links, Tail, GENESIS};
 use super::verify::{verify, Verdict, VerifyOptions};
-use super::{AuditTrailBuilder, Checkpoint, Counts, Durability, TrailError, TrailStats};
+use super::{AuditTrailBuilder, Checkpoint, Counts, Durability, Fate, TrailError, TrailStats};
 use crate::error::BuildError;
 use crate::logging::AuditEvent;
 
@@ -152,27 +152,19 @@ impl PgAuditTrail {
         if let Some(queue) = &inner.queue {
             match queue.try_send(Message::Event(fields)) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => inner.counts.add(1, 1),
-                Err(mpsc::error::TrySendError::Closed(_)) => inner.counts.add(2, 1),
+                Err(mpsc::error::TrySendError::Full(_)) => inner.counts.add(Fate::Dropped, 1),
+                Err(mpsc::error::TrySendError::Closed(_)) => inner.counts.add(Fate::Failed, 1),
             }
             return Ok(());
         }
         let mut links = inner.store.links.lock().await;
-        match inner.store.append(&mut links, vec![fields], false).await {
-            Ok(_) => {
-                inner.counts.add(0, 1);
-                Ok(())
-            }
-            Err(error) => {
-                inner.counts.add(2, 1);
-                tracing::error!(target: "readiness::audit_trail", category = "system", error = %error, "audit record not written");
-                if inner.durability == Durability::BlockingStrict {
-                    Err(database(error))
-                } else {
-                    Ok(())
-                }
-            }
-        }
+        let written = inner
+            .store
+            .append(&mut links, vec![fields], false)
+            .await
+            .map(drop)
+            .map_err(database);
+        inner.counts.settle(inner.durability, written)
     }
 
     /// Waits until every queued record is in the table (`batch` mode).
@@ -288,14 +280,13 @@ impl AuditTrailBuilder<PgSink> {
         let tail = tail(pool, table).await.map_err(table_error)?;
         let links = self.links(&tail);
         let verifying_key = self.verifying_key();
-        let (durability, queue) = self.mode();
         let store = Arc::new(Store {
             pool: self.sink.pool,
             table: self.sink.table,
             links: Mutex::new(links),
         });
-        let queue = if durability == Durability::Batch {
-            let (sender, receiver) = mpsc::channel(queue);
+        let queue = if self.durability == Durability::Batch {
+            let (sender, receiver) = mpsc::channel(self.queue);
             tokio::spawn(batch_writer(
                 receiver,
                 Arc::clone(&store),
@@ -307,7 +298,7 @@ impl AuditTrailBuilder<PgSink> {
         };
         Ok(PgAuditTrail {
             inner: Arc::new(Inner {
-                durability,
+                durability: self.durability,
                 verifying_key,
                 store,
                 queue,
@@ -379,7 +370,7 @@ impl Store {
                 rows.push(built);
             }
             for fields in &events {
-                let built = next.build("event", "event", fields.clone());
+                let built = next.build("event", "event", fields);
                 next.advance(&built);
                 rows.push(built);
                 if next.checkpoint_due() {
@@ -487,9 +478,9 @@ async fn batch_writer(
         if n > 0 {
             let mut links = store.links.lock().await;
             match store.append(&mut links, events, false).await {
-                Ok(_) => counts.add(0, n),
+                Ok(_) => counts.add(Fate::Written, n),
                 Err(error) => {
-                    counts.add(2, n);
+                    counts.add(Fate::Failed, n);
                     tracing::error!(target: "readiness::audit_trail", category = "system", error = %error, records = n, "audit records not written");
                     last_error = Some(error.to_string());
                 }

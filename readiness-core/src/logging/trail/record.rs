@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 use super::Checkpoint;
@@ -16,8 +16,8 @@ pub(crate) fn checkpoint_message(seq: u64, hash: &str, every: u64) -> Vec<u8> {
     format!("readiness-audit-checkpoint:{seq}:{hash}:{every}").into_bytes()
 }
 
-/// JSON with every object's keys sorted, whatever order the map keeps: the form a
-/// record is hashed in.
+/// JSON with every object's keys sorted, whatever order the map keeps (serde_json's
+/// `preserve_order` may be on in the service's build): the form a record is hashed in.
 pub(crate) fn canonical(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => {
@@ -49,31 +49,12 @@ pub(crate) fn canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// SHA-256 (hex) of the record's canonical form without its `hash` field; the
-/// record carries `prev_hash`, so the hash covers the previous one too.
-pub(crate) fn hash_of(record: &Map<String, Value>) -> String {
-    let mut text = String::with_capacity(512);
-    let mut keys: Vec<&String> = record.keys().filter(|k| *k != "hash").collect();
-    keys.sort_unstable();
-    text.push('{');
-    for (i, key) in keys.into_iter().enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        string(key, &mut text);
-        text.push(':');
-        canonical(&record[key], &mut text);
-    }
-    text.push('}');
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
 /// The hash a written line claims, and whether it is its content's, read off the
 /// line's bytes: a record is written in its canonical form, where the top-level
 /// `"hash"` comes right after the body (`checkpoint`, `event` or `reason`, each
 /// sorting before it) and is the last `,"hash":"` of the line (what follows it,
 /// `kind`, `prev_hash`, `seq` and `ts`, holds no object). Removing
-/// `,"hash":"…"` leaves exactly the canonical form [`hash_of`] hashes. A line that
+/// `,"hash":"…"` leaves exactly the canonical form [`Links::build`] hashed. A line that
 /// is not canonical (any byte changed or re-encoded) gets a hash that
 /// does not match (moving the `hash` field itself changes nothing it covers).
 /// `None`: no hash field where one must be.
@@ -93,9 +74,11 @@ pub(crate) fn line_hash(line: &[u8]) -> Option<(&str, bool)> {
     Some((claimed, matches))
 }
 
+/// Lowercase hex digits.
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Whether `text` is `bytes` in lowercase hex.
 fn hex_is(bytes: &[u8], text: &[u8]) -> bool {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     text.len() == bytes.len() * 2
         && bytes.iter().zip(text.chunks_exact(2)).all(|(b, pair)| {
             pair[0] == DIGITS[usize::from(b >> 4)] && pair[1] == DIGITS[usize::from(b & 0xf)]
@@ -117,7 +100,6 @@ fn string(text: &str, out: &mut String) {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
@@ -169,19 +151,20 @@ pub(crate) struct Built {
 }
 
 impl Links {
+    /// A chain going on from `tail`, checkpointing every `every` events or
+    /// `interval`, signed with `key`.
     pub(crate) fn new(
-        seq: u64,
-        last_hash: String,
+        tail: &Tail,
         every: u64,
         interval: Duration,
         key: Option<SigningKey>,
     ) -> Self {
         Self {
-            seq,
-            last_hash,
-            since_checkpoint: 0,
+            seq: tail.seq,
+            last_hash: tail.hash.clone(),
+            since_checkpoint: tail.since,
             last_checkpoint: Instant::now(),
-            promised: None,
+            promised: tail.promised,
             every,
             interval,
             key,
@@ -194,24 +177,32 @@ impl Links {
 
     /// The next record of `kind`, carrying `body` under `key`, which sorts before
     /// `hash` (see [`line_hash`]).
-    pub(crate) fn build(&self, kind: &'static str, key: &str, body: Value) -> Built {
+    pub(crate) fn build(&self, kind: &'static str, key: &str, body: &Value) -> Built {
         debug_assert!(key < "hash", "the body key {key} must sort before `hash`");
         let seq = self.seq + 1;
-        let mut record = Map::new();
-        record.insert("seq".into(), json!(seq));
-        record.insert(
-            "ts".into(),
-            json!(humantime::format_rfc3339_micros(SystemTime::now()).to_string()),
+        // The canonical form (keys sorted), written out once: the body, which sorts
+        // first, then `hash` (left out of what is hashed), then the rest.
+        let mut head = String::with_capacity(512);
+        head.push('{');
+        string(key, &mut head);
+        head.push(':');
+        canonical(body, &mut head);
+        let mut rest = String::with_capacity(160);
+        rest.push_str(",\"kind\":");
+        string(kind, &mut rest);
+        rest.push_str(",\"prev_hash\":");
+        string(&self.last_hash, &mut rest);
+        rest.push_str(&format!(",\"seq\":{seq},\"ts\":"));
+        string(
+            &humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            &mut rest,
         );
-        record.insert("kind".into(), json!(kind));
-        record.insert(key.into(), body);
-        record.insert("prev_hash".into(), json!(self.last_hash));
-        let hash = hash_of(&record);
-        record.insert("hash".into(), json!(hash));
-        // The canonical form, whatever order the map keeps (serde_json's
-        // `preserve_order` may be on in the service's build).
-        let mut line = String::with_capacity(512);
-        canonical(&Value::Object(record), &mut line);
+        rest.push('}');
+        let mut digest = Sha256::new();
+        digest.update(head.as_bytes());
+        digest.update(rest.as_bytes());
+        let hash = hex(&digest.finalize());
+        let line = format!("{head},\"hash\":\"{hash}\"{rest}");
         Built {
             seq,
             kind,
@@ -236,7 +227,7 @@ impl Links {
         if let Some(signature) = &signature {
             body["signature"] = json!(signature);
         }
-        let mut built = self.build("checkpoint", "checkpoint", body);
+        let mut built = self.build("checkpoint", "checkpoint", &body);
         built.covers = Some((covered, signature));
         built
     }

@@ -163,17 +163,15 @@ struct Head<'a> {
     hash: Cow<'a, str>,
     #[serde(borrow, default)]
     checkpoint: Option<Covers<'a>>,
-    /// A `chain_break`'s digest of the lines it skips.
-    #[serde(default, rename = "break", deserialize_with = "break_digest")]
-    skipped_sha256: Option<String>,
+    /// A `chain_break`'s body.
+    #[serde(default, rename = "break")]
+    chain_break: Option<Break>,
 }
 
-fn break_digest<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    struct Break {
-        skipped_sha256: Option<String>,
-    }
-    Ok(Option::<Break>::deserialize(d)?.and_then(|b| b.skipped_sha256))
+#[derive(Deserialize)]
+struct Break {
+    /// The digest of the lines it skips.
+    skipped_sha256: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -232,8 +230,8 @@ pub fn verify(bytes: &[u8], options: &VerifyOptions) -> Verdict {
                     next.kind == "chain_break"
                         && next.seq == expected
                         && next.prev_hash == prev
-                        && next.skipped_sha256.as_deref()
-                            == Some(skipped_digest(&lines.raw[i..j]).as_str())
+                        && next.chain_break.and_then(|b| b.skipped_sha256)
+                            == Some(skipped_digest(&lines.raw[i..j]))
                 });
             if owned {
                 i = j;
