@@ -256,6 +256,7 @@ impl Links {
 
     /// Where the chain stands as read back from its store: the last record, the
     /// events after its last checkpoint, and what that checkpoint promised.
+    #[cfg(feature = "postgres")]
     pub(crate) fn resume_at(&mut self, tail: &Tail) {
         self.seq = tail.seq;
         self.last_hash.clone_from(&tail.hash);
@@ -308,7 +309,7 @@ pub(crate) fn skipped_digest(lines: &[&[u8]]) -> String {
     hex(&digest.finalize())
 }
 
-/// Where a stored chain ends (see [`Links::resume_at`]).
+/// Where a stored chain ends: what [`Links::new`] goes on from.
 #[derive(Debug, Clone)]
 pub(crate) struct Tail {
     pub(crate) seq: u64,
