@@ -53,7 +53,10 @@ pub use readiness_core as core;
 
 mod middleware;
 mod serve;
-use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
+use readiness_core::endpoint::{
+    CHECK_PATH, HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH,
+};
+use readiness_core::observe::EndpointRoute;
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 pub use serve::run;
 
@@ -90,7 +93,7 @@ pub fn configure(readiness: &Readiness) -> impl Fn(&mut web::ServiceConfig) + Cl
         );
         let readiness = readiness.clone();
         config.route(
-            "/health/{check}",
+            CHECK_PATH,
             web::route().to(move |request: HttpRequest| {
                 let name = request.match_info().get("check").unwrap_or_default();
                 let answer = answer(&readiness, Endpoint::Check(name), &request);
@@ -118,5 +121,9 @@ fn convert(response: http::Response<bytes::Bytes>) -> HttpResponse {
     for (name, value) in &parts.headers {
         response.insert_header((name.as_str(), value.as_bytes()));
     }
-    response.body(body)
+    let mut response = response.body(body);
+    if let Some(&route) = parts.extensions.get::<EndpointRoute>() {
+        response.extensions_mut().insert(route);
+    }
+    response
 }

@@ -1,29 +1,39 @@
-//! `Observe`: the RED middleware for actix-web, feeding the core recorder.
+//! `Observe`: actix-web's requests and responses translated into the core
+//! [`Observation`](readiness_core::observe::Observation).
 
+use std::cell::OnceCell;
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, USER_AGENT};
+use actix_web::dev::{
+    forward_ready, Payload, ResourceMap, Service, ServiceRequest, ServiceResponse, Transform,
+};
+use actix_web::http::header::{HeaderName, HeaderValue, TRANSFER_ENCODING};
+use actix_web::http::Uri;
 use actix_web::web::Bytes;
 use actix_web::HttpMessage as _;
+use futures_util::Stream;
 use pin_project_lite::pin_project;
-use readiness_core::metrics::{content_length, poll_recorded, RedMetrics, RequestRecord};
-use readiness_core::{Readiness, RequestId, REQUEST_ID_HEADER};
+use readiness_core::observe::{
+    BodyCounter, End, EndpointRoute, HeaderSource, Observation, Observer, RequestHead,
+};
+use readiness_core::{Readiness, REQUEST_ID_HEADER};
 
-/// Records every request of the app it wraps: RED metrics by method, matched route
-/// pattern (`req.match_pattern()`) and status, the same families and labels as the
-/// axum adapter. The route is read from the response, once actix has routed the
-/// request: reading it before would walk the whole routing table a second time for
-/// every request. The price is that a request that ends without a response is
-/// recorded under `_UNMATCHED`: a handler that panicked (500; actix itself does not
-/// catch panics), a client that left before the answer (499), and an `Err` from a
-/// middleware inside this one (handlers' errors arrive as responses and keep their
-/// route). Requests no route matched are `_UNMATCHED` too. The response body is
-/// wrapped in an [`ObservedBody`] that counts its bytes and keeps the request in
-/// flight, and its duration running, until the last chunk is out.
+/// Observes every request of the app it wraps: RED metrics by method, matched route
+/// pattern and status (the same families and labels as the axum adapter), the
+/// request id, the request span and the access line. See
+/// [`readiness_core::observe`].
+///
+/// actix-web routes after its app-wide middleware, so the route is read from the
+/// response (`match_pattern()`). A request that ends without a response (a handler
+/// that panicked, a client gone before the answer, an `Err` from a middleware inside
+/// this one) has its route matched from its path by the app's resource map. Serve
+/// with [`run`](crate::run), or set `HttpServer::h1_allow_half_closed(false)`, for a
+/// client that closes its connection before the answer to end its request (499),
+/// as hyper and axum do.
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
@@ -41,14 +51,14 @@ use readiness_core::{Readiness, RequestId, REQUEST_ID_HEADER};
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct Observe {
-    metrics: RedMetrics,
+    observer: Observer,
 }
 
 impl Observe {
-    /// The middleware for `readiness`'s recorder.
+    /// The middleware for `readiness`'s observer.
     pub fn new(readiness: &Readiness) -> Self {
         Self {
-            metrics: readiness.red().clone(),
+            observer: readiness.observer(),
         }
     }
 }
@@ -67,7 +77,8 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(ObserveMiddleware {
             service,
-            metrics: self.metrics.clone(),
+            observer: self.observer.clone(),
+            routes: OnceCell::new(),
         }))
     }
 }
@@ -76,7 +87,9 @@ where
 #[derive(Debug)]
 pub struct ObserveMiddleware<S> {
     service: S,
-    metrics: RedMetrics,
+    observer: Observer,
+    /// The app's resource map, to match the route of a request that got no response.
+    routes: OnceCell<Rc<ResourceMap>>,
 }
 
 impl<S, B> Service<ServiceRequest> for ObserveMiddleware<S>
@@ -90,50 +103,43 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, request: ServiceRequest) -> Self::Future {
-        let size = request
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| content_length(v.as_bytes()));
-        // The route is read once the app has routed the request: before routing,
-        // `match_pattern()` has to match the path against every resource itself. A
-        // path that is an excluded route as it stands (`/readyz`, `/metrics`) is
-        // left out at once, so a scrape does not count itself in flight.
-        let mut record = (!self.metrics.excludes(request.path()))
-            .then(|| self.metrics.start_unrouted(request.method().as_str(), size));
+    fn call(&self, mut request: ServiceRequest) -> Self::Future {
+        let headers = Headers(request.headers());
+        let scheme = if request.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        };
+        let head = RequestHead::new(request.method().as_str(), request.path(), &headers)
+            .with_scheme(Some(scheme))
+            .with_version(version(request.version()))
+            .with_client(request.peer_addr().map(|addr| addr.ip()));
+        let mut observation = self.observer.begin(&head);
         let mut span = tracing::Span::none();
-        let mut request_id = None;
-        if let Some(record) = record.as_mut().filter(|_| self.metrics.access_log()) {
-            let headers = request.headers();
-            let (id, request_span) = record.open_span(
-                headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()),
-                request.method().as_str(),
-                None,
-                request.path(),
-                headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
-            );
-            // The caller's trace, when it sent one, is the parent of this request's.
-            #[cfg(feature = "otel")]
-            {
-                remote_parent(&request_span, headers);
-                let connection = request.connection_info();
-                let version = match request.version() {
-                    actix_web::http::Version::HTTP_10 => Some("1.0"),
-                    actix_web::http::Version::HTTP_11 => Some("1.1"),
-                    actix_web::http::Version::HTTP_2 => Some("2"),
-                    _ => None,
-                };
-                let peer = request.peer_addr().map(|addr| addr.ip().to_string());
-                record.server_attributes(
-                    Some(connection.scheme()),
-                    Some(connection.host()),
-                    version,
-                    peer.as_deref(),
-                );
+        let mut late = None;
+        if let Some(observation) = &mut observation {
+            if let Some(id) = observation.request_id() {
+                request.extensions_mut().insert(id.clone());
             }
-            span = request_span;
-            request.extensions_mut().insert(id.clone());
-            request_id = Some(id);
+            // A chunked upload has no `Content-Length`: its size is counted as it is
+            // read. (actix-web gives a body-less request a payload too, so the
+            // header, not the payload, tells there is a body.)
+            if request.headers().contains_key(TRANSFER_ENCODING) {
+                if let Some(counter) = observation.count_request_body() {
+                    let inner = request.take_payload();
+                    request.set_payload(Payload::Stream {
+                        payload: Box::pin(CountedPayload { inner, counter }),
+                    });
+                }
+            }
+            let routes = self
+                .routes
+                .get_or_init(|| Rc::new(request.resource_map().clone()));
+            late = Some(LateRoute {
+                routes: Rc::clone(routes),
+                uri: request.uri().clone(),
+            });
+            span = observation.span().clone();
         }
         let inner = {
             let _entered = span.enter();
@@ -141,24 +147,49 @@ where
         };
         ObserveFuture {
             inner,
-            record,
+            observation,
+            late,
             span,
-            request_id,
+        }
+    }
+}
+
+/// What matches the route of a request that got no response: the app's resource
+/// map and the request's path.
+#[derive(Debug)]
+struct LateRoute {
+    routes: Rc<ResourceMap>,
+    uri: Uri,
+}
+
+impl LateRoute {
+    fn name(late: Option<&Self>, observation: &mut Observation) {
+        if let Some(late) = late.filter(|_| observation.needs_route()) {
+            observation.set_route(late.routes.match_pattern(late.uri.path()).as_deref());
         }
     }
 }
 
 pin_project! {
-    /// The future of [`ObserveMiddleware`]: hands the record to the response body when
-    /// the head is ready; a dropped request (client gone) is recorded by the record's
-    /// guard as 499.
+    /// The future of [`ObserveMiddleware`]: hands the observation to the response body
+    /// once the head is ready.
     #[derive(Debug)]
     pub struct ObserveFuture<F> {
         #[pin]
         inner: F,
-        record: Option<RequestRecord>,
+        observation: Option<Observation>,
+        late: Option<LateRoute>,
         span: tracing::Span,
-        request_id: Option<RequestId>,
+    }
+
+    impl<F> PinnedDrop for ObserveFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before the answer (the client went away): keep the route.
+            let this = this.project();
+            if let Some(observation) = this.observation {
+                LateRoute::name(this.late.as_ref(), observation);
+            }
+        }
     }
 }
 
@@ -172,43 +203,54 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
+        let late = this.late.as_ref();
         let result = {
             let _entered = this.span.enter();
-            ready!(poll_recorded(this.record, || inner.poll(cx)))
+            ready!(Observation::poll_guarded(
+                this.observation,
+                |observation| LateRoute::name(late, observation),
+                || inner.poll(cx)
+            ))
         };
-        let mut record = this.record.take();
+        let mut observation = this.observation.take();
         Poll::Ready(match result {
             Ok(mut response) => {
-                if let Some(record) = &mut record {
-                    // Also names the route in the request's span.
-                    record.set_route(response.request().match_pattern().as_deref());
-                    record.responded(response.status().as_u16());
-                }
-                if let Some(id) = this.request_id.take() {
-                    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+                if let Some(observation) = &mut observation {
+                    observation.set_route(response.request().match_pattern().as_deref());
+                    let endpoint = response.response().extensions().get().copied();
+                    if let Some(EndpointRoute(route)) = endpoint {
+                        observation.answered_by(route);
+                    }
+                    let id = observation
+                        .request_id()
+                        .filter(|_| !observation.is_excluded());
+                    if let Some(value) = id.and_then(|id| HeaderValue::from_str(id.as_str()).ok()) {
                         response
                             .headers_mut()
                             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
                     }
+                    observation.responded(response.status().as_u16());
                 }
                 Ok(response.map_body(|_, body| ObservedBody {
                     inner: body,
-                    record,
+                    observation,
                 }))
             }
             Err(error) => {
-                // An `Err` comes from a middleware inside this one, before any route
-                // answered (handlers' errors arrive as responses): recorded under
-                // `_UNMATCHED`, with the status and size of the answer actix makes of
-                // it after us, by the same call.
-                if let Some(record) = record {
+                // An `Err` from a middleware inside this one: recorded with the status
+                // and size of the answer actix makes of it after us, by the same call.
+                if let Some(mut observation) = observation {
+                    LateRoute::name(late, &mut observation);
                     let response = error.as_response_error().error_response();
-                    let size = match response.body().size() {
+                    let body_size = match response.body().size() {
                         BodySize::Sized(n) => Some(n),
                         BodySize::None => Some(0),
                         BodySize::Stream => None,
                     };
-                    record.finish(response.status().as_u16(), size);
+                    observation.end(End::Errored {
+                        status: response.status().as_u16(),
+                        body_size,
+                    });
                 }
                 Err(error)
             }
@@ -217,14 +259,14 @@ where
 }
 
 pin_project! {
-    /// A response body that counts its bytes for the request's record and keeps the
-    /// request in flight until its last chunk is out (or the body is dropped, when the
-    /// server is done with it or the client went away).
+    /// A response body that counts its bytes for the observation and keeps the
+    /// request in flight until its last chunk is out (or the body is dropped, when
+    /// the server is done with it or the client went away).
     #[derive(Debug)]
     pub struct ObservedBody<B> {
         #[pin]
         inner: B,
-        record: Option<RequestRecord>,
+        observation: Option<Observation>,
     }
 }
 
@@ -241,44 +283,80 @@ impl<B: MessageBody> MessageBody for ObservedBody<B> {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         let this = self.project();
         let mut inner = this.inner;
-        let chunk = ready!(poll_recorded(this.record, || inner.as_mut().poll_next(cx)));
+        let chunk = ready!(Observation::poll_guarded(
+            this.observation,
+            |_| {},
+            || inner.as_mut().poll_next(cx)
+        ));
         match &chunk {
             Some(Ok(bytes)) => {
-                if let Some(record) = this.record.as_mut() {
-                    record.add_body(bytes.len() as u64);
+                if let Some(observation) = this.observation.as_mut() {
+                    observation.frame(bytes.len() as u64);
                 }
             }
             // The end, or an error that ends the body: the request is over.
-            Some(Err(_)) | None => drop(this.record.take()),
+            Some(Err(_)) | None => {
+                if let Some(observation) = this.observation.take() {
+                    observation.end(End::Completed);
+                }
+            }
         }
         Poll::Ready(chunk)
     }
 
     fn try_into_bytes(self) -> Result<Bytes, Self> {
-        let Self { inner, mut record } = self;
+        let Self { inner, observation } = self;
         match inner.try_into_bytes() {
             Ok(bytes) => {
-                if let Some(record) = &mut record {
-                    record.add_body(bytes.len() as u64);
+                if let Some(mut observation) = observation {
+                    observation.frame(bytes.len() as u64);
+                    observation.end(End::Completed);
                 }
                 Ok(bytes)
             }
-            Err(inner) => Err(Self { inner, record }),
+            Err(inner) => Err(Self { inner, observation }),
         }
     }
 }
 
-/// Hands the W3C trace context headers (actix's header types) to the core.
-#[cfg(feature = "otel")]
-fn remote_parent(span: &tracing::Span, headers: &actix_web::http::header::HeaderMap) {
-    let mut carrier = http::HeaderMap::new();
-    for name in ["traceparent", "tracestate", "baggage"] {
-        if let Some(value) = headers
-            .get(name)
-            .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
-        {
-            carrier.insert(name, value);
-        }
+pin_project! {
+    /// A request payload of unknown length (a chunked upload), counted as it is read.
+    struct CountedPayload {
+        #[pin]
+        inner: Payload,
+        counter: BodyCounter,
     }
-    readiness_core::telemetry::set_remote_parent(span, &carrier);
+}
+
+impl Stream for CountedPayload {
+    type Item = <Payload as Stream>::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        let item = ready!(this.inner.poll_next(cx));
+        if let Some(Ok(bytes)) = &item {
+            this.counter.add(bytes.len() as u64);
+        }
+        Poll::Ready(item)
+    }
+}
+
+/// actix-web's header map (the `http` 0.2 types), read by the observation.
+struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl HeaderSource for Headers<'_> {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.0.get(name).map(HeaderValue::as_bytes)
+    }
+}
+
+/// actix-web's HTTP version (`http` 0.2) as the `http` 1.x one.
+fn version(version: actix_web::http::Version) -> http::Version {
+    match version {
+        actix_web::http::Version::HTTP_09 => http::Version::HTTP_09,
+        actix_web::http::Version::HTTP_10 => http::Version::HTTP_10,
+        actix_web::http::Version::HTTP_2 => http::Version::HTTP_2,
+        actix_web::http::Version::HTTP_3 => http::Version::HTTP_3,
+        _ => http::Version::HTTP_11,
+    }
 }

@@ -16,8 +16,10 @@ use readiness_core::shutdown::{Server, Shutdown, ShutdownOutcome};
 /// close when the process exits, which it should do with the outcome's exit code.
 ///
 /// Build the server with `.disable_signals()`, or actix stops on SIGTERM by itself
-/// without the drain delay. Requests are counted in flight by [`Observe`](crate::Observe),
-/// which must wrap the app.
+/// without the drain delay, and with `.h1_allow_half_closed(false)`, so that a client
+/// that closes its connection before its answer ends its request (recorded as 499,
+/// as on axum) instead of leaving the handler to run for nobody. Requests are counted
+/// in flight by [`Observe`](crate::Observe), which must wrap the app.
 ///
 /// ```no_run
 /// use actix_web::{web, App, HttpServer};
@@ -36,6 +38,7 @@ use readiness_core::shutdown::{Server, Shutdown, ShutdownOutcome};
 ///             .configure(health.clone())
 ///     })
 ///     .disable_signals()
+///     .h1_allow_half_closed(false)
 ///     .bind(("0.0.0.0", 8080))?
 ///     .run();
 ///     let outcome = readiness_actix::run(server, shutdown).await;

@@ -70,8 +70,10 @@ use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
 pub use readiness_core as core;
-use readiness_core::endpoint::{HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
-use readiness_core::observe::{ObserveLayer, RouteTemplate};
+use readiness_core::endpoint::{
+    CHECK_PATH, HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH,
+};
+use readiness_core::observe::{BodyCounter, CountedBody, ObserveLayer, RouteTemplate};
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 
 /// A router serving the health routes of `readiness`. See the [crate docs](crate).
@@ -104,7 +106,7 @@ where
         .route(STARTUPZ_PATH, probe(Endpoint::Startupz))
         .route(HEALTH_PATH, probe(Endpoint::Health))
         .route(
-            "/health/{check}",
+            CHECK_PATH,
             any(
                 move |params: Result<Path<HashMap<String, String>>, PathRejection>,
                       request: Request| {
@@ -145,15 +147,16 @@ where
 {
     router
         .merge(routes(readiness))
-        .layer(ObserveLayer::new(readiness.red().clone(), Matched))
+        .layer(ObserveLayer::new(readiness.observer(), Matched))
 }
 
-/// The route template axum's router matched.
+/// What axum's router knows of a request: the route template it matched, the peer
+/// from `ConnectInfo`, and its body type, in which a chunked upload is counted.
 #[derive(Clone, Copy, Debug)]
 struct Matched;
 
-impl RouteTemplate for Matched {
-    fn route<'a, B>(&self, request: &'a axum::http::Request<B>) -> Option<&'a str> {
+impl RouteTemplate<Body> for Matched {
+    fn route<'a>(&self, request: &'a Request) -> Option<&'a str> {
         request
             .extensions()
             .get::<MatchedPath>()
@@ -163,11 +166,15 @@ impl RouteTemplate for Matched {
     /// From `ConnectInfo<SocketAddr>`, there when the app is served with
     /// `into_make_service_with_connect_info::<SocketAddr>()`.
     #[cfg(feature = "otel")]
-    fn client<B>(&self, request: &axum::http::Request<B>) -> Option<std::net::IpAddr> {
+    fn client(&self, request: &Request) -> Option<std::net::IpAddr> {
         request
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip())
+    }
+
+    fn count_body(&self, body: Body, counter: BodyCounter) -> Body {
+        Body::new(CountedBody::new(body, counter))
     }
 }
 

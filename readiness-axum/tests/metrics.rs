@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::FutureExt as _;
 use http_body_util::BodyExt as _;
+use readiness_core::observe::{End, RequestHead};
 use readiness_core::Readiness;
 use tower::ServiceExt as _;
 
@@ -220,11 +221,10 @@ async fn a_request_dropped_by_a_gone_client_is_counted_once_as_499() {
 #[tokio::test]
 async fn hostile_label_values_are_escaped_by_the_encoder() {
     let readiness = Readiness::builder().build().unwrap();
-    readiness
-        .red()
-        .start("GET", Some("/a\"b\n} 1\n{c}\\"), None)
-        .unwrap()
-        .finish(200, None);
+    let head = RequestHead::new("GET", "/a", &()).with_route(Some("/a\"b\n} 1\n{c}\\"));
+    let mut observation = readiness.observer().begin(&head).unwrap();
+    observation.responded(200);
+    observation.end(End::Completed);
     let app = readiness_axum::instrument(Router::new(), &readiness);
     let text = scrape(&app).await;
     assert!(text.contains(r#"http_route="/a\"b\n} 1\n{c}\\""#), "{text}");

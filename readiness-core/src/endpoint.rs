@@ -29,6 +29,7 @@ use http::{Response, StatusCode};
 use crate::health::report::{self, Body};
 use crate::health::snapshot::Snapshot;
 use crate::health::{validate_name, CheckInfo, Probe, Status};
+use crate::observe::EndpointRoute;
 use crate::readiness::{Details, Readiness};
 
 /// The path of the liveness probe.
@@ -41,6 +42,8 @@ pub const STARTUPZ_PATH: &str = "/startupz";
 pub const HEALTH_PATH: &str = "/health";
 /// The prefix of the one-check reports, `/health/{check}`.
 pub const HEALTH_CHECK_PREFIX: &str = "/health/";
+/// The route template of the one-check reports; the parameter is `check`.
+pub const CHECK_PATH: &str = "/health/{check}";
 /// The path of the Prometheus scrape endpoint.
 pub const METRICS_PATH: &str = "/metrics";
 /// The media type of health bodies.
@@ -60,6 +63,20 @@ pub enum Endpoint<'a> {
     Health,
     /// `/health/{check}`
     Check(&'a str),
+}
+
+impl Endpoint<'_> {
+    /// The route template the endpoint is served under, at the root.
+    #[must_use]
+    pub fn route(&self) -> &'static str {
+        match self {
+            Self::Livez => LIVEZ_PATH,
+            Self::Readyz => READYZ_PATH,
+            Self::Startupz => STARTUPZ_PATH,
+            Self::Health => HEALTH_PATH,
+            Self::Check(_) => CHECK_PATH,
+        }
+    }
 }
 
 impl<'a> Endpoint<'a> {
@@ -196,6 +213,15 @@ impl Readiness {
     /// ```
     #[must_use]
     pub fn respond(&self, request: &ProbeRequest<'_>) -> Response<Bytes> {
+        let mut response = self.answer(request);
+        // Probes stay out of the RED metrics and the access log wherever mounted.
+        response
+            .extensions_mut()
+            .insert(EndpointRoute(request.endpoint.route()));
+        response
+    }
+
+    fn answer(&self, request: &ProbeRequest<'_>) -> Response<Bytes> {
         match request.method {
             "GET" | "HEAD" => {}
             _ => {

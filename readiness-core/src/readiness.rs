@@ -6,13 +6,16 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::endpoint::{HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH};
+use crate::endpoint::{
+    CHECK_PATH, HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH,
+};
 use crate::error::BuildError;
 use crate::health::runner::Shared;
 use crate::health::{CheckInfo, CheckSpec, Probe, Status};
 use crate::metrics::health::HealthMetrics;
 use crate::metrics::names::{DEFAULT_DURATION_BUCKETS, SERVICE_INFO};
 use crate::metrics::{CacheFamily, CacheMetrics, RedMetrics, RedSettings, Registrar};
+use crate::observe::Observer;
 
 /// How much of a health body anonymous callers see.
 ///
@@ -103,7 +106,7 @@ pub(crate) struct Inner {
     pub(crate) namespace: Option<String>,
     #[cfg_attr(not(feature = "ops-kit"), allow(dead_code))]
     pub(crate) buckets: Vec<f64>,
-    pub(crate) red: RedMetrics,
+    pub(crate) observer: Observer,
     caches: CacheFamily,
     tasks: Vec<tokio::task::AbortHandle>,
     #[cfg(feature = "system")]
@@ -150,7 +153,15 @@ impl Readiness {
     /// [`metrics` module docs](crate::metrics).
     #[must_use]
     pub fn red(&self) -> &RedMetrics {
-        &self.inner.red
+        self.inner.observer.red()
+    }
+
+    /// What the adapters' middleware observes each request with: RED metrics, the
+    /// request id, the request span and the access line. See the
+    /// [`observe` module docs](crate::observe) to write an adapter of your own.
+    #[must_use]
+    pub fn observer(&self) -> Observer {
+        self.inner.observer.clone()
     }
 
     /// Hit and miss counters for the cache named `name` (`cache_requests_total`).
@@ -251,6 +262,10 @@ impl Readiness {
             http::header::CACHE_CONTROL,
             http::HeaderValue::from_static("no-store"),
         );
+        // A scrape stays out of the RED metrics and the access log wherever mounted.
+        response
+            .extensions_mut()
+            .insert(crate::observe::EndpointRoute(METRICS_PATH));
         response
     }
 
@@ -609,7 +624,7 @@ impl ReadinessBuilder {
                 READYZ_PATH,
                 STARTUPZ_PATH,
                 HEALTH_PATH,
-                "/health/{check}",
+                CHECK_PATH,
                 METRICS_PATH,
             ]
             .map(str::to_owned)
@@ -624,12 +639,10 @@ impl ReadinessBuilder {
         let registered = (|| {
             let red = RedMetrics::register(
                 &registrar,
-                RedSettings {
+                &RedSettings {
                     namespace: self.namespace.clone(),
                     buckets: self.buckets.clone(),
                     max_routes: self.max_routes,
-                    excluded: excluded.into_iter().collect(),
-                    access_log: self.access_log,
                 },
             )
             .map_err(register_error)?;
@@ -708,7 +721,7 @@ impl ReadinessBuilder {
                 registry,
                 namespace: self.namespace,
                 buckets: self.buckets,
-                red,
+                observer: Observer::new(red, excluded, self.access_log),
                 caches,
                 tasks,
                 #[cfg(feature = "system")]

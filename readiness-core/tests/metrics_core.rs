@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use readiness_core::observe::{End, RequestHead};
 use readiness_core::{CheckSpec, Readiness};
 use support::{fail, pass, Scripted};
 
@@ -68,11 +69,7 @@ async fn the_services_own_registry_is_served_with_a_namespace() {
         .service("orders", "2.0.0")
         .build()
         .unwrap();
-    readiness
-        .red()
-        .start("GET", Some("/orders"), None)
-        .unwrap()
-        .finish(200, Some(2));
+    record(&readiness, "GET", Some("/orders"), None, 200, 2);
     let text = scrape(&readiness);
     assert!(text.contains("orders_created_total 1"), "{text}");
     assert!(
@@ -322,13 +319,10 @@ async fn the_exposition_passes_promtool() {
         // A hostile template: quotes, a backslash, a newline and a forged series.
         ("GET", Some("/x\"} 1\nforged_total{a=\"\\"), 500),
     ] {
-        readiness
-            .red()
-            .start(method, route, Some(10))
-            .unwrap()
-            .finish(status, Some(20));
+        record(&readiness, method, route, Some(10), status, 20);
     }
-    drop(readiness.red().start("GET", Some("/slow"), None)); // client went away
+    let head = RequestHead::new("GET", "/slow", &()).with_route(Some("/slow"));
+    drop(readiness.observer().begin(&head)); // client went away
     let (text, _) = sampled(&readiness, "process_resident_memory_bytes").await;
     assert!(
         !text.lines().any(|line| line.starts_with("forged_total")),
@@ -340,4 +334,25 @@ async fn the_exposition_passes_promtool() {
     // And promtool does catch a broken exposition, so the check above can fail.
     let (ok, _) = promtool_check("http_requests_total{method=\"GET\" 1\n");
     assert!(!ok);
+}
+
+/// One request through the observation: `request_size` as its `Content-Length`,
+/// answered with `status` and a body of `response_size` bytes.
+fn record(
+    readiness: &Readiness,
+    method: &str,
+    route: Option<&str>,
+    request_size: Option<u64>,
+    status: u16,
+    response_size: u64,
+) {
+    let mut headers = http::HeaderMap::new();
+    if let Some(size) = request_size {
+        headers.insert(http::header::CONTENT_LENGTH, size.into());
+    }
+    let head = RequestHead::new(method, "/", &headers).with_route(route);
+    let mut observation = readiness.observer().begin(&head).unwrap();
+    observation.responded(status);
+    observation.frame(response_size);
+    observation.end(End::Completed);
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use readiness_core::logging::LogSettings;
+use readiness_core::observe::RequestHead;
 use readiness_core::shutdown::{HookResult, Server, Shutdown};
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 use support::capture::Capture;
@@ -315,9 +316,10 @@ async fn requests_running_at_the_drain_timeout_are_counted_and_cut() {
         .build()
         .unwrap();
     // Two requests in flight that never finish.
+    let observer = readiness.observer();
     let running = [
-        readiness.red().start("GET", Some("/export"), None),
-        readiness.red().start("POST", Some("/import"), None),
+        observer.begin(&RequestHead::new("GET", "/export", &()).with_route(Some("/export"))),
+        observer.begin(&RequestHead::new("POST", "/import", &()).with_route(Some("/import"))),
     ];
     shutdown.handle().trigger("test");
     let (server, events) = stand(None);

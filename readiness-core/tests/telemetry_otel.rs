@@ -232,8 +232,8 @@ async fn spans_reach_real_otlp_receivers_over_grpc_and_http_and_shutdown_deliver
 #[derive(Clone)]
 struct UsersRoute;
 
-impl readiness_core::observe::RouteTemplate for UsersRoute {
-    fn route<'a, B>(&self, _request: &'a http::Request<B>) -> Option<&'a str> {
+impl<B> readiness_core::observe::RouteTemplate<B> for UsersRoute {
+    fn route<'a>(&self, _request: &'a http::Request<B>) -> Option<&'a str> {
         Some("/users/{id}")
     }
 }
@@ -253,7 +253,7 @@ async fn each_request_is_a_server_span_with_the_http_conventions() {
     let _default =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(otel).with(logs));
     let readiness = readiness_core::Readiness::builder().build().unwrap();
-    let service = readiness_core::observe::ObserveLayer::new(readiness.red().clone(), UsersRoute)
+    let service = readiness_core::observe::ObserveLayer::new(readiness.observer(), UsersRoute)
         .layer(tower::service_fn(
             |request: http::Request<String>| async move {
                 tracing::info!("handling");

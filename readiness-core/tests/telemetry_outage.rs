@@ -20,8 +20,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 #[derive(Clone)]
 struct UsersRoute;
 
-impl readiness_core::observe::RouteTemplate for UsersRoute {
-    fn route<'a, B>(&self, _request: &'a http::Request<B>) -> Option<&'a str> {
+impl<B> readiness_core::observe::RouteTemplate<B> for UsersRoute {
+    fn route<'a>(&self, _request: &'a http::Request<B>) -> Option<&'a str> {
         Some("/users/{id}")
     }
 }
@@ -64,7 +64,7 @@ async fn a_collector_away_costs_requests_nothing_and_is_caught_up_with_on_return
         .unwrap();
 
     let readiness = readiness_core::Readiness::builder().build().unwrap();
-    let service = readiness_core::observe::ObserveLayer::new(readiness.red().clone(), UsersRoute)
+    let service = readiness_core::observe::ObserveLayer::new(readiness.observer(), UsersRoute)
         .layer(tower::service_fn(|_: http::Request<String>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
         }));

@@ -129,6 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     // The shutdown below handles the signals, with a drain delay actix does not have.
     .disable_signals()
+    .h1_allow_half_closed(false)
     .bind((bind.as_str(), port))?;
     for addr in server.addrs() {
         tracing::info!(address = %addr, "listening");

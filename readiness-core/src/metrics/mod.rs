@@ -38,13 +38,17 @@
 //! # Default
 //!
 //! ```
+//! use readiness_core::observe::{End, RequestHead};
 //! use readiness_core::Readiness;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
-//! let record = readiness.red().start("GET", Some("/orders/{id}"), None);
-//! if let Some(record) = record {
-//!     record.finish(200, Some(512));
+//! // The adapters' middleware does this for every request (see `observe`).
+//! let head = RequestHead::new("GET", "/orders/7", &()).with_route(Some("/orders/{id}"));
+//! if let Some(mut observation) = readiness.observer().begin(&head) {
+//!     observation.responded(200);
+//!     observation.frame(512);
+//!     observation.end(End::Completed);
 //! }
 //! let scrape = readiness.metrics_response();
 //! let text = std::str::from_utf8(scrape.body())?;
@@ -88,8 +92,9 @@ pub(crate) fn opts(namespace: Option<&str>, name: &str, help: &str) -> prometheu
     }
 }
 pub use cache::CacheMetrics;
+pub use red::RedMetrics;
 pub(crate) use red::RedSettings;
-pub use red::{content_length, poll_recorded, RedMetrics, RequestRecord};
+pub(crate) use red::{Finished, Route};
 pub(crate) use registrar::Registrar;
 #[cfg(feature = "system")]
 pub(crate) use system::{Sampler, SystemSettings};

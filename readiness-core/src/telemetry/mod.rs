@@ -21,15 +21,14 @@ mod export;
 mod otel;
 #[cfg(feature = "otel")]
 mod propagation;
+#[cfg(feature = "otel")]
+pub(crate) mod server_span;
 
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use export::ExportStats;
 #[cfg(feature = "otel")]
-pub(crate) use otel::{
-    check_span_failed, server_span_connection, server_span_finished, server_span_routed,
-    server_span_started, span_name,
-};
+pub(crate) use otel::check_span_failed;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use otel::{ShutdownReport, Telemetry, TelemetryGuard};

@@ -368,81 +368,8 @@ impl fmt::Debug for TelemetryGuard {
     }
 }
 
-/// The server span's name: `{method} {route}`, or the method alone while the route is
-/// not known (OpenTelemetry's HTTP conventions; never the raw path).
-pub(crate) fn span_name(method: &str, route: Option<&str>) -> String {
-    match route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
-    }
-}
-
-/// The HTTP semantic-convention attributes known when the request arrives.
-pub(crate) fn server_span_started(
-    span: &tracing::Span,
-    method: &str,
-    route: Option<&str>,
-    path: &str,
-    user_agent: Option<&str>,
-) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    span.set_attribute("http.request.method", method.to_owned());
-    if let Some(route) = route {
-        span.set_attribute("http.route", route.to_owned());
-    }
-    span.set_attribute("url.path", path.to_owned());
-    if let Some(agent) = user_agent {
-        span.set_attribute("user_agent.original", agent.to_owned());
-    }
-}
-
-/// The route, once a framework that routes after its middleware knows it.
-pub(crate) fn server_span_routed(span: &tracing::Span, method: &str, route: &str) {
-    use opentelemetry::trace::TraceContextExt as _;
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    // Recording `otel.name` renames a span only until its OpenTelemetry span has
-    // started (a log line or a remote parent starts it); renaming the started span
-    // covers both.
-    span.context()
-        .span()
-        .update_name(span_name(method, Some(route)));
-    span.set_attribute("http.route", route.to_owned());
-}
-
-/// The answer's status; a 5xx marks the span as an error (a 4xx is the client's).
-pub(crate) fn server_span_finished(span: &tracing::Span, status: u16) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    span.set_attribute("http.response.status_code", i64::from(status));
-    if status >= 500 {
-        span.set_status(opentelemetry::trace::Status::error(format!(
-            "HTTP {status}"
-        )));
-    }
-}
-
 /// A failed check run marks its span as an error.
 pub(crate) fn check_span_failed(span: &tracing::Span, output: &str) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     span.set_status(opentelemetry::trace::Status::error(output.to_owned()));
-}
-
-/// The connection's attributes of a server span.
-pub(crate) fn server_span_connection(
-    span: &tracing::Span,
-    scheme: Option<&str>,
-    host: Option<&str>,
-    protocol_version: Option<&str>,
-    client: Option<&str>,
-) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    for (key, value) in [
-        ("url.scheme", scheme),
-        ("server.address", host),
-        ("network.protocol.version", protocol_version),
-        ("client.address", client),
-    ] {
-        if let Some(value) = value {
-            span.set_attribute(key, value.to_owned());
-        }
-    }
 }

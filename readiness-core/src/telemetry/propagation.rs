@@ -7,7 +7,7 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// W3C Trace Context and W3C Baggage, in that order.
-fn propagator() -> TextMapCompositePropagator {
+pub(super) fn propagator() -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),

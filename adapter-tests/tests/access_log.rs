@@ -1,5 +1,4 @@
 //! Request ids, the request span and the access line, the same on both adapters.
-#![cfg(feature = "logging")]
 
 mod support;
 

@@ -1,0 +1,325 @@
+//! The observation of one request: in flight from its head to its last body frame,
+//! then recorded once (RED metrics, the server span, the access line).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use super::access;
+use super::head::{content_length, RequestHead};
+use crate::metrics::names::CLIENT_CLOSED_REQUEST;
+use crate::metrics::{Finished, RedMetrics, Route};
+use crate::request_id::{RequestId, REQUEST_ID_HEADER};
+
+/// Starts an [`Observation`] per request. Cheap to clone; get it from
+/// [`Readiness::observer`](crate::Readiness::observer). See the [module docs](super).
+#[derive(Clone)]
+pub struct Observer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    red: RedMetrics,
+    /// Route templates (or, before routing, paths) never observed.
+    excluded: HashSet<Box<str>, foldhash::fast::RandomState>,
+    access_log: bool,
+}
+
+impl Observer {
+    pub(crate) fn new(red: RedMetrics, excluded: Vec<String>, access_log: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                red,
+                excluded: excluded.into_iter().map(String::into_boxed_str).collect(),
+                access_log,
+            }),
+        }
+    }
+
+    /// Starts observing the request `head`: counts it in flight and, with the access
+    /// log on, gives it its id and its span. `None` for an excluded route (probes and
+    /// `/metrics` by default), or, while the route is not known, an excluded path.
+    #[must_use]
+    pub fn begin(&self, head: &RequestHead<'_>) -> Option<Observation> {
+        let inner = &*self.inner;
+        let key = if head.routed {
+            head.route
+        } else {
+            Some(head.path)
+        };
+        if key.is_some_and(|key| inner.excluded.contains(key)) {
+            return None;
+        }
+        let method = RedMetrics::method_index(head.method);
+        inner.red.enter(method);
+        let started = Instant::now();
+        let route = head.routed.then(|| inner.red.route(head.route));
+        let request_size = head.header("content-length").and_then(content_length);
+        let (span, request_id) = if inner.access_log {
+            let id = RequestId::from_header(head.header(REQUEST_ID_HEADER));
+            (access::open_span(&id, head), Some(id))
+        } else {
+            (tracing::Span::none(), None)
+        };
+        Some(Observation {
+            observer: self.clone(),
+            method,
+            route,
+            started,
+            request_size,
+            request_body: None,
+            status: 0,
+            body: 0,
+            unobserved: false,
+            ended: false,
+            span,
+            request_id,
+        })
+    }
+
+    /// Whether requests get an id, a span and an access line (see
+    /// [`ReadinessBuilder::access_log`](crate::ReadinessBuilder::access_log)).
+    #[must_use]
+    pub fn access_log(&self) -> bool {
+        self.inner.access_log
+    }
+
+    /// The RED recorder the observations end in.
+    #[must_use]
+    pub fn red(&self) -> &RedMetrics {
+        &self.inner.red
+    }
+}
+
+/// How a request ended. See [`Observation::end`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum End {
+    /// The last body frame is out (or the server is done with the body): recorded
+    /// with the response's status and the counted body size.
+    Completed,
+    /// The client went away: before the response head a 499 with no body size;
+    /// during the body, the head's status with the bytes sent so far.
+    ClientGone,
+    /// The handler (or the body) panicked: a 500 with no body size.
+    Panicked,
+    /// The service answered with an error instead of a response; the server turns
+    /// it into this status and body size.
+    Errored {
+        /// The status the server answers with.
+        status: u16,
+        /// The size of that answer's body, when known.
+        body_size: Option<u64>,
+    },
+}
+
+/// One request from its head to its end. Dropped without [`end`](Self::end), it ends
+/// as [`End::Completed`] once a response head was seen, else as [`End::Panicked`]
+/// while unwinding or [`End::ClientGone`]. See the [module docs](super).
+#[must_use = "dropping the observation ends the request (499 before a response)"]
+pub struct Observation {
+    observer: Observer,
+    method: usize,
+    /// `None` until routed (`_UNMATCHED` if it never is).
+    route: Option<Route>,
+    started: Instant,
+    /// From `Content-Length`.
+    request_size: Option<u64>,
+    /// Counted from the request body's frames when it had no `Content-Length`.
+    request_body: Option<BodyCounter>,
+    /// The status of the response head, 0 before it.
+    status: u16,
+    /// Response body bytes counted so far.
+    body: u64,
+    unobserved: bool,
+    ended: bool,
+    span: tracing::Span,
+    request_id: Option<RequestId>,
+}
+
+impl Observation {
+    /// The request's id (with the access log on): the caller's `X-Request-Id` when
+    /// safe, else a new one. Adapters put it in the request's extensions and echo it
+    /// in the response's `X-Request-Id`.
+    #[must_use]
+    pub fn request_id(&self) -> Option<&RequestId> {
+        self.request_id.as_ref()
+    }
+
+    /// The request's span (target `readiness::request`; the server span with
+    /// OpenTelemetry), disabled when the access log is off. Run the handler in it.
+    #[must_use]
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Names the route once the server has routed the request: the matched template,
+    /// or `None` when no route matched. An excluded route leaves the request
+    /// unrecorded.
+    pub fn set_route(&mut self, route: Option<&str>) {
+        let inner = &*self.observer.inner;
+        if route.is_some_and(|route| inner.excluded.contains(route)) {
+            self.unobserved = true;
+            return;
+        }
+        self.route = Some(inner.red.route(route));
+        if let Some(route) = route {
+            access::routed(&self.span, RedMetrics::method_label(self.method), route);
+        }
+    }
+
+    /// Whether the route is still to be named with [`set_route`](Self::set_route).
+    #[must_use]
+    pub fn needs_route(&self) -> bool {
+        self.route.is_none() && !self.unobserved
+    }
+
+    /// The answer came from the library route `route` (its
+    /// [`EndpointRoute`](super::EndpointRoute)): the request is left out of the
+    /// metrics and the access log when that route is excluded.
+    pub fn answered_by(&mut self, route: &str) {
+        if self.observer.inner.excluded.contains(route) {
+            self.unobserved = true;
+        }
+    }
+
+    /// Whether the request is left out (an excluded route).
+    #[must_use]
+    pub fn is_excluded(&self) -> bool {
+        self.unobserved
+    }
+
+    /// A counter for the request body's frames, when the body's size is not known
+    /// from `Content-Length` (a chunked upload): wrap the request body so each frame
+    /// adds its length, and the request is recorded with the bytes received. `None`
+    /// when `Content-Length` gave the size.
+    pub fn count_request_body(&mut self) -> Option<BodyCounter> {
+        if self.request_size.is_some() {
+            return None;
+        }
+        let counter = BodyCounter::default();
+        self.request_body = Some(counter.clone());
+        Some(counter)
+    }
+
+    /// The response head is ready with `status`; the body follows.
+    pub fn responded(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    /// `bytes` more of the response body went out.
+    pub fn frame(&mut self, bytes: u64) {
+        self.body = self.body.saturating_add(bytes);
+    }
+
+    /// Ends the request: recorded once, in the RED metrics, the server span and the
+    /// access line.
+    pub fn end(mut self, end: End) {
+        self.finish(end);
+    }
+
+    /// Polls the request's future or body for the observation in `slot`: a panic
+    /// while polling ends it as [`End::Panicked`] (after `before_panic`, where a
+    /// server that routes late names the route) and then goes on unwinding, since
+    /// whoever catches it drops the future only after the unwinding.
+    pub fn poll_guarded<T>(
+        slot: &mut Option<Self>,
+        before_panic: impl FnOnce(&mut Self),
+        poll: impl FnOnce() -> Poll<T>,
+    ) -> Poll<T> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(poll)) {
+            Ok(poll) => poll,
+            Err(panic) => {
+                if let Some(mut observation) = slot.take() {
+                    before_panic(&mut observation);
+                    observation.end(End::Panicked);
+                }
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    fn finish(&mut self, end: End) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let red = &self.observer.inner.red;
+        if self.unobserved {
+            red.leave(self.method);
+            return;
+        }
+        let (status, response_size) = match end {
+            End::Completed if self.status != 0 => (self.status, Some(self.body)),
+            End::Completed | End::Panicked => (500, None),
+            End::ClientGone if self.status != 0 => (self.status, Some(self.body)),
+            End::ClientGone => (CLIENT_CLOSED_REQUEST, None),
+            End::Errored { status, body_size } => (status, body_size),
+        };
+        let finished = Finished {
+            status,
+            seconds: self.started.elapsed().as_secs_f64(),
+            request_size: self
+                .request_size
+                .or_else(|| self.request_body.as_ref().map(BodyCounter::get)),
+            response_size,
+        };
+        let route = self.route.take().unwrap_or_else(|| red.route(None));
+        red.record(self.method, &route, &finished);
+        if !self.span.is_none() {
+            access::finished(&self.span, &finished);
+        }
+    }
+}
+
+impl Drop for Observation {
+    fn drop(&mut self) {
+        let end = if self.status != 0 {
+            End::Completed
+        } else if std::thread::panicking() {
+            End::Panicked
+        } else {
+            End::ClientGone
+        };
+        self.finish(end);
+    }
+}
+
+/// Counts a request body's bytes for its observation. See
+/// [`Observation::count_request_body`].
+#[derive(Clone, Debug, Default)]
+pub struct BodyCounter(Arc<AtomicU64>);
+
+impl BodyCounter {
+    /// `bytes` more of the request body arrived.
+    pub fn add(&self, bytes: u64) {
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observer")
+            .field("excluded", &self.inner.excluded)
+            .field("access_log", &self.inner.access_log)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Observation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observation")
+            .field("method", &RedMetrics::method_label(self.method))
+            .field("route", &self.route)
+            .field("status", &self.status)
+            .field("body", &self.body)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}

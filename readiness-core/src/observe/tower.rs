@@ -1,0 +1,292 @@
+//! The tower middleware: [`ObserveLayer`] translates `http` requests and responses
+//! into an [`Observation`], for any tower service (axum, tonic, a hyper stack).
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{BodyCounter, End, EndpointRoute, Observation, Observer, RequestHead};
+use crate::request_id::REQUEST_ID_HEADER;
+
+/// What the router knows about a request, for [`ObserveLayer`]: its matched route
+/// template and, optionally, its peer and a way to count a body of unknown length.
+pub trait RouteTemplate<B>: Clone + Send + Sync + 'static {
+    /// The matched route template (`/users/{id}`), or `None` when no route matched.
+    fn route<'a>(&self, request: &'a Request<B>) -> Option<&'a str>;
+
+    /// The peer's address (`client.address` on the server span), when the server
+    /// put it in the request's extensions. `None` by default.
+    fn client(&self, request: &Request<B>) -> Option<IpAddr> {
+        let _ = request;
+        None
+    }
+
+    /// Wraps a request body of unknown length (no `Content-Length`: a chunked
+    /// upload) so that each frame adds to `counter`, for the request-size histogram.
+    /// By default the body is left as it is, and such requests have no size.
+    fn count_body(&self, body: B, counter: BodyCounter) -> B {
+        let _ = counter;
+        body
+    }
+}
+
+/// Observes every request of the wrapped service. See the [module docs](super).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ObserveLayer<R> {
+    observer: Observer,
+    route: R,
+}
+
+impl<R> ObserveLayer<R> {
+    /// A layer observing with `observer`, taking route templates from `route`.
+    pub fn new(observer: Observer, route: R) -> Self {
+        Self { observer, route }
+    }
+}
+
+impl<S, R: Clone> Layer<S> for ObserveLayer<R> {
+    type Service = Observe<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            observer: self.observer.clone(),
+            route: self.route.clone(),
+        }
+    }
+}
+
+/// The service made by [`ObserveLayer`].
+#[derive(Clone, Debug)]
+pub struct Observe<S, R> {
+    inner: S,
+    observer: Observer,
+    route: R,
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Observe<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: RouteTemplate<ReqBody>,
+    ReqBody: http_body::Body,
+    ResBody: http_body::Body,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let uri = request.uri();
+        let head = RequestHead::new(request.method().as_str(), uri.path(), request.headers())
+            .with_route(self.route.route(&request))
+            .with_scheme(uri.scheme_str())
+            .with_host(uri.host())
+            .with_version(request.version());
+        #[cfg(feature = "otel")]
+        let head = head.with_client(self.route.client(&request));
+        let mut observation = self.observer.begin(&head);
+        let mut span = tracing::Span::none();
+        if let Some(observation) = &mut observation {
+            if let Some(id) = observation.request_id() {
+                request.extensions_mut().insert(id.clone());
+            }
+            if !request.body().is_end_stream() {
+                if let Some(counter) = observation.count_request_body() {
+                    let route = &self.route;
+                    request = request.map(|body| route.count_body(body, counter));
+                }
+            }
+            span = observation.span().clone();
+        }
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        ResponseFuture {
+            inner,
+            observation,
+            span,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Observe`]: hands the observation to the response body once the
+    /// head is ready; a dropped future is a client gone, a panic a 500.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        observation: Option<Observation>,
+        span: tracing::Span,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        let result = {
+            let _entered = this.span.enter();
+            ready!(Observation::poll_guarded(
+                this.observation,
+                |_| {},
+                || inner.poll(cx)
+            ))
+        };
+        let mut observation = this.observation.take();
+        Poll::Ready(match result {
+            Ok(mut response) => {
+                if let Some(observation) = &mut observation {
+                    if let Some(EndpointRoute(route)) = response.extensions().get() {
+                        observation.answered_by(route);
+                    }
+                    let id = observation
+                        .request_id()
+                        .filter(|_| !observation.is_excluded());
+                    if let Some(value) = id.and_then(|id| id.as_str().parse().ok()) {
+                        response
+                            .headers_mut()
+                            .insert(http::HeaderName::from_static(REQUEST_ID_HEADER), value);
+                    }
+                    observation.responded(response.status().as_u16());
+                }
+                Ok(response.map(|body| ResponseBody {
+                    inner: body,
+                    observation,
+                }))
+            }
+            Err(error) => {
+                // The service failed without an answer: the server will answer 500.
+                if let Some(observation) = observation {
+                    observation.end(End::Errored {
+                        status: 500,
+                        body_size: None,
+                    });
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+pin_project! {
+    /// A response body that counts its bytes for the observation and keeps the
+    /// request in flight until its last frame is out (or the body is dropped, when
+    /// the server is done with it or the client went away).
+    #[derive(Debug)]
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        observation: Option<Observation>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use bytes::Buf as _;
+        let this = self.project();
+        let mut inner = this.inner;
+        let frame = ready!(Observation::poll_guarded(
+            this.observation,
+            |_| {},
+            || inner.as_mut().poll_frame(cx)
+        ));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let (Some(observation), Some(data)) =
+                    (this.observation.as_mut(), frame.data_ref())
+                {
+                    observation.frame(data.remaining() as u64);
+                }
+                if inner.is_end_stream() {
+                    if let Some(observation) = this.observation.take() {
+                        observation.end(End::Completed);
+                    }
+                }
+            }
+            // The end, or an error that ends the body: the request is over.
+            Some(Err(_)) | None => {
+                if let Some(observation) = this.observation.take() {
+                    observation.end(End::Completed);
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// A request body whose frames add to a [`BodyCounter`]: what a
+    /// [`RouteTemplate::count_body`] wraps a chunked upload in.
+    #[derive(Debug)]
+    pub struct CountedBody<B> {
+        #[pin]
+        inner: B,
+        counter: BodyCounter,
+    }
+}
+
+impl<B> CountedBody<B> {
+    /// `inner`, counted into `counter`.
+    pub fn new(inner: B, counter: BodyCounter) -> Self {
+        Self { inner, counter }
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for CountedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use bytes::Buf as _;
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()?.data_ref()) {
+            this.counter.add(data.remaining() as u64);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,103 @@
+//! The HTTP server span's OpenTelemetry side: its name, the semantic-convention
+//! attributes, the caller's trace as its parent, and its status.
+
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+
+/// The caller's trace (`traceparent`, `tracestate`, `baggage`), read through `get`
+/// (lower-case names), as the parent of `span`. A missing or malformed `traceparent`
+/// leaves the span as it was (a new trace).
+pub(crate) fn set_remote_parent<'h>(span: &tracing::Span, get: &dyn Fn(&str) -> Option<&'h str>) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    if get("traceparent").is_none() {
+        return;
+    }
+    let cx = super::propagation::propagator().extract(&Getter(get));
+    let _ = span.set_parent(cx);
+}
+
+/// Hands header lookups of any framework to the propagators.
+struct Getter<'a, 'h>(&'a dyn Fn(&str) -> Option<&'h str>);
+
+impl Extractor for Getter<'_, '_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        (self.0)(key)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        ["traceparent", "tracestate", "baggage"]
+            .into_iter()
+            .filter(|name| (self.0)(name).is_some())
+            .collect()
+    }
+}
+
+/// The server span's name: `{method} {route}`, or the method alone while the route is
+/// not known (OpenTelemetry's HTTP conventions; never the raw path).
+pub(crate) fn name(method: &str, route: Option<&str>) -> String {
+    match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    }
+}
+
+/// The HTTP semantic-convention attributes known when the request arrives.
+pub(crate) fn started(
+    span: &tracing::Span,
+    method: &str,
+    route: Option<&str>,
+    path: &str,
+    user_agent: Option<&str>,
+) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    span.set_attribute("http.request.method", method.to_owned());
+    if let Some(route) = route {
+        span.set_attribute("http.route", route.to_owned());
+    }
+    span.set_attribute("url.path", path.to_owned());
+    if let Some(agent) = user_agent {
+        span.set_attribute("user_agent.original", agent.to_owned());
+    }
+}
+
+/// The route, once a framework that routes after its middleware knows it.
+pub(crate) fn routed(span: &tracing::Span, method: &str, route: &str) {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    // Recording `otel.name` renames a span only until its OpenTelemetry span has
+    // started (a log line or a remote parent starts it); renaming the started span
+    // covers both.
+    span.context().span().update_name(name(method, Some(route)));
+    span.set_attribute("http.route", route.to_owned());
+}
+
+/// The answer's status; a 5xx marks the span as an error (a 4xx is the client's).
+pub(crate) fn finished(span: &tracing::Span, status: u16) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    span.set_attribute("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.set_status(opentelemetry::trace::Status::error(format!(
+            "HTTP {status}"
+        )));
+    }
+}
+
+/// The connection's attributes of a server span.
+pub(crate) fn connection(
+    span: &tracing::Span,
+    scheme: Option<&str>,
+    host: Option<&str>,
+    protocol_version: Option<&str>,
+    client: Option<&str>,
+) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    for (key, value) in [
+        ("url.scheme", scheme),
+        ("server.address", host),
+        ("network.protocol.version", protocol_version),
+        ("client.address", client),
+    ] {
+        if let Some(value) = value {
+            span.set_attribute(key, value.to_owned());
+        }
+    }
+}
