@@ -5,8 +5,8 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use readiness_core::logging::trail::{
-    verify, AuditTrail, Durability, Ed25519SigningKey, Verdict, VerifyOptions,
+use readiness_core::audit::{
+    verify, Durability, Ed25519SigningKey, FileTrail, Verdict, VerifyOptions,
 };
 use readiness_core::logging::{AuditEvent, Outcome};
 
@@ -30,7 +30,7 @@ fn temp(name: &str) -> std::path::PathBuf {
 fn append(c: &mut Criterion) {
     let mut group = c.benchmark_group("audit_append");
     group.throughput(Throughput::Elements(1));
-    let sink = AuditTrail::to_writer(std::io::sink())
+    let sink = FileTrail::to_writer(std::io::sink())
         .signing_key(key())
         .build()
         .unwrap();
@@ -38,7 +38,7 @@ fn append(c: &mut Criterion) {
         b.iter(|| sink.record(&event()).unwrap());
     });
     let path = temp("nosync");
-    let file = AuditTrail::builder(&path)
+    let file = FileTrail::builder(&path)
         .sync(false)
         .signing_key(key())
         .build()
@@ -49,7 +49,7 @@ fn append(c: &mut Criterion) {
     drop(file);
     let _ = std::fs::remove_file(&path);
     let path = temp("sync");
-    let synced = AuditTrail::builder(&path)
+    let synced = FileTrail::builder(&path)
         .signing_key(key())
         .build()
         .unwrap();
@@ -61,7 +61,7 @@ fn append(c: &mut Criterion) {
     let _ = std::fs::remove_file(&path);
     group.sample_size(100);
     let path = temp("batch");
-    let batch = AuditTrail::builder(&path)
+    let batch = FileTrail::builder(&path)
         .durability(Durability::Batch)
         .queue(1_000_000)
         .signing_key(key())
@@ -85,7 +85,7 @@ fn append(c: &mut Criterion) {
 
 fn verification(c: &mut Criterion) {
     let path = temp("verify");
-    let trail = AuditTrail::builder(&path)
+    let trail = FileTrail::builder(&path)
         .sync(false)
         .checkpoint_every(100)
         .signing_key(key())

@@ -12,13 +12,14 @@ use actix_web::dev::{
     forward_ready, Payload, ResourceMap, Service, ServiceRequest, ServiceResponse, Transform,
 };
 use actix_web::http::header::{HeaderName, HeaderValue, TRANSFER_ENCODING};
-use actix_web::http::Uri;
+use actix_web::http::uri::PathAndQuery;
 use actix_web::web::Bytes;
 use actix_web::HttpMessage as _;
 use futures_util::Stream;
 use pin_project_lite::pin_project;
 use readiness_core::observe::{
     BodyCounter, End, EndpointRoute, HeaderSource, Observation, Observer, RequestHead,
+    RequestHeader,
 };
 use readiness_core::{Readiness, REQUEST_ID_HEADER};
 
@@ -112,10 +113,15 @@ where
         };
         let head = RequestHead::new(request.method().as_str(), request.path(), &headers)
             .with_scheme(Some(scheme))
-            .with_version(version(request.version()))
-            .with_client(request.peer_addr().map(|addr| addr.ip()));
+            .with_version(version(request.version()));
+        // The peer is a server-span attribute: looked up only when there is a span.
+        let head = if self.observer.access_log() {
+            head.with_client(request.peer_addr().map(|addr| addr.ip()))
+        } else {
+            head
+        };
         let mut observation = self.observer.begin(&head);
-        let mut span = tracing::Span::none();
+        let mut span = None;
         let mut late = None;
         if let Some(observation) = &mut observation {
             if let Some(id) = observation.request_id() {
@@ -135,14 +141,14 @@ where
             let routes = self
                 .routes
                 .get_or_init(|| Rc::new(request.resource_map().clone()));
-            late = Some(LateRoute {
+            late = request.uri().path_and_query().map(|path| LateRoute {
                 routes: Rc::clone(routes),
-                uri: request.uri().clone(),
+                path: path.clone(),
             });
-            span = observation.span().clone();
+            span = Some(observation.span().clone()).filter(|span| !span.is_none());
         }
         let inner = {
-            let _entered = span.enter();
+            let _entered = span.as_ref().map(tracing::Span::enter);
             self.service.call(request)
         };
         ObserveFuture {
@@ -159,13 +165,13 @@ where
 #[derive(Debug)]
 struct LateRoute {
     routes: Rc<ResourceMap>,
-    uri: Uri,
+    path: PathAndQuery,
 }
 
 impl LateRoute {
     fn name(late: Option<&Self>, observation: &mut Observation) {
         if let Some(late) = late.filter(|_| observation.needs_route()) {
-            observation.set_route(late.routes.match_pattern(late.uri.path()).as_deref());
+            observation.set_route(late.routes.match_pattern(late.path.path()).as_deref());
         }
     }
 }
@@ -179,7 +185,7 @@ pin_project! {
         inner: F,
         observation: Option<Observation>,
         late: Option<LateRoute>,
-        span: tracing::Span,
+        span: Option<tracing::Span>,
     }
 
     impl<F> PinnedDrop for ObserveFuture<F> {
@@ -205,7 +211,7 @@ where
         let inner = this.inner;
         let late = this.late.as_ref();
         let result = {
-            let _entered = this.span.enter();
+            let _entered = this.span.as_ref().map(tracing::Span::enter);
             ready!(Observation::poll_guarded(
                 this.observation,
                 |observation| LateRoute::name(late, observation),
@@ -225,9 +231,8 @@ where
                         .request_id()
                         .filter(|_| !observation.is_excluded());
                     if let Some(value) = id.and_then(|id| HeaderValue::from_str(id.as_str()).ok()) {
-                        response
-                            .headers_mut()
-                            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+                        const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+                        response.headers_mut().insert(REQUEST_ID, value);
                     }
                     observation.responded(response.status().as_u16());
                 }
@@ -345,7 +350,22 @@ impl Stream for CountedPayload {
 struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
 
 impl HeaderSource for Headers<'_> {
-    fn header(&self, name: &str) -> Option<&[u8]> {
+    fn header(&self, header: RequestHeader) -> Option<&[u8]> {
+        use actix_web::http::header::{CONTENT_LENGTH, HOST, USER_AGENT};
+        const REQUEST_ID: HeaderName = HeaderName::from_static(RequestHeader::RequestId.name());
+        const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+        const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+        const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+        let name = match header {
+            RequestHeader::ContentLength => &CONTENT_LENGTH,
+            RequestHeader::UserAgent => &USER_AGENT,
+            RequestHeader::Host => &HOST,
+            RequestHeader::RequestId => &REQUEST_ID,
+            RequestHeader::TraceParent => &TRACEPARENT,
+            RequestHeader::TraceState => &TRACESTATE,
+            RequestHeader::Baggage => &BAGGAGE,
+            _ => return None,
+        };
         self.0.get(name).map(HeaderValue::as_bytes)
     }
 }

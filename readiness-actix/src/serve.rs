@@ -23,12 +23,12 @@ use readiness_core::shutdown::{Server, Shutdown, ShutdownOutcome};
 ///
 /// ```no_run
 /// use actix_web::{web, App, HttpServer};
-/// use readiness_actix::core::{shutdown::Shutdown, Readiness};
+/// use readiness_actix::core::Readiness;
 ///
 /// #[actix_web::main]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
-///     let shutdown = Shutdown::builder(&readiness).from_env()?.build()?;
+///     let shutdown = readiness.shutdown().from_env()?.build()?;
 ///     let observe = readiness_actix::Observe::new(&readiness);
 ///     let health = readiness_actix::configure(&readiness);
 ///     let server = HttpServer::new(move || {
@@ -47,7 +47,7 @@ use readiness_core::shutdown::{Server, Shutdown, ShutdownOutcome};
 /// ```
 pub async fn run(server: ActixServer, shutdown: Shutdown) -> ShutdownOutcome {
     let handle = server.handle();
-    let red = shutdown.readiness().red().clone();
+    let red = shutdown.red().clone();
     let task = actix_web::rt::spawn(server);
     shutdown
         .run(Actix {

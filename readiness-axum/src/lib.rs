@@ -156,6 +156,7 @@ where
 struct Matched;
 
 impl RouteTemplate<Body> for Matched {
+    #[inline]
     fn route<'a>(&self, request: &'a Request) -> Option<&'a str> {
         request
             .extensions()
@@ -173,8 +174,8 @@ impl RouteTemplate<Body> for Matched {
             .map(|info| info.0.ip())
     }
 
-    fn count_body(&self, body: Body, counter: BodyCounter) -> Body {
-        Body::new(CountedBody::new(body, counter))
+    fn count_body(&self, body: &mut Body, counter: BodyCounter) {
+        *body = Body::new(CountedBody::new(std::mem::take(body), counter));
     }
 }
 

@@ -19,13 +19,13 @@ use tower_service::Service;
 ///
 /// ```no_run
 /// use axum::{routing::get, Router};
-/// use readiness_axum::core::{shutdown::Shutdown, Readiness};
+/// use readiness_axum::core::Readiness;
 ///
 /// #[tokio::main]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
 ///     let app = readiness_axum::instrument(Router::new().route("/", get(|| async { "hi" })), &readiness);
-///     let shutdown = Shutdown::builder(&readiness).from_env()?.build()?;
+///     let shutdown = readiness.shutdown().from_env()?.build()?;
 ///     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
 ///     let outcome = readiness_axum::serve(listener, app, shutdown).await;
 ///     std::process::exit(outcome.exit_code());

@@ -46,6 +46,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "audit-trail")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit-trail")))]
+pub mod audit;
 pub mod checks;
 pub mod endpoint;
 mod error;
@@ -61,12 +64,14 @@ pub mod ops;
 mod readiness;
 mod request_id;
 pub mod shutdown;
+#[cfg(feature = "system")]
+mod system;
 pub mod telemetry;
 
-pub use endpoint::{Endpoint, ProbeRequest};
+pub use endpoint::{Details, Endpoint, ProbeRequest};
 pub use error::{BoxError, BuildError};
 pub use health::{
     Check, CheckOutcome, CheckSpec, ComponentType, IntoOutcome, Measurement, Probe, Status,
 };
-pub use readiness::{Details, Readiness, ReadinessBuilder};
+pub use readiness::{Readiness, ReadinessBuilder};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};

@@ -19,7 +19,7 @@ fn kit() -> OpsKit {
         .system_metrics(false)
         .build()
         .unwrap();
-    OpsKit::builder(&readiness).build().unwrap()
+    readiness.ops_kit().build().unwrap()
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -463,7 +463,8 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
         .system_metrics(false)
         .build()
         .unwrap();
-    let kit = OpsKit::builder(&readiness)
+    let kit = readiness
+        .ops_kit()
         .shutdown(
             Duration::from_secs(10),
             Duration::from_secs(20),
@@ -521,13 +522,15 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
         );
     }
     // The service reads those values as they are written.
-    let _parsed = readiness_core::shutdown::Shutdown::builder(&readiness)
+    let _parsed = readiness
+        .shutdown()
         .signals(false)
         .from_lookup(|name| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))
         .unwrap();
     // The delay split, or left whole to the service.
     for (pre_stop, sleep, delay, grace) in [(4, Some(4), "6000ms", 38), (0, None, "10000ms", 38)] {
-        let kit = OpsKit::builder(&readiness)
+        let kit = readiness
+            .ops_kit()
             .shutdown(
                 Duration::from_secs(10),
                 Duration::from_secs(20),
@@ -595,7 +598,7 @@ fn bad_settings_are_errors_naming_the_field() {
     let field = |builder: readiness_core::ops::OpsKitBuilder| {
         builder.build().unwrap_err().field().to_owned()
     };
-    let b = || OpsKit::builder(&readiness);
+    let b = || readiness.ops_kit();
     assert_eq!(field(b().error_ratio(0.1, 0.05)), "ops.error_ratio.warning");
     assert_eq!(
         field(b().error_ratio(0.01, 1.5)),

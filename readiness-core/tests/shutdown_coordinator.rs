@@ -130,7 +130,8 @@ async fn hooks_run_in_order_and_one_that_hangs_fails_or_panics_does_not_stop_the
             Ok(())
         }
     };
-    let shutdown = Shutdown::builder(&readiness)
+    let shutdown = readiness
+        .shutdown()
         .signals(false)
         .drain_delay(Duration::ZERO)
         .drain_timeout(Duration::from_secs(1))
@@ -232,7 +233,8 @@ async fn hooks_run_in_order_and_one_that_hangs_fails_or_panics_does_not_stop_the
 async fn the_hooks_timeout_bounds_all_hooks_together() {
     let (_out, _logs) = logs();
     let readiness = Readiness::builder().build().unwrap();
-    let shutdown = Shutdown::builder(&readiness)
+    let shutdown = readiness
+        .shutdown()
         .signals(false)
         .drain_delay(Duration::ZERO)
         .hooks_timeout(Duration::from_millis(300))
@@ -258,7 +260,8 @@ async fn readiness_fails_at_once_and_accepting_stops_after_the_drain_delay() {
     let readiness = Readiness::builder().build().unwrap();
     readiness.refresh().await;
     assert_eq!(status(&readiness, Endpoint::Readyz), 200);
-    let shutdown = Shutdown::builder(&readiness)
+    let shutdown = readiness
+        .shutdown()
         .signals(false)
         .drain_delay(Duration::from_millis(300))
         .build()
@@ -309,7 +312,8 @@ async fn readiness_fails_at_once_and_accepting_stops_after_the_drain_delay() {
 async fn requests_running_at_the_drain_timeout_are_counted_and_cut() {
     let (out, _logs) = logs();
     let readiness = Readiness::builder().build().unwrap();
-    let shutdown = Shutdown::builder(&readiness)
+    let shutdown = readiness
+        .shutdown()
         .signals(false)
         .drain_delay(Duration::ZERO)
         .drain_timeout(Duration::from_millis(200))
@@ -351,7 +355,8 @@ async fn requests_running_at_the_drain_timeout_are_counted_and_cut() {
 async fn a_server_that_ends_on_its_own_still_runs_the_hooks() {
     let (_out, _logs) = logs();
     let readiness = Readiness::builder().build().unwrap();
-    let shutdown = Shutdown::builder(&readiness)
+    let shutdown = readiness
+        .shutdown()
         .signals(false)
         .hook("flush", Duration::from_secs(1), || async { Ok(()) })
         .build()
@@ -368,7 +373,7 @@ async fn a_server_that_ends_on_its_own_still_runs_the_hooks() {
 async fn bad_settings_are_errors_naming_the_field_and_a_tight_grace_period_warns() {
     let (out, _logs) = logs();
     let readiness = Readiness::builder().build().unwrap();
-    let builder = || Shutdown::builder(&readiness).signals(false);
+    let builder = || readiness.shutdown().signals(false);
     let field = |result: Result<Shutdown, readiness_core::BuildError>| {
         result.unwrap_err().field().to_owned()
     };

@@ -25,11 +25,10 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use readiness_actix::core as readiness;
-use readiness_actix::core::logging::trail::TrailError;
+use readiness_actix::core::audit::TrailError;
 use readiness_actix::core::logging::{
     AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
 };
-use readiness_actix::core::shutdown::Shutdown;
 use readiness_actix::core::{checks, Readiness};
 use serde::Deserialize;
 use store::{Store, Unavailable};
@@ -112,7 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let observe = readiness_actix::Observe::new(&readiness);
     store.migrate_in_background().await;
     // Every write is recorded here before it is kept.
-    let trail = audit::Trail::from_env(&readiness).await?;
+    let trail = audit::from_env(&readiness).await?;
     let served = store.clone();
     let audited = trail.clone();
     let server = HttpServer::new(move || {
@@ -137,12 +136,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SIGTERM or SIGINT: readiness fails at once, the server goes on serving for the
     // drain delay, stops accepting, lets requests in flight finish, then the hooks
     // run in order.
-    let shutdown = Shutdown::builder(&readiness)
+    let shutdown = readiness
+        .shutdown()
         .from_env()?
         // What is queued for the audit trail is written, and a checkpoint after it.
         .hook("checkpoint audit trail", Duration::from_secs(2), {
             let trail = trail.clone();
-            move || async move { trail.checkpoint().await }
+            move || async move {
+                trail
+                    .checkpoint()
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
         })
         .hook(
             "close database",
@@ -195,7 +201,7 @@ async fn create_item(
     request: HttpRequest,
     store: web::Data<Store>,
     token: web::Data<ApiToken>,
-    trail: web::Data<audit::Trail>,
+    trail: web::Data<readiness::audit::AuditTrail>,
     new: web::Json<NewItem>,
 ) -> Result<HttpResponse, actix_web::Error> {
     authorize(&request, token.0.as_deref(), "/items")?;
@@ -272,7 +278,8 @@ fn write_ops_kit(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         .service("actix-service", env!("CARGO_PKG_VERSION"))
         .system_metrics(false)
         .build()?;
-    let kit = readiness_actix::core::ops::OpsKit::builder(&readiness)
+    let kit = readiness
+        .ops_kit()
         .image(concat!("actix-service:", env!("CARGO_PKG_VERSION")))
         .env("BIND", "0.0.0.0")
         .env("PORT", "8080")

@@ -29,11 +29,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use readiness_axum::core as readiness;
-use readiness_axum::core::logging::trail::TrailError;
+use readiness_axum::core::audit::TrailError;
 use readiness_axum::core::logging::{
     AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
 };
-use readiness_axum::core::shutdown::Shutdown;
 use readiness_axum::core::{checks, Readiness};
 use serde::Deserialize;
 use store::{Item, Store, Unavailable};
@@ -49,7 +48,7 @@ use tracing_subscriber::Layer as _;
 struct AppState {
     store: Store,
     /// Every write is recorded here before it is kept.
-    trail: audit::Trail,
+    trail: readiness::audit::AuditTrail,
     /// The bearer token writes need; `None` refuses every write.
     token: Option<Arc<str>>,
 }
@@ -113,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     store.migrate_in_background().await;
-    let trail = audit::Trail::from_env(&readiness).await?;
+    let trail = audit::from_env(&readiness).await?;
     let state = AppState {
         store: store.clone(),
         trail: trail.clone(),
@@ -135,12 +134,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SIGTERM or SIGINT: readiness fails at once, the server goes on serving for the
     // drain delay, stops accepting, lets requests in flight finish, then the hooks
     // run in order (READINESS_SHUTDOWN_* variables for the timings).
-    let shutdown = Shutdown::builder(&readiness)
+    let shutdown = readiness
+        .shutdown()
         .from_env()?
         // What is queued for the audit trail is written, and a checkpoint after it.
         .hook("checkpoint audit trail", Duration::from_secs(2), {
             let trail = trail.clone();
-            move || async move { trail.checkpoint().await }
+            move || async move {
+                trail
+                    .checkpoint()
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
         })
         .hook("close database", Duration::from_secs(2), {
             let store = store.clone();
@@ -252,7 +258,8 @@ fn write_ops_kit(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         .service("axum-service", env!("CARGO_PKG_VERSION"))
         .system_metrics(false)
         .build()?;
-    let kit = readiness_axum::core::ops::OpsKit::builder(&readiness)
+    let kit = readiness
+        .ops_kit()
         .image(concat!("axum-service:", env!("CARGO_PKG_VERSION")))
         .env("BIND", "0.0.0.0")
         .env("PORT", "8080")

@@ -63,7 +63,7 @@ mod redis;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod sql;
 #[cfg(feature = "system")]
-pub(crate) mod system;
+mod system;
 mod tcp;
 
 #[cfg(feature = "amqp")]

@@ -52,18 +52,20 @@
 
 mod boxed;
 mod check;
-pub(crate) mod report;
+pub(crate) mod metrics;
 pub(crate) mod runner;
 mod settings;
 pub(crate) mod snapshot;
+mod switch;
 
 use std::time::Duration;
 
 pub(crate) use boxed::BoxedCheck;
 pub use check::{Check, CheckOutcome, ComponentType, IntoOutcome, Measurement, Status};
 pub use runner::time_left;
-pub(crate) use settings::validate_name;
+pub(crate) use settings::{validate_checks, validate_name};
 pub use settings::{CheckSpec, Probe};
+pub(crate) use switch::ReadySwitch;
 
 /// A check's settings once validated, shared by the runner and the endpoints.
 #[derive(Debug)]

@@ -13,10 +13,10 @@ use tokio::time::MissedTickBehavior;
 
 use super::boxed::BoxedCheck;
 use super::check::{CheckOutcome, Status};
+use super::metrics::HealthMetrics;
 use super::snapshot::{CheckResult, SnapshotCell};
 use super::CheckInfo;
 use crate::error::BoxError;
-use crate::metrics::health::HealthMetrics;
 
 tokio::task_local! {
     /// When the running check's timeout ends; see [`time_left`].

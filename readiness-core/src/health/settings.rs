@@ -326,3 +326,22 @@ impl fmt::Debug for CheckSpec {
             .finish_non_exhaustive()
     }
 }
+
+/// Checks every check's settings, and that no two share a name (field
+/// `checks[name].name`).
+pub(crate) fn validate_checks(specs: &[CheckSpec]) -> Result<(), BuildError> {
+    let mut seen = std::collections::HashSet::new();
+    for spec in specs {
+        spec.validate()?;
+        if !seen.insert(spec.check_name()) {
+            return Err(BuildError::new(
+                format!("checks[{}].name", spec.check_name()),
+                format!(
+                    "duplicate check name {:?}: names must be unique",
+                    spec.check_name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -75,17 +75,19 @@
 
 mod audit;
 mod class;
-mod format;
+mod fields;
+mod json;
+mod layer;
+mod line;
+mod pretty;
 mod redact;
-#[cfg(feature = "audit-trail")]
-#[cfg_attr(docsrs, doc(cfg(feature = "audit-trail")))]
-pub mod trail;
 mod writer;
 
 pub use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 pub use audit::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
 pub use class::{Category, DataClass};
-pub use format::{LogLayer, RESERVED_KEYS};
+pub use json::RESERVED_KEYS;
+pub use layer::LogLayer;
 pub use redact::{Confidential, DEFAULT_DENY_LIST, REDACTED};
 pub use writer::{LogGuard, LogWriter, LogWriterBuilder, Overflow, Rotation};
 
@@ -100,7 +102,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer as _;
 
 use crate::error::BuildError;
-use format::Shared;
+use layer::Shared;
 use redact::Redactor;
 use writer::{MakeWriterSink, Sink};
 

@@ -74,7 +74,7 @@
 //! ```
 
 mod cache;
-pub(crate) mod health;
+mod info;
 pub mod names;
 mod red;
 mod registrar;
@@ -82,6 +82,22 @@ mod registrar;
 mod system;
 
 pub(crate) use cache::CacheFamily;
+
+/// Checks a metric namespace: letters, digits and `_`, not starting with a digit
+/// (field `metrics_namespace`).
+pub(crate) fn validate_namespace(namespace: &str) -> Result<(), crate::BuildError> {
+    let mut chars = namespace.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(crate::BuildError::new(
+            "metrics_namespace",
+            format!("{namespace:?} must be letters, digits and `_`, not starting with a digit"),
+        ));
+    }
+    Ok(())
+}
 
 /// A family's options, its name under the service's namespace when one is set.
 pub(crate) fn opts(namespace: Option<&str>, name: &str, help: &str) -> prometheus::Opts {
@@ -92,6 +108,7 @@ pub(crate) fn opts(namespace: Option<&str>, name: &str, help: &str) -> prometheu
     }
 }
 pub use cache::CacheMetrics;
+pub(crate) use info::register_info;
 pub use red::RedMetrics;
 pub(crate) use red::RedSettings;
 pub(crate) use red::{Finished, Route};

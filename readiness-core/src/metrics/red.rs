@@ -1,6 +1,6 @@
 //! The RED recorder: rate, errors and duration per method, route and status.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
@@ -31,10 +31,21 @@ struct Inner {
     active: Vec<IntGauge>,
     /// The distinct routes seen, each with the series it has recorded so far. Keyed
     /// by templates (never raw paths), so a fast hash needs no flood resistance.
-    routes: RwLock<HashMap<Arc<str>, Arc<RouteEntry>, FastHash>>,
+    routes: RwLock<Routes>,
     unmatched: Arc<RouteEntry>,
     other: Arc<RouteEntry>,
     max_routes: usize,
+    /// Route templates never recorded (probes and `/metrics` by default); before
+    /// routing, paths.
+    excluded: HashSet<Box<str>, FastHash>,
+}
+
+/// The routes seen: the templates counted against the cap, and the excluded ones
+/// (known by their entry, so a request looks its route up once).
+#[derive(Default)]
+struct Routes {
+    map: HashMap<Arc<str>, Arc<RouteEntry>, FastHash>,
+    counted: usize,
 }
 
 /// foldhash: a few instructions per short key where std's SipHash takes a hundred.
@@ -44,6 +55,35 @@ pub(crate) struct RedSettings {
     pub(crate) namespace: Option<String>,
     pub(crate) buckets: Vec<f64>,
     pub(crate) max_routes: usize,
+    pub(crate) excluded: Vec<String>,
+}
+
+impl RedSettings {
+    /// Checks the settings (fields `metrics_namespace`, `duration_buckets`,
+    /// `max_routes`).
+    pub(crate) fn validate(&self) -> Result<(), crate::BuildError> {
+        use crate::BuildError;
+        if let Some(namespace) = &self.namespace {
+            super::validate_namespace(namespace)?;
+        }
+        let buckets = &self.buckets;
+        if buckets.is_empty()
+            || buckets.iter().any(|b| !b.is_finite() || *b <= 0.0)
+            || buckets.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(BuildError::new(
+                "duration_buckets",
+                "must be positive, finite and strictly increasing, and not empty",
+            ));
+        }
+        if !(1..=10_000).contains(&self.max_routes) {
+            return Err(BuildError::new(
+                "max_routes",
+                format!("must be between 1 and 10000, got {}", self.max_routes),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl RedMetrics {
@@ -100,10 +140,15 @@ impl RedMetrics {
                 request_size,
                 response_size,
                 active,
-                routes: RwLock::new(HashMap::default()),
-                unmatched: Arc::new(RouteEntry::new(UNMATCHED_ROUTE)),
-                other: Arc::new(RouteEntry::new(OTHER)),
+                routes: RwLock::new(Routes::default()),
+                unmatched: Arc::new(RouteEntry::new(UNMATCHED_ROUTE, false)),
+                other: Arc::new(RouteEntry::new(OTHER, false)),
                 max_routes: settings.max_routes,
+                excluded: settings
+                    .excluded
+                    .iter()
+                    .map(|route| route.as_str().into())
+                    .collect(),
             }),
         })
     }
@@ -128,32 +173,37 @@ impl RedMetrics {
     }
 
     /// The index of `method` among the kept methods; any other is `_OTHER`.
-    pub(crate) fn method_index(method: &str) -> usize {
-        METHODS
+    #[inline]
+    pub(crate) fn method_index(method: &str) -> u8 {
+        // The nine standard methods and `_OTHER`: an index fits a byte.
+        let index = METHODS
             .iter()
             .position(|m| *m == method)
-            .unwrap_or(METHODS.len())
+            .unwrap_or(METHODS.len());
+        index as u8
     }
 
     /// The label value of a method index.
-    pub(crate) fn method_label(method: usize) -> &'static str {
-        METHODS.get(method).copied().unwrap_or(OTHER)
+    pub(crate) fn method_label(method: u8) -> &'static str {
+        METHODS.get(usize::from(method)).copied().unwrap_or(OTHER)
     }
 
     /// One more request of `method` in flight.
-    pub(crate) fn enter(&self, method: usize) {
-        self.inner.active[method].inc();
+    #[inline]
+    pub(crate) fn enter(&self, method: u8) {
+        self.inner.active[usize::from(method)].inc();
     }
 
     /// One request of `method` fewer in flight, recorded nowhere (an excluded route).
-    pub(crate) fn leave(&self, method: usize) {
-        self.inner.active[method].dec();
+    pub(crate) fn leave(&self, method: u8) {
+        self.inner.active[usize::from(method)].dec();
     }
 
     /// Records a finished request and takes it out of flight.
-    pub(crate) fn record(&self, method: usize, route: &Route, finished: &Finished) {
+    #[inline]
+    pub(crate) fn record(&self, method: u8, route: &Route, finished: &Finished) {
         let inner = &*self.inner;
-        inner.active[method].dec();
+        inner.active[usize::from(method)].dec();
         let series = route.0.series(inner, method, finished.status);
         series.duration.observe(finished.seconds);
         if let Some(size) = finished.request_size {
@@ -164,27 +214,39 @@ impl RedMetrics {
         }
     }
 
+    /// Whether `route` (a template, or before routing a path) is excluded.
+    pub(crate) fn excludes(&self, route: &str) -> bool {
+        self.inner.excluded.contains(route)
+    }
+
     /// The route's entry: the template while the set of distinct routes is under
-    /// the cap, `_OTHER` beyond it, `_UNMATCHED` when no route matched.
+    /// the cap, `_OTHER` beyond it, `_UNMATCHED` when no route matched; an excluded
+    /// template has an entry of its own that says so ([`Route::excluded`]).
     pub(crate) fn route(&self, route: Option<&str>) -> Route {
         let Some(route) = route else {
             return Route(Arc::clone(&self.inner.unmatched));
         };
         let routes = &self.inner.routes;
-        if let Some(entry) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        if let Some(entry) = routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .get(route)
+        {
             return Route(Arc::clone(entry));
         }
         let mut routes = routes.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = routes.get(route) {
+        if let Some(entry) = routes.map.get(route) {
             return Route(Arc::clone(entry));
         }
-        Route(if routes.len() < self.inner.max_routes {
-            let entry = Arc::new(RouteEntry::new(route));
-            routes.insert(route.into(), Arc::clone(&entry));
-            entry
-        } else {
-            Arc::clone(&self.inner.other)
-        })
+        let excluded = self.excludes(route);
+        if !excluded && routes.counted >= self.inner.max_routes {
+            return Route(Arc::clone(&self.inner.other));
+        }
+        let entry = Arc::new(RouteEntry::new(route, excluded));
+        routes.map.insert(route.into(), Arc::clone(&entry));
+        routes.counted += usize::from(!excluded);
+        Route(entry)
     }
 }
 
@@ -205,6 +267,11 @@ impl Route {
     pub(crate) fn label(&self) -> &str {
         &self.0.name
     }
+
+    /// An excluded route: its requests are not recorded.
+    pub(crate) fn excluded(&self) -> bool {
+        self.0.excluded
+    }
 }
 
 impl fmt::Debug for Route {
@@ -217,6 +284,7 @@ impl fmt::Debug for Route {
 /// so a request does not hash its label values again.
 struct RouteEntry {
     name: Box<str>,
+    excluded: bool,
     series: RwLock<Vec<(u16, u16, Arc<Series>)>>,
 }
 
@@ -227,15 +295,16 @@ struct Series {
 }
 
 impl RouteEntry {
-    fn new(name: &str) -> Self {
+    fn new(name: &str, excluded: bool) -> Self {
         Self {
             name: name.into(),
+            excluded,
             series: RwLock::new(Vec::new()),
         }
     }
 
-    fn series(&self, inner: &Inner, method: usize, status: u16) -> Arc<Series> {
-        let method_key = method as u16;
+    fn series(&self, inner: &Inner, method: u8, status: u16) -> Arc<Series> {
+        let method_key = u16::from(method);
         let find = |list: &[(u16, u16, Arc<Series>)]| {
             list.iter()
                 .find(|(m, s, _)| *m == method_key && *s == status)

@@ -13,12 +13,44 @@ use prometheus::{Counter, Gauge, GaugeVec};
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 
 use super::names::*;
-use crate::checks::system::{filesystem_of, memory_usage};
+use crate::system::{filesystem_of, memory_usage};
 
 pub(crate) struct SystemSettings {
     pub(crate) namespace: Option<String>,
     pub(crate) interval: Duration,
     pub(crate) disks: Vec<PathBuf>,
+}
+
+impl Default for SystemSettings {
+    /// Every 10 s, the root file system.
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            interval: Duration::from_secs(10),
+            disks: vec![PathBuf::from("/")],
+        }
+    }
+}
+
+impl SystemSettings {
+    /// Checks the settings (fields `system_metrics_interval`, `system_metrics_disks`).
+    pub(crate) fn validate(&self) -> Result<(), crate::BuildError> {
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&self.interval) {
+            return Err(crate::BuildError::new(
+                "system_metrics_interval",
+                format!("must be from 1 s to 1 h, got {:?}", self.interval),
+            ));
+        }
+        for (i, path) in self.disks.iter().enumerate() {
+            if !path.is_absolute() {
+                return Err(crate::BuildError::new(
+                    format!("system_metrics_disks[{i}]"),
+                    format!("must be an absolute path, got {}", path.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Keeps the sampling thread alive; dropping it stops the thread at once.

@@ -1,7 +1,7 @@
 //! The request span and its access line: the log (and, with OpenTelemetry, the
 //! trace) side of an observation.
 
-use super::head::RequestHead;
+use super::head::{RequestHead, RequestHeader};
 use crate::metrics::Finished;
 use crate::request_id::RequestId;
 
@@ -14,7 +14,7 @@ pub(super) fn open_span(id: &RequestId, head: &RequestHead<'_>) -> tracing::Span
     let method = head.method;
     let route = head.route;
     let path = head.path;
-    let user_agent = head.header_str("user-agent");
+    let user_agent = head.header_str(RequestHeader::UserAgent);
     #[cfg(not(feature = "otel"))]
     let span = tracing::info_span!(
         target: "readiness::request",
@@ -39,13 +39,21 @@ pub(super) fn open_span(id: &RequestId, head: &RequestHead<'_>) -> tracing::Span
             "otel.name" = %otel::name(method, route),
             "otel.kind" = "server",
         );
-        otel::set_remote_parent(&span, &|name| head.header_str(name));
+        otel::set_remote_parent(&span, &|name| {
+            let header = match name {
+                "traceparent" => RequestHeader::TraceParent,
+                "tracestate" => RequestHeader::TraceState,
+                "baggage" => RequestHeader::Baggage,
+                _ => return None,
+            };
+            head.header_str(header)
+        });
         otel::started(&span, method, route, path, user_agent);
         let client = head.client.map(|ip| ip.to_string());
         otel::connection(
             &span,
             head.scheme,
-            head.host.or_else(|| head.header_str("host")),
+            head.host.or_else(|| head.header_str(RequestHeader::Host)),
             head.version,
             client.as_deref(),
         );
@@ -57,9 +65,6 @@ pub(super) fn open_span(id: &RequestId, head: &RequestHead<'_>) -> tracing::Span
 /// The route, named after the span opened (a server that routes late).
 #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
 pub(super) fn routed(span: &tracing::Span, method: &str, route: &str) {
-    if span.is_none() {
-        return;
-    }
     span.record("route", route);
     #[cfg(feature = "otel")]
     crate::telemetry::server_span::routed(span, method, route);

@@ -3,33 +3,83 @@
 use std::fmt;
 use std::net::IpAddr;
 
+/// The request headers an observation reads: a closed set, so an adapter can look
+/// each up by its framework's constant, with no name to parse per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RequestHeader {
+    /// `content-length`: the request body's size.
+    ContentLength,
+    /// `user-agent`.
+    UserAgent,
+    /// `host`: `server.address` on the server span.
+    Host,
+    /// `x-request-id`: the caller's request id.
+    RequestId,
+    /// `traceparent` (W3C Trace Context).
+    TraceParent,
+    /// `tracestate` (W3C Trace Context).
+    TraceState,
+    /// `baggage` (W3C Baggage).
+    Baggage,
+}
+
+impl RequestHeader {
+    /// The header's name, in lower case.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::ContentLength => "content-length",
+            Self::UserAgent => "user-agent",
+            Self::Host => "host",
+            Self::RequestId => crate::request_id::REQUEST_ID_HEADER,
+            Self::TraceParent => "traceparent",
+            Self::TraceState => "tracestate",
+            Self::Baggage => "baggage",
+        }
+    }
+}
+
 /// Read access to a request's headers, whatever the framework's header type.
 ///
 /// Implemented for `http::HeaderMap` (tower, axum, hyper, tonic) and `()` (no
 /// headers); an adapter implements it on a wrapper of its framework's header map.
-/// Names are asked in lower case.
 ///
 /// ```
-/// use readiness_core::observe::HeaderSource;
+/// use readiness_core::observe::{HeaderSource, RequestHeader};
 ///
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert("x-request-id", "abc-1".parse().unwrap());
-/// assert_eq!(headers.header("x-request-id"), Some(&b"abc-1"[..]));
-/// assert_eq!(().header("x-request-id"), None);
+/// assert_eq!(headers.header(RequestHeader::RequestId), Some(&b"abc-1"[..]));
+/// assert_eq!(().header(RequestHeader::RequestId), None);
 /// ```
 pub trait HeaderSource {
-    /// The first value of the header `name`, as sent.
-    fn header(&self, name: &str) -> Option<&[u8]>;
+    /// The first value of `header`, as sent.
+    fn header(&self, header: RequestHeader) -> Option<&[u8]>;
 }
 
 impl HeaderSource for http::HeaderMap {
-    fn header(&self, name: &str) -> Option<&[u8]> {
+    fn header(&self, header: RequestHeader) -> Option<&[u8]> {
+        use http::header::{HeaderName, CONTENT_LENGTH, HOST, USER_AGENT};
+        const REQUEST_ID: HeaderName = HeaderName::from_static(RequestHeader::RequestId.name());
+        const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+        const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+        const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+        let name = match header {
+            RequestHeader::ContentLength => &CONTENT_LENGTH,
+            RequestHeader::UserAgent => &USER_AGENT,
+            RequestHeader::Host => &HOST,
+            RequestHeader::RequestId => &REQUEST_ID,
+            RequestHeader::TraceParent => &TRACEPARENT,
+            RequestHeader::TraceState => &TRACESTATE,
+            RequestHeader::Baggage => &BAGGAGE,
+        };
         self.get(name).map(http::HeaderValue::as_bytes)
     }
 }
 
 impl HeaderSource for () {
-    fn header(&self, _name: &str) -> Option<&[u8]> {
+    fn header(&self, _header: RequestHeader) -> Option<&[u8]> {
         None
     }
 }
@@ -65,6 +115,7 @@ impl<'a> RequestHead<'a> {
     /// route is not known yet (see [`with_route`](Self::with_route)); `Host`,
     /// `User-Agent`, `Content-Length`, `X-Request-Id` and the W3C trace context
     /// are read from `headers` when needed.
+    #[inline]
     pub fn new(method: &'a str, path: &'a str, headers: &'a dyn HeaderSource) -> Self {
         Self {
             method,
@@ -82,6 +133,7 @@ impl<'a> RequestHead<'a> {
     /// The route template the router matched (`/orders/{id}`), or `None` when no
     /// route matched. A server that routes after its middleware leaves it out and
     /// names it later with [`Observation::set_route`](super::Observation::set_route).
+    #[inline]
     #[must_use]
     pub fn with_route(mut self, route: Option<&'a str>) -> Self {
         self.route = route;
@@ -90,6 +142,7 @@ impl<'a> RequestHead<'a> {
     }
 
     /// `url.scheme` (`http`, `https`), when the server knows it.
+    #[inline]
     #[must_use]
     pub fn with_scheme(mut self, scheme: Option<&'a str>) -> Self {
         self.scheme = scheme;
@@ -97,6 +150,7 @@ impl<'a> RequestHead<'a> {
     }
 
     /// `server.address`, when it is not the `Host` header (HTTP/2's `:authority`).
+    #[inline]
     #[must_use]
     pub fn with_host(mut self, host: Option<&'a str>) -> Self {
         self.host = host;
@@ -104,6 +158,7 @@ impl<'a> RequestHead<'a> {
     }
 
     /// The HTTP version (`network.protocol.version`).
+    #[inline]
     #[must_use]
     pub fn with_version(mut self, version: http::Version) -> Self {
         self.version = match version {
@@ -118,6 +173,7 @@ impl<'a> RequestHead<'a> {
     }
 
     /// The peer's address (`client.address`), when the server knows it.
+    #[inline]
     #[must_use]
     pub fn with_client(mut self, client: Option<IpAddr>) -> Self {
         self.client = client;
@@ -125,17 +181,21 @@ impl<'a> RequestHead<'a> {
     }
 
     /// The matched route template, when known.
+    #[inline]
     #[must_use]
     pub fn route(&self) -> Option<&'a str> {
         self.route
     }
 
-    pub(crate) fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.header(name)
+    #[inline]
+    pub(crate) fn header(&self, header: RequestHeader) -> Option<&'a [u8]> {
+        self.headers.header(header)
     }
 
-    pub(crate) fn header_str(&self, name: &str) -> Option<&'a str> {
-        self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    #[inline]
+    pub(crate) fn header_str(&self, header: RequestHeader) -> Option<&'a str> {
+        self.header(header)
+            .and_then(|v| std::str::from_utf8(v).ok())
     }
 }
 

@@ -1,7 +1,6 @@
 //! The observation of one request: in flight from its head to its last body frame,
 //! then recorded once (RED metrics, the server span, the access line).
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,10 +8,10 @@ use std::task::Poll;
 use std::time::Instant;
 
 use super::access;
-use super::head::{content_length, RequestHead};
+use super::head::{content_length, RequestHead, RequestHeader};
 use crate::metrics::names::CLIENT_CLOSED_REQUEST;
 use crate::metrics::{Finished, RedMetrics, Route};
-use crate::request_id::{RequestId, REQUEST_ID_HEADER};
+use crate::request_id::RequestId;
 
 /// Starts an [`Observation`] per request. Cheap to clone; get it from
 /// [`Readiness::observer`](crate::Readiness::observer). See the [module docs](super).
@@ -23,19 +22,13 @@ pub struct Observer {
 
 struct Inner {
     red: RedMetrics,
-    /// Route templates (or, before routing, paths) never observed.
-    excluded: HashSet<Box<str>, foldhash::fast::RandomState>,
     access_log: bool,
 }
 
 impl Observer {
-    pub(crate) fn new(red: RedMetrics, excluded: Vec<String>, access_log: bool) -> Self {
+    pub(crate) fn new(red: RedMetrics, access_log: bool) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                red,
-                excluded: excluded.into_iter().map(String::into_boxed_str).collect(),
-                access_log,
-            }),
+            inner: Arc::new(Inner { red, access_log }),
         }
     }
 
@@ -45,43 +38,49 @@ impl Observer {
     #[must_use]
     pub fn begin(&self, head: &RequestHead<'_>) -> Option<Observation> {
         let inner = &*self.inner;
-        let key = if head.routed {
-            head.route
-        } else {
-            Some(head.path)
-        };
-        if key.is_some_and(|key| inner.excluded.contains(key)) {
+        // One lookup: a route's entry says whether it is excluded.
+        let route = if head.routed {
+            let route = inner.red.route(head.route);
+            if route.excluded() {
+                return None;
+            }
+            Some(route)
+        } else if inner.red.excludes(head.path) {
             return None;
-        }
+        } else {
+            None
+        };
         let method = RedMetrics::method_index(head.method);
         inner.red.enter(method);
         let started = Instant::now();
-        let route = head.routed.then(|| inner.red.route(head.route));
-        let request_size = head.header("content-length").and_then(content_length);
-        let (span, request_id) = if inner.access_log {
-            let id = RequestId::from_header(head.header(REQUEST_ID_HEADER));
-            (access::open_span(&id, head), Some(id))
-        } else {
-            (tracing::Span::none(), None)
-        };
+        let request_size = head
+            .header(RequestHeader::ContentLength)
+            .and_then(content_length);
+        let log = inner.access_log.then(|| {
+            let request_id = RequestId::from_header(head.header(RequestHeader::RequestId));
+            let span = access::open_span(&request_id, head);
+            Box::new(AccessLog { span, request_id })
+        });
         Some(Observation {
             observer: self.clone(),
             method,
             route,
             started,
-            request_size,
-            request_body: None,
+            request_size: match request_size {
+                Some(size) => RequestSize::Known(size),
+                None => RequestSize::Unknown,
+            },
             status: 0,
             body: 0,
             unobserved: false,
             ended: false,
-            span,
-            request_id,
+            log,
         })
     }
 
     /// Whether requests get an id, a span and an access line (see
     /// [`ReadinessBuilder::access_log`](crate::ReadinessBuilder::access_log)).
+    #[inline]
     #[must_use]
     pub fn access_log(&self) -> bool {
         self.inner.access_log
@@ -122,56 +121,65 @@ pub enum End {
 #[must_use = "dropping the observation ends the request (499 before a response)"]
 pub struct Observation {
     observer: Observer,
-    method: usize,
+    method: u8,
     /// `None` until routed (`_UNMATCHED` if it never is).
     route: Option<Route>,
     started: Instant,
-    /// From `Content-Length`.
-    request_size: Option<u64>,
-    /// Counted from the request body's frames when it had no `Content-Length`.
-    request_body: Option<BodyCounter>,
+    request_size: RequestSize,
     /// The status of the response head, 0 before it.
     status: u16,
     /// Response body bytes counted so far.
     body: u64,
     unobserved: bool,
     ended: bool,
-    span: tracing::Span,
-    request_id: Option<RequestId>,
+    /// With the access log on: the request's id and span. Boxed: the observation
+    /// is moved from future to body on every request, and stays small without it.
+    log: Option<Box<AccessLog>>,
 }
+
+struct AccessLog {
+    span: tracing::Span,
+    request_id: RequestId,
+}
+
+/// The span of a request without one (the access log off).
+static NO_SPAN: tracing::Span = tracing::Span::none();
 
 impl Observation {
     /// The request's id (with the access log on): the caller's `X-Request-Id` when
     /// safe, else a new one. Adapters put it in the request's extensions and echo it
     /// in the response's `X-Request-Id`.
+    #[inline]
     #[must_use]
     pub fn request_id(&self) -> Option<&RequestId> {
-        self.request_id.as_ref()
+        self.log.as_ref().map(|log| &log.request_id)
     }
 
     /// The request's span (target `readiness::request`; the server span with
     /// OpenTelemetry), disabled when the access log is off. Run the handler in it.
+    #[inline]
     #[must_use]
     pub fn span(&self) -> &tracing::Span {
-        &self.span
+        self.log.as_ref().map_or(&NO_SPAN, |log| &log.span)
     }
 
     /// Names the route once the server has routed the request: the matched template,
     /// or `None` when no route matched. An excluded route leaves the request
     /// unrecorded.
     pub fn set_route(&mut self, route: Option<&str>) {
-        let inner = &*self.observer.inner;
-        if route.is_some_and(|route| inner.excluded.contains(route)) {
+        let entry = self.observer.inner.red.route(route);
+        if entry.excluded() {
             self.unobserved = true;
             return;
         }
-        self.route = Some(inner.red.route(route));
-        if let Some(route) = route {
-            access::routed(&self.span, RedMetrics::method_label(self.method), route);
+        self.route = Some(entry);
+        if let (Some(log), Some(route)) = (&self.log, route) {
+            access::routed(&log.span, RedMetrics::method_label(self.method), route);
         }
     }
 
     /// Whether the route is still to be named with [`set_route`](Self::set_route).
+    #[inline]
     #[must_use]
     pub fn needs_route(&self) -> bool {
         self.route.is_none() && !self.unobserved
@@ -181,12 +189,13 @@ impl Observation {
     /// [`EndpointRoute`](super::EndpointRoute)): the request is left out of the
     /// metrics and the access log when that route is excluded.
     pub fn answered_by(&mut self, route: &str) {
-        if self.observer.inner.excluded.contains(route) {
+        if self.observer.inner.red.excludes(route) {
             self.unobserved = true;
         }
     }
 
     /// Whether the request is left out (an excluded route).
+    #[inline]
     #[must_use]
     pub fn is_excluded(&self) -> bool {
         self.unobserved
@@ -197,26 +206,29 @@ impl Observation {
     /// adds its length, and the request is recorded with the bytes received. `None`
     /// when `Content-Length` gave the size.
     pub fn count_request_body(&mut self) -> Option<BodyCounter> {
-        if self.request_size.is_some() {
+        if let RequestSize::Known(_) = self.request_size {
             return None;
         }
         let counter = BodyCounter::default();
-        self.request_body = Some(counter.clone());
+        self.request_size = RequestSize::Counted(counter.clone());
         Some(counter)
     }
 
     /// The response head is ready with `status`; the body follows.
+    #[inline]
     pub fn responded(&mut self, status: u16) {
         self.status = status;
     }
 
     /// `bytes` more of the response body went out.
+    #[inline]
     pub fn frame(&mut self, bytes: u64) {
         self.body = self.body.saturating_add(bytes);
     }
 
     /// Ends the request: recorded once, in the RED metrics, the server span and the
     /// access line.
+    #[inline]
     pub fn end(mut self, end: End) {
         self.finish(end);
     }
@@ -242,6 +254,7 @@ impl Observation {
         }
     }
 
+    #[inline]
     fn finish(&mut self, end: End) {
         if std::mem::replace(&mut self.ended, true) {
             return;
@@ -261,15 +274,24 @@ impl Observation {
         let finished = Finished {
             status,
             seconds: self.started.elapsed().as_secs_f64(),
-            request_size: self
-                .request_size
-                .or_else(|| self.request_body.as_ref().map(BodyCounter::get)),
+            request_size: match &self.request_size {
+                RequestSize::Unknown => None,
+                RequestSize::Known(size) => Some(*size),
+                RequestSize::Counted(counter) => Some(counter.get()),
+            },
             response_size,
         };
-        let route = self.route.take().unwrap_or_else(|| red.route(None));
-        red.record(self.method, &route, &finished);
-        if !self.span.is_none() {
-            access::finished(&self.span, &finished);
+        let unrouted;
+        let route = match &self.route {
+            Some(route) => route,
+            None => {
+                unrouted = red.route(None);
+                &unrouted
+            }
+        };
+        red.record(self.method, route, &finished);
+        if let Some(log) = &self.log {
+            access::finished(&log.span, &finished);
         }
     }
 }
@@ -285,6 +307,14 @@ impl Drop for Observation {
         };
         self.finish(end);
     }
+}
+
+/// The size of the request body: from `Content-Length`, counted from its frames
+/// (no `Content-Length`), or not known (no body).
+enum RequestSize {
+    Unknown,
+    Known(u64),
+    Counted(BodyCounter),
 }
 
 /// Counts a request body's bytes for its observation. See
@@ -306,7 +336,6 @@ impl BodyCounter {
 impl fmt::Debug for Observer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Observer")
-            .field("excluded", &self.inner.excluded)
             .field("access_log", &self.inner.access_log)
             .finish_non_exhaustive()
     }
@@ -319,7 +348,7 @@ impl fmt::Debug for Observation {
             .field("route", &self.route)
             .field("status", &self.status)
             .field("body", &self.body)
-            .field("request_id", &self.request_id)
+            .field("request_id", &self.request_id())
             .finish_non_exhaustive()
     }
 }

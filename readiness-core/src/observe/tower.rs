@@ -27,12 +27,12 @@ pub trait RouteTemplate<B>: Clone + Send + Sync + 'static {
         None
     }
 
-    /// Wraps a request body of unknown length (no `Content-Length`: a chunked
-    /// upload) so that each frame adds to `counter`, for the request-size histogram.
-    /// By default the body is left as it is, and such requests have no size.
-    fn count_body(&self, body: B, counter: BodyCounter) -> B {
-        let _ = counter;
-        body
+    /// Wraps, in place, a request body of unknown length (no `Content-Length`: a
+    /// chunked upload) so that each frame adds to `counter`, for the request-size
+    /// histogram (a [`CountedBody`], boxed into `B`). By default the body is left as
+    /// it is, and such requests have no size.
+    fn count_body(&self, body: &mut B, counter: BodyCounter) {
+        let _ = (body, counter);
     }
 }
 
@@ -93,24 +93,28 @@ where
             .with_scheme(uri.scheme_str())
             .with_host(uri.host())
             .with_version(request.version());
+        // The peer is a server-span attribute: looked up only when there is a span.
         #[cfg(feature = "otel")]
-        let head = head.with_client(self.route.client(&request));
+        let head = if self.observer.access_log() {
+            head.with_client(self.route.client(&request))
+        } else {
+            head
+        };
         let mut observation = self.observer.begin(&head);
-        let mut span = tracing::Span::none();
+        let mut span = None;
         if let Some(observation) = &mut observation {
             if let Some(id) = observation.request_id() {
                 request.extensions_mut().insert(id.clone());
             }
             if !request.body().is_end_stream() {
                 if let Some(counter) = observation.count_request_body() {
-                    let route = &self.route;
-                    request = request.map(|body| route.count_body(body, counter));
+                    self.route.count_body(request.body_mut(), counter);
                 }
             }
-            span = observation.span().clone();
+            span = Some(observation.span().clone()).filter(|span| !span.is_none());
         }
         let inner = {
-            let _entered = span.enter();
+            let _entered = span.as_ref().map(tracing::Span::enter);
             self.inner.call(request)
         };
         ResponseFuture {
@@ -129,7 +133,7 @@ pin_project! {
         #[pin]
         inner: F,
         observation: Option<Observation>,
-        span: tracing::Span,
+        span: Option<tracing::Span>,
     }
 }
 
@@ -144,7 +148,7 @@ where
         let this = self.project();
         let inner = this.inner;
         let result = {
-            let _entered = this.span.enter();
+            let _entered = this.span.as_ref().map(tracing::Span::enter);
             ready!(Observation::poll_guarded(
                 this.observation,
                 |_| {},
@@ -162,9 +166,9 @@ where
                         .request_id()
                         .filter(|_| !observation.is_excluded());
                     if let Some(value) = id.and_then(|id| id.as_str().parse().ok()) {
-                        response
-                            .headers_mut()
-                            .insert(http::HeaderName::from_static(REQUEST_ID_HEADER), value);
+                        const REQUEST_ID: http::HeaderName =
+                            http::HeaderName::from_static(REQUEST_ID_HEADER);
+                        response.headers_mut().insert(REQUEST_ID, value);
                     }
                     observation.responded(response.status().as_u16());
                 }

@@ -12,12 +12,11 @@
 //! 14.4 times the budget, 6 h and 30 min at 6 times).
 //!
 //! ```
-//! use readiness_core::ops::OpsKit;
 //! use readiness_core::Readiness;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
-//! let kit = OpsKit::builder(&readiness)
+//! let kit = readiness.ops_kit()
 //!     .error_ratio(0.02, 0.10)          // warning, critical
 //!     .image("registry.example/orders:1.4.2")
 //!     .build()?;
@@ -37,7 +36,6 @@ use std::time::Duration;
 
 use crate::error::BuildError;
 use crate::metrics::names;
-use crate::readiness::Readiness;
 
 /// Settings of an [`OpsKit`]. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -90,19 +88,21 @@ pub(crate) struct Deploy {
 }
 
 impl OpsKit {
-    /// Settings for `readiness`'s service: its name (the Prometheus `job` too) and
-    /// its metric names, with the defaults of the [module docs](self).
-    pub fn builder(readiness: &Readiness) -> OpsKitBuilder {
-        let inner = &readiness.inner;
-        let service = inner
-            .service
-            .clone()
-            .unwrap_or_else(|| "service".to_owned());
+    /// Settings for the service `service` (the Prometheus `job` too), whose metrics
+    /// are under `namespace` with the duration histogram's `buckets`, with the
+    /// defaults of the [module docs](self).
+    /// [`Readiness::ops_kit`](crate::Readiness::ops_kit) fills these in.
+    pub fn builder(
+        service: impl Into<String>,
+        namespace: Option<String>,
+        buckets: Vec<f64>,
+    ) -> OpsKitBuilder {
+        let service = service.into();
         OpsKitBuilder {
             kit: Self {
                 job: kubernetes::object_name(&service),
                 service,
-                namespace: inner.namespace.clone(),
+                namespace,
                 error_warning: 0.01,
                 error_critical: 0.05,
                 read_budget: 0.5,
@@ -131,7 +131,7 @@ impl OpsKit {
                     k8s_namespace: None,
                 },
             },
-            buckets: inner.buckets.clone(),
+            buckets,
         }
     }
 
@@ -298,7 +298,7 @@ impl OpsKitBuilder {
     ///
     /// ```
     /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
-    /// let kit = readiness_core::ops::OpsKit::builder(&readiness)
+    /// let kit = readiness.ops_kit()
     ///     .writable_dir("/var/lib/orders")
     ///     .env("AUDIT_TRAIL", "/var/lib/orders/audit-trail.jsonl")
     ///     .build()
@@ -364,7 +364,7 @@ impl OpsKitBuilder {
     /// ```
     /// # use std::time::Duration;
     /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
-    /// let kit = readiness_core::ops::OpsKit::builder(&readiness)
+    /// let kit = readiness.ops_kit()
     ///     .pre_stop(Duration::from_secs(3)) // 3 s in preStop, 2 s in the service
     ///     .build()
     ///     .unwrap();

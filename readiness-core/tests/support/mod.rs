@@ -6,6 +6,8 @@ pub mod faults;
 pub mod http_server;
 pub mod otlp;
 pub mod proxy;
+#[cfg(feature = "audit-trail")]
+pub mod trail;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};

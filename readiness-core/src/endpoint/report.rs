@@ -5,10 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::check::{ComponentType, Measurement, Status};
-use super::snapshot::Snapshot;
-use super::CheckInfo;
-use crate::readiness::Details;
+use super::Details;
+use crate::health::snapshot::Snapshot;
+use crate::health::{CheckInfo, ComponentType, Measurement, Status};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

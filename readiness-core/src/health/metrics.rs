@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec};
 
-use super::names::*;
-use crate::health::{Measurement, Status};
+use super::{Measurement, Status};
+use crate::metrics::names::*;
 
 #[derive(Debug, Clone)]
 pub(crate) struct HealthMetrics {
@@ -17,11 +17,11 @@ pub(crate) struct HealthMetrics {
 
 impl HealthMetrics {
     pub(crate) fn register(
-        registry: &super::registrar::Registrar<'_>,
+        registry: &crate::metrics::Registrar<'_>,
         namespace: Option<&str>,
         checks: &[&str],
     ) -> prometheus::Result<Self> {
-        let opts = |name: &str, help: &str| super::opts(namespace, name, help);
+        let opts = |name: &str, help: &str| crate::metrics::opts(namespace, name, help);
         let status = GaugeVec::new(
             opts(
                 HEALTH_CHECK_STATUS,

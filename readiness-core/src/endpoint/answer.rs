@@ -1,23 +1,5 @@
-//! Framework-neutral answers for the probe and health routes.
-//!
-//! Adapters turn their request into a [`ProbeRequest`] and the returned
-//! `http::Response<Bytes>` into theirs, so every framework answers byte for byte the
-//! same.
-//!
-//! | path | what it answers |
-//! |---|---|
-//! | `/livez` | liveness checks |
-//! | `/readyz` | readiness checks, the startup gate and the manual switch |
-//! | `/startupz` | `pass` once every critical readiness and startup check passed once |
-//! | `/health` | every check, the service's identity and uptime |
-//! | `/health/{check}` | one check; 404 for an unknown name |
-//!
-//! `200` for `pass` and `warn`, `503` for `fail`, `405` for methods other than GET
-//! and HEAD, `400` for a `?tag=` no check carries. HEAD is answered like GET, body
-//! included, so the server can state its length; hyper (axum) and actix-web drop the
-//! body when they write a HEAD response. Query parameters follow
-//! Kubernetes: `?verbose` answers a plain-text list (`[+]db ok`), `?exclude=NAME`
-//! (repeatable) leaves a check out; `?tag=NAME` keeps only the checks with that tag.
+//! The health answers: probes, the report, the verbose text and the problem
+//! bodies, read from the checks' cached results.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,147 +8,13 @@ use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Response, StatusCode};
 
-use crate::health::report::{self, Body};
+use super::report::{self, Body};
+use super::{Details, Endpoint, ProbeRequest, HEALTH_JSON};
+use crate::error::BuildError;
+use crate::health::runner::Shared;
 use crate::health::snapshot::Snapshot;
 use crate::health::{validate_name, CheckInfo, Probe, Status};
 use crate::observe::EndpointRoute;
-use crate::readiness::{Details, Readiness};
-
-/// The path of the liveness probe.
-pub const LIVEZ_PATH: &str = "/livez";
-/// The path of the readiness probe.
-pub const READYZ_PATH: &str = "/readyz";
-/// The path of the startup probe.
-pub const STARTUPZ_PATH: &str = "/startupz";
-/// The path of the whole health report.
-pub const HEALTH_PATH: &str = "/health";
-/// The prefix of the one-check reports, `/health/{check}`.
-pub const HEALTH_CHECK_PREFIX: &str = "/health/";
-/// The route template of the one-check reports; the parameter is `check`.
-pub const CHECK_PATH: &str = "/health/{check}";
-/// The path of the Prometheus scrape endpoint.
-pub const METRICS_PATH: &str = "/metrics";
-/// The media type of health bodies.
-pub const HEALTH_JSON: &str = "application/health+json";
-
-/// Which health route a request is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Endpoint<'a> {
-    /// `/livez`
-    Livez,
-    /// `/readyz`
-    Readyz,
-    /// `/startupz`
-    Startupz,
-    /// `/health`
-    Health,
-    /// `/health/{check}`
-    Check(&'a str),
-}
-
-impl Endpoint<'_> {
-    /// The route template the endpoint is served under, at the root.
-    #[must_use]
-    pub fn route(&self) -> &'static str {
-        match self {
-            Self::Livez => LIVEZ_PATH,
-            Self::Readyz => READYZ_PATH,
-            Self::Startupz => STARTUPZ_PATH,
-            Self::Health => HEALTH_PATH,
-            Self::Check(_) => CHECK_PATH,
-        }
-    }
-}
-
-impl<'a> Endpoint<'a> {
-    /// The endpoint served at `path`, if any.
-    ///
-    /// ```
-    /// use readiness_core::Endpoint;
-    /// assert_eq!(Endpoint::from_path("/health/db"), Some(Endpoint::Check("db")));
-    /// assert_eq!(Endpoint::from_path("/orders"), None);
-    /// ```
-    #[must_use]
-    pub fn from_path(path: &'a str) -> Option<Self> {
-        match path {
-            LIVEZ_PATH => Some(Self::Livez),
-            READYZ_PATH => Some(Self::Readyz),
-            STARTUPZ_PATH => Some(Self::Startupz),
-            HEALTH_PATH => Some(Self::Health),
-            _ => path
-                .strip_prefix(HEALTH_CHECK_PREFIX)
-                .filter(|name| !name.is_empty() && !name.contains('/'))
-                .map(Self::Check),
-        }
-    }
-
-    fn label(self) -> &'a str {
-        match self {
-            Self::Livez => "livez",
-            Self::Readyz => "readyz",
-            Self::Startupz => "startupz",
-            Self::Health => "health",
-            Self::Check(name) => name,
-        }
-    }
-}
-
-/// A request to a health route, in framework-neutral terms.
-///
-/// ```
-/// use readiness_core::{Endpoint, ProbeRequest};
-///
-/// let request = ProbeRequest::new(Endpoint::Readyz, "GET")
-///     .with_query(Some("verbose&exclude=cache"))
-///     .with_authorization(Some(b"Bearer 0123456789abcdef"));
-/// # let _ = request;
-/// ```
-#[derive(Clone, Copy)]
-pub struct ProbeRequest<'a> {
-    endpoint: Endpoint<'a>,
-    method: &'a str,
-    query: Option<&'a str>,
-    authorization: Option<&'a [u8]>,
-}
-
-impl<'a> ProbeRequest<'a> {
-    /// A request for `endpoint` with the HTTP `method` (`GET`, `HEAD`, ...).
-    #[must_use]
-    pub fn new(endpoint: Endpoint<'a>, method: &'a str) -> Self {
-        Self {
-            endpoint,
-            method,
-            query: None,
-            authorization: None,
-        }
-    }
-
-    /// The raw query string, without the `?`.
-    #[must_use]
-    pub fn with_query(mut self, query: Option<&'a str>) -> Self {
-        self.query = query;
-        self
-    }
-
-    /// The raw `Authorization` header value.
-    #[must_use]
-    pub fn with_authorization(mut self, authorization: Option<&'a [u8]>) -> Self {
-        self.authorization = authorization;
-        self
-    }
-}
-
-impl std::fmt::Debug for ProbeRequest<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProbeRequest")
-            .field("endpoint", &self.endpoint)
-            .field("method", &self.method)
-            .field("query", &self.query)
-            .field("authorization", &self.authorization.map(|_| "<redacted>"))
-            .finish()
-    }
-}
 
 #[derive(Default)]
 struct Query {
@@ -195,25 +43,80 @@ impl Query {
     }
 }
 
-impl Readiness {
+/// What the health answers disclose and say of the service; kept by the facade.
+#[derive(Debug)]
+pub(crate) struct Answers {
+    pub(crate) identity: Identity,
+    details: Details,
+    token: Option<String>,
+}
+
+/// The service's identity, as health bodies show it.
+#[derive(Debug, Default)]
+pub(crate) struct Identity {
+    pub(crate) service: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) release_id: Option<String>,
+    pub(crate) description: Option<String>,
+}
+
+/// The state of the checks an answer is read from.
+pub(crate) struct State<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) unready: Option<String>,
+    pub(crate) uptime: std::time::Duration,
+}
+
+impl Answers {
+    /// Checks the settings of the health answers (fields `service.name`,
+    /// `service.version`, `release_id`, `description`, `details_token`); the release
+    /// is the version unless set.
+    pub(crate) fn new(
+        mut identity: Identity,
+        details: Details,
+        token: Option<String>,
+    ) -> Result<Self, BuildError> {
+        for (field, value) in [
+            ("service.name", &identity.service),
+            ("service.version", &identity.version),
+            ("release_id", &identity.release_id),
+            ("description", &identity.description),
+        ] {
+            if let Some(value) = value {
+                validate_text(field, value)?;
+            }
+        }
+        if let Some(token) = &token {
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(BuildError::new(
+                    "details_token",
+                    "must be at least 16 visible ASCII characters (no spaces)",
+                ));
+            }
+        }
+        if identity.release_id.is_none() {
+            identity.release_id.clone_from(&identity.version);
+        }
+        Ok(Self {
+            identity,
+            details,
+            token,
+        })
+    }
+
+    /// The detail level anonymous callers get.
+    pub(crate) fn details(&self) -> Details {
+        self.details
+    }
+
+    /// Whether a details token is set.
+    pub(crate) fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
     /// Answers a health request from the cached results: no I/O, no waiting on checks.
-    ///
-    /// ```
-    /// use readiness_core::{checks, Endpoint, ProbeRequest, Readiness};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let readiness = Readiness::builder()
-    ///     .check(checks::from_fn("queue", || async { true }))
-    ///     .build()?;
-    /// readiness.refresh().await;
-    /// let response = readiness.respond(&ProbeRequest::new(Endpoint::Readyz, "GET"));
-    /// assert_eq!(response.status(), 200);
-    /// assert_eq!(response.headers()["content-type"], "application/health+json");
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn respond(&self, request: &ProbeRequest<'_>) -> Response<Bytes> {
-        let mut response = self.answer(request);
+    pub(crate) fn respond(&self, state: &State<'_>, request: &ProbeRequest<'_>) -> Response<Bytes> {
+        let mut response = self.answer(state, request);
         // Probes stay out of the RED metrics and the access log wherever mounted.
         response
             .extensions_mut()
@@ -221,7 +124,7 @@ impl Readiness {
         response
     }
 
-    fn answer(&self, request: &ProbeRequest<'_>) -> Response<Bytes> {
+    fn answer(&self, state: &State<'_>, request: &ProbeRequest<'_>) -> Response<Bytes> {
         match request.method {
             "GET" | "HEAD" => {}
             _ => {
@@ -233,9 +136,9 @@ impl Readiness {
                 return response;
             }
         };
-        let inner = &self.inner;
-        let infos = &inner.shared.infos;
-        let snapshot = inner.shared.snapshot.load();
+        let inner = self;
+        let infos = &state.shared.infos;
+        let snapshot = state.shared.snapshot.load();
         let query = Query::parse(request.query);
         // A misspelt tag in a probe's URL must not turn it into one that always passes.
         if let Some(tag) = &query.tag {
@@ -259,7 +162,7 @@ impl Readiness {
                 .map(|(i, _)| i)
                 .collect()
         };
-        let unready = self.unready_reason();
+        let unready = state.unready.clone();
         let (indices, status, output, own_status) = match request.endpoint {
             Endpoint::Livez => {
                 let indices = selected(Some(Probe::Liveness));
@@ -333,17 +236,17 @@ impl Readiness {
                     report::add_check(&mut checks, &infos[i], &snapshot, i, details);
                 }
                 if request.endpoint == Endpoint::Health {
-                    checks.insert("uptime".to_owned(), vec![report::uptime(self.uptime())]);
+                    checks.insert("uptime".to_owned(), vec![report::uptime(state.uptime)]);
                 }
             }
             let full = details == Details::Full;
             let shown = details != Details::StatusOnly;
             let body = Body {
                 status,
-                version: inner.version.as_deref().filter(|_| full),
-                release_id: inner.release_id.as_deref().filter(|_| full),
-                service_id: inner.service.as_deref().filter(|_| shown),
-                description: inner.description.as_deref().filter(|_| shown),
+                version: inner.identity.version.as_deref().filter(|_| full),
+                release_id: inner.identity.release_id.as_deref().filter(|_| full),
+                service_id: inner.identity.service.as_deref().filter(|_| shown),
+                description: inner.identity.description.as_deref().filter(|_| shown),
                 output: output.as_deref().filter(|_| shown),
                 checks,
             };
@@ -360,7 +263,7 @@ impl Readiness {
     }
 
     fn token_matches(&self, authorization: Option<&[u8]>) -> bool {
-        let (Some(token), Some(header)) = (self.inner.token.as_deref(), authorization) else {
+        let (Some(token), Some(header)) = (self.token.as_deref(), authorization) else {
             return false;
         };
         let Some(prefix) = header.get(..7) else {
@@ -474,4 +377,14 @@ fn verbose(
     };
     let _ = writeln!(text, "{} check {verdict}", endpoint.label());
     text
+}
+
+fn validate_text(field: &'static str, value: &str) -> Result<(), BuildError> {
+    if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+        return Err(BuildError::new(
+            field,
+            format!("must be 1 to 256 characters without control characters, got {value:?}"),
+        ));
+    }
+    Ok(())
 }

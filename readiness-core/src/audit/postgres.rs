@@ -4,14 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use futures_util::TryStreamExt as _;
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::outcome::{Counts, Fate};
 use super::record::{log_checkpoint, Built, Links, Tail, GENESIS};
-use super::verify::{verify, Verdict, VerifyOptions};
-use super::{AuditTrailBuilder, Checkpoint, Counts, Durability, Fate, TrailError, TrailStats};
+use super::{AuditTrailBuilder, Checkpoint, Durability, TrailError, TrailStats};
 use crate::error::BuildError;
 use crate::logging::AuditEvent;
 
@@ -24,7 +23,7 @@ const BATCH: usize = 512;
 /// `postgres`). Cheap to clone.
 ///
 /// One row a record: `seq` (the primary key), `kind`, `hash`, and `record`, the
-/// record's JSON line exactly as hashed ([`verify_table`] checks it as
+/// record's JSON line exactly as hashed ([`verify_table`](super::verify_table) checks it as
 /// [`verify`](super::verify) checks a file). The table is insert-only: triggers
 /// refuse `UPDATE`, `DELETE` and `TRUNCATE` (PostgreSQL 14 or later). Several
 /// replicas may write to one table: the primary key on `seq` lets only one record
@@ -32,13 +31,13 @@ const BATCH: usize = 512;
 /// records behind the winner's, so the chain never forks.
 ///
 /// ```no_run
-/// use readiness_core::logging::trail::{verify_table, Durability, PgAuditTrail, VerifyOptions};
+/// use readiness_core::audit::{verify_table, Durability, PgTrail, VerifyOptions};
 /// use readiness_core::logging::{AuditEvent, Outcome};
 ///
 /// # #[allow(dead_code)]
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let pool = sqlx::PgPool::connect("postgres://app@db/orders").await?;
-/// let trail = PgAuditTrail::builder(pool.clone())
+/// let trail = PgTrail::builder(pool.clone())
 ///     .table("audit_trail")
 ///     .durability(Durability::BlockingStrict)
 ///     .build()
@@ -48,7 +47,7 @@ const BATCH: usize = 512;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct PgAuditTrail {
+pub struct PgTrail {
     inner: Arc<Inner>,
 }
 
@@ -72,7 +71,7 @@ enum Message {
     Flush(oneshot::Sender<Result<(), String>>),
 }
 
-/// Where a PostgreSQL trail goes: see [`PgAuditTrail::builder`],
+/// Where a PostgreSQL trail goes: see [`PgTrail::builder`],
 /// [`AuditTrailBuilder::table`] and [`AuditTrailBuilder::create_table`].
 #[derive(Debug)]
 pub struct PgSink {
@@ -81,9 +80,9 @@ pub struct PgSink {
     create_table: bool,
 }
 
-impl fmt::Debug for PgAuditTrail {
+impl fmt::Debug for PgTrail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgAuditTrail")
+        f.debug_struct("PgTrail")
             .field("table", &self.inner.store.table)
             .field("durability", &self.inner.durability)
             .field("stats", &self.stats())
@@ -91,7 +90,7 @@ impl fmt::Debug for PgAuditTrail {
     }
 }
 
-impl PgAuditTrail {
+impl PgTrail {
     /// A trail in a table of `pool`'s database (default table `audit_trail`).
     pub fn builder(pool: PgPool) -> AuditTrailBuilder<PgSink> {
         AuditTrailBuilder::new(PgSink {
@@ -105,7 +104,7 @@ impl PgAuditTrail {
     /// unless told not to (for services whose migrations create their tables).
     ///
     /// ```
-    /// let ddl = readiness_core::logging::trail::PgAuditTrail::schema("audit_trail");
+    /// let ddl = readiness_core::audit::PgTrail::schema("audit_trail");
     /// assert!(ddl.contains("CREATE TABLE IF NOT EXISTS audit_trail"));
     /// ```
     #[must_use]
@@ -213,6 +212,12 @@ impl PgAuditTrail {
         self.inner.counts.stats()
     }
 
+    /// The mode records are written in.
+    #[must_use]
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
+    }
+
     /// The public half of the signing key, for the verifier (and to publish).
     #[must_use]
     pub fn verifying_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
@@ -220,7 +225,7 @@ impl PgAuditTrail {
     }
 }
 
-fn database(error: sqlx::Error) -> TrailError {
+pub(super) fn database(error: sqlx::Error) -> TrailError {
     TrailError::Write(std::io::Error::other(error))
 }
 
@@ -232,7 +237,7 @@ impl AuditTrailBuilder<PgSink> {
     }
 
     /// Whether `build` creates the table and its triggers when missing
-    /// (default true; see [`PgAuditTrail::schema`]).
+    /// (default true; see [`PgTrail::schema`]).
     pub fn create_table(mut self, on: bool) -> Self {
         self.sink.create_table = on;
         self
@@ -246,13 +251,13 @@ impl AuditTrailBuilder<PgSink> {
     /// A [`BuildError`] naming the setting: a table name that is not an SQL
     /// identifier, zero counts, metrics that cannot be registered, or a database
     /// that cannot be reached or refuses the statements (field `audit_trail.table`).
-    pub async fn build(self) -> Result<PgAuditTrail, BuildError> {
+    pub async fn build(self) -> Result<PgTrail, BuildError> {
         let PgSink {
             pool,
             table,
             create_table,
         } = &self.sink;
-        if !valid_table(table) {
+        if !super::table::valid_table(table) {
             return Err(BuildError::new(
                 "audit_trail.table",
                 format!(
@@ -271,7 +276,7 @@ impl AuditTrailBuilder<PgSink> {
                 .execute(&mut *tx)
                 .await
                 .map_err(table_error)?;
-            sqlx::raw_sql(&PgAuditTrail::schema(table))
+            sqlx::raw_sql(&PgTrail::schema(table))
                 .execute(&mut *tx)
                 .await
                 .map_err(table_error)?;
@@ -296,7 +301,7 @@ impl AuditTrailBuilder<PgSink> {
         } else {
             None
         };
-        Ok(PgAuditTrail {
+        Ok(PgTrail {
             inner: Arc::new(Inner {
                 durability: self.durability,
                 verifying_key,
@@ -305,24 +310,6 @@ impl AuditTrailBuilder<PgSink> {
                 counts,
             }),
         })
-    }
-}
-
-/// `name` or `schema.name`, each an unquoted SQL identifier.
-fn valid_table(table: &str) -> bool {
-    let part = |p: &str| {
-        let mut chars = p.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && p.len() <= 48
-    };
-    let mut parts = table.split('.');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(name), None, None) => part(name),
-        (Some(schema), Some(name), None) => part(schema) && part(name),
-        _ => false,
     }
 }
 
@@ -493,47 +480,5 @@ async fn batch_writer(
     let mut links = store.links.lock().await;
     if links.uncovered() {
         let _ = store.append(&mut links, Vec::new(), true).await;
-    }
-}
-
-/// Reads the trail in `table` in `seq` order and checks it as
-/// [`verify`](super::verify) checks a file.
-///
-/// # Errors
-///
-/// The table cannot be read (the verdict is about its content only).
-pub async fn verify_table(
-    pool: &PgPool,
-    table: &str,
-    options: &VerifyOptions,
-) -> Result<Verdict, TrailError> {
-    if !valid_table(table) {
-        return Err(TrailError::Write(std::io::Error::other(format!(
-            "{table:?} is not a table name"
-        ))));
-    }
-    let query = format!("SELECT record FROM {table} ORDER BY seq");
-    let mut rows = sqlx::query_scalar::<_, String>(&query).fetch(pool);
-    let mut bytes = Vec::new();
-    while let Some(line) = rows.try_next().await.map_err(database)? {
-        // A newline inside a row would split it: keep each row one line.
-        bytes.extend(line.bytes().map(|b| if b == b'\n' { b' ' } else { b }));
-        bytes.push(b'\n');
-    }
-    Ok(verify(&bytes, options))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_table;
-
-    #[test]
-    fn table_names_are_identifiers() {
-        for good in ["audit_trail", "audit.trail", "_t1"] {
-            assert!(valid_table(good), "{good}");
-        }
-        for bad in ["", "1t", "a.b.c", "t; DROP TABLE x", "t-1", "\"t\"", "a."] {
-            assert!(!valid_table(bad), "{bad}");
-        }
     }
 }

@@ -1,0 +1,190 @@
+//! Framework-neutral answers for the probe and health routes.
+//!
+//! Adapters turn their request into a [`ProbeRequest`] and the returned
+//! `http::Response<Bytes>` into theirs, so every framework answers byte for byte the
+//! same.
+//!
+//! | path | what it answers |
+//! |---|---|
+//! | `/livez` | liveness checks |
+//! | `/readyz` | readiness checks, the startup gate and the manual switch |
+//! | `/startupz` | `pass` once every critical readiness and startup check passed once |
+//! | `/health` | every check, the service's identity and uptime |
+//! | `/health/{check}` | one check; 404 for an unknown name |
+//!
+//! `200` for `pass` and `warn`, `503` for `fail`, `405` for methods other than GET
+//! and HEAD, `400` for a `?tag=` no check carries. HEAD is answered like GET, body
+//! included, so the server can state its length; hyper (axum) and actix-web drop the
+//! body when they write a HEAD response. Query parameters follow
+//! Kubernetes: `?verbose` answers a plain-text list (`[+]db ok`), `?exclude=NAME`
+//! (repeatable) leaves a check out; `?tag=NAME` keeps only the checks with that tag.
+
+mod answer;
+mod report;
+
+pub(crate) use answer::{Answers, Identity, State};
+
+/// The path of the liveness probe.
+pub const LIVEZ_PATH: &str = "/livez";
+/// The path of the readiness probe.
+pub const READYZ_PATH: &str = "/readyz";
+/// The path of the startup probe.
+pub const STARTUPZ_PATH: &str = "/startupz";
+/// The path of the whole health report.
+pub const HEALTH_PATH: &str = "/health";
+/// The prefix of the one-check reports, `/health/{check}`.
+pub const HEALTH_CHECK_PREFIX: &str = "/health/";
+/// The route template of the one-check reports; the parameter is `check`.
+pub const CHECK_PATH: &str = "/health/{check}";
+/// The path of the Prometheus scrape endpoint.
+pub const METRICS_PATH: &str = "/metrics";
+/// The library's own routes, at the root: the probes, the health reports and the
+/// scrape, which the RED metrics and the access log leave out by default (see
+/// [`ReadinessBuilder::exclude_routes`](crate::ReadinessBuilder::exclude_routes)).
+pub const ROUTES: [&str; 6] = [
+    LIVEZ_PATH,
+    READYZ_PATH,
+    STARTUPZ_PATH,
+    HEALTH_PATH,
+    CHECK_PATH,
+    METRICS_PATH,
+];
+/// The media type of health bodies.
+pub const HEALTH_JSON: &str = "application/health+json";
+
+/// How much of a health body anonymous callers see.
+///
+/// Failure messages can name hosts and versions can point at known vulnerabilities,
+/// so the default shows components with their status and latency but no messages and
+/// no version. A caller presenting the [details token](crate::ReadinessBuilder::details_token)
+/// always sees [`Full`](Self::Full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Details {
+    /// Only the overall `status`.
+    StatusOnly,
+    /// Status, plus each check with its status, latency, type and time. The default.
+    #[default]
+    Components,
+    /// Everything: failure messages, measurements, version and release.
+    Full,
+}
+
+/// Which health route a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint<'a> {
+    /// `/livez`
+    Livez,
+    /// `/readyz`
+    Readyz,
+    /// `/startupz`
+    Startupz,
+    /// `/health`
+    Health,
+    /// `/health/{check}`
+    Check(&'a str),
+}
+
+impl Endpoint<'_> {
+    /// The route template the endpoint is served under, at the root.
+    #[must_use]
+    pub fn route(&self) -> &'static str {
+        match self {
+            Self::Livez => LIVEZ_PATH,
+            Self::Readyz => READYZ_PATH,
+            Self::Startupz => STARTUPZ_PATH,
+            Self::Health => HEALTH_PATH,
+            Self::Check(_) => CHECK_PATH,
+        }
+    }
+}
+
+impl<'a> Endpoint<'a> {
+    /// The endpoint served at `path`, if any.
+    ///
+    /// ```
+    /// use readiness_core::Endpoint;
+    /// assert_eq!(Endpoint::from_path("/health/db"), Some(Endpoint::Check("db")));
+    /// assert_eq!(Endpoint::from_path("/orders"), None);
+    /// ```
+    #[must_use]
+    pub fn from_path(path: &'a str) -> Option<Self> {
+        match path {
+            LIVEZ_PATH => Some(Self::Livez),
+            READYZ_PATH => Some(Self::Readyz),
+            STARTUPZ_PATH => Some(Self::Startupz),
+            HEALTH_PATH => Some(Self::Health),
+            _ => path
+                .strip_prefix(HEALTH_CHECK_PREFIX)
+                .filter(|name| !name.is_empty() && !name.contains('/'))
+                .map(Self::Check),
+        }
+    }
+
+    fn label(self) -> &'a str {
+        match self {
+            Self::Livez => "livez",
+            Self::Readyz => "readyz",
+            Self::Startupz => "startupz",
+            Self::Health => "health",
+            Self::Check(name) => name,
+        }
+    }
+}
+
+/// A request to a health route, in framework-neutral terms.
+///
+/// ```
+/// use readiness_core::{Endpoint, ProbeRequest};
+///
+/// let request = ProbeRequest::new(Endpoint::Readyz, "GET")
+///     .with_query(Some("verbose&exclude=cache"))
+///     .with_authorization(Some(b"Bearer 0123456789abcdef"));
+/// # let _ = request;
+/// ```
+#[derive(Clone, Copy)]
+pub struct ProbeRequest<'a> {
+    endpoint: Endpoint<'a>,
+    method: &'a str,
+    query: Option<&'a str>,
+    authorization: Option<&'a [u8]>,
+}
+
+impl<'a> ProbeRequest<'a> {
+    /// A request for `endpoint` with the HTTP `method` (`GET`, `HEAD`, ...).
+    #[must_use]
+    pub fn new(endpoint: Endpoint<'a>, method: &'a str) -> Self {
+        Self {
+            endpoint,
+            method,
+            query: None,
+            authorization: None,
+        }
+    }
+
+    /// The raw query string, without the `?`.
+    #[must_use]
+    pub fn with_query(mut self, query: Option<&'a str>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// The raw `Authorization` header value.
+    #[must_use]
+    pub fn with_authorization(mut self, authorization: Option<&'a [u8]>) -> Self {
+        self.authorization = authorization;
+        self
+    }
+}
+
+impl std::fmt::Debug for ProbeRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeRequest")
+            .field("endpoint", &self.endpoint)
+            .field("method", &self.method)
+            .field("query", &self.query)
+            .field("authorization", &self.authorization.map(|_| "<redacted>"))
+            .finish()
+    }
+}

@@ -1,0 +1,152 @@
+//! The JSON line: the library's keys first, then the event's fields and its spans'.
+
+use std::cell::RefCell;
+use std::time::SystemTime;
+
+use super::class::DataClass;
+use super::fields::Value;
+use super::line::Line;
+use super::redact::REDACTED;
+
+/// The keys every line starts with; they belong to the library. An event or span
+/// field of the same name is written as `field.<name>`.
+pub const RESERVED_KEYS: &[&str] = &[
+    "timestamp",
+    "level",
+    "message",
+    "target",
+    "service",
+    "version",
+    "category",
+    "classification",
+    "request_id",
+    "trace_id",
+    "span_id",
+];
+
+impl Line<'_> {
+    pub(super) fn json(&self, out: &mut Vec<u8>) {
+        let shared = self.shared;
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        timestamp(out);
+        out.extend_from_slice(b"\",\"level\":\"");
+        out.extend_from_slice(self.level.as_bytes());
+        out.extend_from_slice(b"\",\"message\":");
+        json_str(out, &self.text(self.message));
+        out.extend_from_slice(b",\"target\":");
+        json_str(out, self.target);
+        if let Some(service) = &shared.service {
+            out.extend_from_slice(b",\"service\":");
+            json_str(out, service);
+        }
+        if let Some(version) = &shared.version {
+            out.extend_from_slice(b",\"version\":");
+            json_str(out, version);
+        }
+        out.extend_from_slice(b",\"category\":\"");
+        out.extend_from_slice(self.category.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"classification\":\"");
+        out.extend_from_slice(self.class.as_str().as_bytes());
+        out.push(b'"');
+        if let Some(id) = self.request_id {
+            out.extend_from_slice(b",\"request_id\":");
+            json_str(out, &self.text(id));
+        }
+        if let Some((trace_id, span_id)) = &self.trace {
+            out.extend_from_slice(b",\"trace_id\":\"");
+            out.extend_from_slice(trace_id);
+            out.extend_from_slice(b"\",\"span_id\":\"");
+            out.extend_from_slice(span_id);
+            out.push(b'"');
+        }
+        // Room kept for the truncation flag and the closing brace.
+        let limit = shared.max_line.saturating_sub(24);
+        let mut truncated = false;
+        let mut written: Vec<&str> = Vec::with_capacity(self.fields.len() + self.span_fields.len());
+        for (name, value) in self.fields.iter().chain(self.span_fields) {
+            if written.contains(name) {
+                continue; // an event field hides a span field of the same name
+            }
+            written.push(name);
+            let mark = out.len();
+            out.extend_from_slice(b",");
+            if RESERVED_KEYS.contains(name) {
+                json_str(out, &format!("field.{name}"));
+            } else {
+                json_str(out, name);
+            }
+            out.push(b':');
+            match value {
+                _ if self.class == DataClass::Restricted => json_str(out, REDACTED),
+                // serde_json writes numbers with itoa and ryu.
+                Value::I64(v) => {
+                    let _ = serde_json::to_writer(&mut *out, v);
+                }
+                Value::U64(v) => {
+                    let _ = serde_json::to_writer(&mut *out, v);
+                }
+                Value::F64(v) if v.is_finite() => {
+                    let _ = serde_json::to_writer(&mut *out, v);
+                }
+                Value::F64(v) => json_str(out, &v.to_string()),
+                Value::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+                Value::Str(s) => json_str(out, &self.text(s)),
+            }
+            if out.len() > limit {
+                out.truncate(mark);
+                truncated = true;
+                break;
+            }
+        }
+        if truncated {
+            out.extend_from_slice(b",\"truncated\":true");
+        }
+        out.push(b'}');
+    }
+}
+
+thread_local! {
+    /// The last second formatted, and its text up to the seconds.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// The current time as RFC 3339 UTC with microseconds (`2026-11-23T10:00:00.123456Z`);
+/// the date and time of day are formatted once per second and thread.
+fn timestamp(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let since = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (seconds, micros) = (since.as_secs(), since.subsec_micros());
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != seconds {
+            let mut text = humantime::format_rfc3339_seconds(now).to_string();
+            text.pop(); // the `Z`
+            *cached = (seconds, text);
+        }
+        out.extend_from_slice(cached.1.as_bytes());
+    });
+    let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0', b'Z'];
+    let mut rest = micros;
+    for digit in digits[1..7].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits);
+}
+
+/// Writes `value` as a JSON string: serde_json escapes quotes, backslashes and every
+/// control character, so no value can end the line or forge a key.
+fn json_str(out: &mut Vec<u8>, value: &str) {
+    // Most values (methods, routes, ids, messages) need no escape: copied at once.
+    if !value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(value.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+        return;
+    }
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}

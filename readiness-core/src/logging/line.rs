@@ -1,0 +1,56 @@
+//! One event ready to be written, whichever the format: its parts, and the caps and
+//! scrubbing every text value goes through.
+
+use super::class::{Category, DataClass};
+use super::fields::Value;
+use super::layer::Shared;
+use super::redact::REDACTED;
+
+pub(super) const TRUNCATED: &str = "…[truncated]";
+
+pub(super) struct Line<'a> {
+    pub(super) shared: &'a Shared,
+    pub(super) level: &'static str,
+    pub(super) target: &'a str,
+    pub(super) message: &'a str,
+    pub(super) category: Category,
+    pub(super) class: DataClass,
+    pub(super) request_id: Option<&'a str>,
+    /// Trace and span id, 32 and 16 hex digits, when the event is in a traced span.
+    pub(super) trace: Option<([u8; 32], [u8; 16])>,
+    pub(super) fields: &'a [(&'static str, Value)],
+    pub(super) span_fields: &'a [(&'static str, Value)],
+}
+
+impl Line<'_> {
+    /// A text value as it may be written: restricted events write none, known
+    /// secrets are scrubbed, long values cut.
+    pub(super) fn text<'v>(&self, value: &'v str) -> std::borrow::Cow<'v, str> {
+        if self.class == DataClass::Restricted {
+            return REDACTED.into();
+        }
+        let value = self.shared.redactor.scrub(value);
+        truncate(value, self.shared.max_field)
+    }
+}
+
+pub(super) fn floor_char_boundary(value: &str, max: usize) -> usize {
+    let mut cut = max.min(value.len());
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
+}
+
+/// `value` cut to at most `max` bytes (at a character boundary), with a visible
+/// marker when cut.
+fn truncate(value: std::borrow::Cow<'_, str>, max: usize) -> std::borrow::Cow<'_, str> {
+    if value.len() <= max {
+        return value;
+    }
+    let cut = floor_char_boundary(&value, max);
+    let mut out = String::with_capacity(cut + TRUNCATED.len());
+    out.push_str(&value[..cut]);
+    out.push_str(TRUNCATED);
+    out.into()
+}

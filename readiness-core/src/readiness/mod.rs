@@ -1,0 +1,342 @@
+//! `Readiness`, the single entry point: the facade over the parts, which its
+//! [builder](ReadinessBuilder) puts together.
+
+mod builder;
+
+pub use builder::ReadinessBuilder;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::endpoint::{Answers, ProbeRequest, State, METRICS_PATH};
+use crate::health::runner::Shared;
+use crate::health::{Probe, ReadySwitch, Status};
+use crate::metrics::{CacheFamily, CacheMetrics, RedMetrics};
+use crate::observe::Observer;
+
+/// The health of a service: its checks, their background refresh, the probe answers
+/// and the manual ready switch.
+///
+/// Cheap to clone (an `Arc`). The background tasks stop when the last clone is dropped.
+/// See the [`health` module docs](crate::health) for the probe rules.
+///
+/// ```
+/// use readiness_core::{checks, Probe, Readiness, Status};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let readiness = Readiness::builder()
+///     .service("orders", "1.4.2")
+///     .check(checks::from_fn("queue", || async { true }))
+///     .build()?;
+/// readiness.refresh().await;
+/// assert_eq!(readiness.status(Probe::Readiness), Status::Pass);
+///
+/// readiness.mark_unready("maintenance");
+/// assert_eq!(readiness.status(Probe::Readiness), Status::Fail);
+/// assert_eq!(readiness.status(Probe::Liveness), Status::Pass);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Readiness {
+    inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) shared: Arc<Shared>,
+    pub(super) answers: Answers,
+    pub(super) unready: ReadySwitch,
+    pub(super) started_at: Instant,
+    pub(super) registry: prometheus::Registry,
+    #[cfg_attr(not(any(feature = "logging", feature = "ops-kit")), allow(dead_code))]
+    pub(super) namespace: Option<String>,
+    #[cfg_attr(not(feature = "ops-kit"), allow(dead_code))]
+    pub(super) buckets: Vec<f64>,
+    pub(super) observer: Observer,
+    pub(super) caches: CacheFamily,
+    pub(super) tasks: Vec<tokio::task::AbortHandle>,
+    #[cfg(feature = "system")]
+    pub(super) _sampler: Option<crate::metrics::Sampler>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Readiness {
+    /// Answers a health request from the cached results: no I/O, no waiting on checks.
+    ///
+    /// ```
+    /// use readiness_core::{checks, Endpoint, ProbeRequest, Readiness};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder()
+    ///     .check(checks::from_fn("queue", || async { true }))
+    ///     .build()?;
+    /// readiness.refresh().await;
+    /// let response = readiness.respond(&ProbeRequest::new(Endpoint::Readyz, "GET"));
+    /// assert_eq!(response.status(), 200);
+    /// assert_eq!(response.headers()["content-type"], "application/health+json");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn respond(&self, request: &ProbeRequest<'_>) -> http::Response<bytes::Bytes> {
+        let state = State {
+            shared: &self.inner.shared,
+            unready: self.unready_reason(),
+            uptime: self.uptime(),
+        };
+        self.inner.answers.respond(&state, request)
+    }
+
+    /// The operations kit of this service: its name, metric namespace and duration
+    /// buckets filled in. See the [`ops` module docs](crate::ops).
+    #[cfg(feature = "ops-kit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ops-kit")))]
+    pub fn ops_kit(&self) -> crate::ops::OpsKitBuilder {
+        let service = self.service_name().unwrap_or("service");
+        crate::ops::OpsKit::builder(
+            service,
+            self.inner.namespace.clone(),
+            self.inner.buckets.clone(),
+        )
+    }
+
+    /// The graceful shutdown of this service: it fails readiness first and waits for
+    /// the requests in flight. See the [`shutdown` module docs](crate::shutdown).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = readiness_core::Readiness::builder().build()?;
+    /// let shutdown = readiness.shutdown().signals(false).build()?;
+    /// # let _ = shutdown;
+    /// # Ok(()) }
+    /// ```
+    pub fn shutdown(&self) -> crate::shutdown::ShutdownBuilder {
+        crate::shutdown::ShutdownBuilder::new(self.inner.unready.clone(), self.red().clone())
+    }
+
+    /// The RED recorder the adapters' middleware feeds. See the
+    /// [`metrics` module docs](crate::metrics).
+    #[must_use]
+    pub fn red(&self) -> &RedMetrics {
+        self.inner.observer.red()
+    }
+
+    /// What the adapters' middleware observes each request with: RED metrics, the
+    /// request id, the request span and the access line. See the
+    /// [`observe` module docs](crate::observe) to write an adapter of your own.
+    #[must_use]
+    pub fn observer(&self) -> Observer {
+        self.inner.observer.clone()
+    }
+
+    /// Hit and miss counters for the cache named `name` (`cache_requests_total`).
+    /// Resolve it once and keep it beside the cache. See [`CacheMetrics`].
+    #[must_use]
+    pub fn cache(&self, name: &str) -> CacheMetrics {
+        self.inner.caches.cache(name)
+    }
+
+    /// The registry holding every family of this library, and the service's own
+    /// when it passed its registry to [`ReadinessBuilder::registry`].
+    #[must_use]
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.inner.registry
+    }
+
+    /// Log settings for this service: its name and version on every line, and the
+    /// logging metrics (`security_events_total`, `log_lines_dropped_total`) on its
+    /// registry. See the [`logging` module docs](crate::logging).
+    ///
+    /// ```
+    /// use readiness_core::logging::LogWriter;
+    /// use readiness_core::Readiness;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+    /// let (writer, _guard) = LogWriter::stdout().build()?;
+    /// let layer = readiness.log_settings().build_with_writer(&writer)?;
+    /// let _subscriber = tracing_subscriber::registry().with(layer); // then `.init()`
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "logging")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+    pub fn log_settings(&self) -> crate::logging::LogSettings {
+        let mut settings = crate::logging::LogSettings::new()
+            .registry(self.inner.registry.clone(), self.inner.namespace.clone());
+        if let (Some(service), Some(version)) = (
+            &self.inner.answers.identity.service,
+            &self.inner.answers.identity.version,
+        ) {
+            settings = settings.service(service.clone(), version.clone());
+        }
+        settings
+    }
+
+    /// Tracing for this service: the `OTEL_*` variables, its name and version as
+    /// `service.name` (unless `OTEL_SERVICE_NAME` says otherwise) and
+    /// `service.version`, and the span export counters on its registry. See
+    /// [`Telemetry`](crate::telemetry::Telemetry).
+    ///
+    /// ```
+    /// use readiness_core::Readiness;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+    /// let (otel, otel_guard) = readiness.telemetry()?.build()?;
+    /// let _subscriber = tracing_subscriber::registry().with(otel); // with the log layer
+    /// # drop(otel_guard); Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`](crate::BuildError) naming the `OTEL_*` variable holding an unusable value.
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    pub fn telemetry(&self) -> Result<crate::telemetry::Telemetry, crate::BuildError> {
+        let mut telemetry = crate::telemetry::Telemetry::from_env()?
+            .registry(self.inner.registry.clone(), self.inner.namespace.clone());
+        if let (Some(service), Some(version)) = (
+            &self.inner.answers.identity.service,
+            &self.inner.answers.identity.version,
+        ) {
+            telemetry = telemetry.service(service.clone(), version.clone());
+        }
+        Ok(telemetry)
+    }
+
+    /// The `/metrics` answer: every family of the registry in Prometheus' text format.
+    #[must_use]
+    pub fn metrics_response(&self) -> http::Response<bytes::Bytes> {
+        use prometheus::Encoder as _;
+        let encoder = prometheus::TextEncoder::new();
+        let mut body = Vec::new();
+        let (code, content_type) = match encoder.encode(&self.inner.registry.gather(), &mut body) {
+            Ok(()) => (http::StatusCode::OK, encoder.format_type().to_owned()),
+            Err(error) => {
+                tracing::error!(target: "readiness::metrics", error = %error, "metrics encoding failed");
+                body.clear();
+                (
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain; charset=utf-8".to_owned(),
+                )
+            }
+        };
+        let mut response = http::Response::new(bytes::Bytes::from(body));
+        *response.status_mut() = code;
+        let headers = response.headers_mut();
+        if let Ok(value) = http::HeaderValue::from_str(&content_type) {
+            headers.insert(http::header::CONTENT_TYPE, value);
+        }
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        // A scrape stays out of the RED metrics and the access log wherever mounted.
+        response
+            .extensions_mut()
+            .insert(crate::observe::EndpointRoute(METRICS_PATH));
+        response
+    }
+
+    /// Runs every check now, concurrently, and returns when all have finished. A
+    /// check already running is not started twice: its run is awaited and shared.
+    pub async fn refresh(&self) {
+        let shared = &self.inner.shared;
+        futures_util::future::join_all((0..shared.infos.len()).map(|i| shared.run_check(i))).await;
+    }
+
+    /// Marks the service not ready: `/readyz` fails with `reason` until
+    /// [`mark_ready`](Self::mark_ready). Liveness is not affected. Used by graceful
+    /// shutdown (`"shutting down"`) and for maintenance.
+    pub fn mark_unready(&self, reason: impl Into<Cow<'static, str>>) {
+        self.inner.unready.mark_unready(reason.into());
+    }
+
+    /// Clears [`mark_unready`](Self::mark_unready): readiness follows the checks again.
+    pub fn mark_ready(&self) {
+        self.inner.unready.mark_ready();
+    }
+
+    /// The reason given to [`mark_unready`](Self::mark_unready), if it is in force.
+    #[must_use]
+    pub fn unready_reason(&self) -> Option<String> {
+        self.inner.unready.reason()
+    }
+
+    /// The current status of a probe, from the cached results.
+    #[must_use]
+    pub fn status(&self, probe: Probe) -> Status {
+        let snapshot = self.inner.shared.snapshot.load();
+        let status = snapshot.probe_status(&self.inner.shared.infos, probe);
+        if probe == Probe::Readiness && self.unready_reason().is_some() {
+            return Status::Fail;
+        }
+        status
+    }
+
+    /// The reported status of the check named `name`, or `None` if there is no such
+    /// check. A check that has not finished its first run reports `warn`.
+    #[must_use]
+    pub fn check_status(&self, name: &str) -> Option<Status> {
+        let shared = &self.inner.shared;
+        let index = shared.infos.iter().position(|info| info.name == name)?;
+        let snapshot = shared.snapshot.load();
+        Some(
+            snapshot.results[index]
+                .as_ref()
+                .map_or(Status::Warn, |result| result.status),
+        )
+    }
+
+    /// The names of the configured checks, in registration order.
+    pub fn check_names(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .shared
+            .infos
+            .iter()
+            .map(|info| info.name.as_str())
+    }
+
+    /// The service name given to [`ReadinessBuilder::service`].
+    #[must_use]
+    pub fn service_name(&self) -> Option<&str> {
+        self.inner.answers.identity.service.as_deref()
+    }
+
+    /// The version given to [`ReadinessBuilder::service`].
+    #[must_use]
+    pub fn version(&self) -> Option<&str> {
+        self.inner.answers.identity.version.as_deref()
+    }
+
+    /// Time since [`build`](ReadinessBuilder::build).
+    #[must_use]
+    pub fn uptime(&self) -> Duration {
+        self.inner.started_at.elapsed()
+    }
+}
+
+impl fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Readiness")
+            .field("service", &self.inner.answers.identity.service)
+            .field("version", &self.inner.answers.identity.version)
+            .field("checks", &self.inner.shared.infos)
+            .field("details", &self.inner.answers.details())
+            .field(
+                "details_token",
+                &self.inner.answers.has_token().then_some("<redacted>"),
+            )
+            .field("unready", &self.unready_reason())
+            .finish_non_exhaustive()
+    }
+}
