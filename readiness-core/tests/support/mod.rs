@@ -115,32 +115,12 @@ pub fn json(body: &str) -> serde_json::Value {
 
 /// Captures every event at DEBUG and above, as text, on this thread until the guard
 /// is dropped. Use it on a current-thread runtime so spawned tasks log here too.
-pub fn capture_logs() -> (LogSink, tracing::subscriber::DefaultGuard) {
-    let sink = LogSink::default();
-    let writer = sink.clone();
+pub fn capture_logs() -> (capture::Capture, tracing::subscriber::DefaultGuard) {
+    let sink = capture::Capture::default();
     let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
+        .with_writer(sink.clone())
         .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
         .finish();
     (sink, tracing::subscriber::set_default(subscriber))
-}
-
-#[derive(Clone, Default)]
-pub struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl LogSink {
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
