@@ -8,6 +8,7 @@
 mod audit;
 mod backends;
 mod client;
+mod client_gone;
 mod items;
 mod kubernetes;
 mod load;
@@ -27,6 +28,8 @@ pub use audit::{
 };
 #[allow(unused_imports)]
 pub use client::{request, KeepAlive, Outcome, Record};
+#[allow(unused_imports)]
+pub use client_gone::a_client_gone_is_a_499_under_its_route;
 #[allow(unused_imports)]
 pub use items::{
     a_database_away_fails_readiness_not_liveness, an_upstream_is_checked_but_not_critical,

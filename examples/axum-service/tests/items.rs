@@ -35,3 +35,8 @@ fn the_trail_can_live_in_postgres() {
 fn an_upstream_is_checked_but_not_critical() {
     support::an_upstream_is_checked_but_not_critical(EXE);
 }
+
+#[test]
+fn a_client_gone_is_a_499_under_its_route() {
+    support::a_client_gone_is_a_499_under_its_route(EXE);
+}

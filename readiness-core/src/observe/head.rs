@@ -161,14 +161,7 @@ impl<'a> RequestHead<'a> {
     #[inline]
     #[must_use]
     pub fn with_version(mut self, version: http::Version) -> Self {
-        self.version = match version {
-            http::Version::HTTP_09 => Some("0.9"),
-            http::Version::HTTP_10 => Some("1.0"),
-            http::Version::HTTP_11 => Some("1.1"),
-            http::Version::HTTP_2 => Some("2"),
-            http::Version::HTTP_3 => Some("3"),
-            _ => None,
-        };
+        self.version = version_str(version);
         self
     }
 
@@ -234,4 +227,17 @@ pub struct EndpointRoute(pub &'static str);
 /// `Content-Length` as a number, if it is one.
 pub(crate) fn content_length(value: &[u8]) -> Option<u64> {
     std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
+/// `network.protocol.version` of an HTTP version.
+#[inline]
+pub(crate) fn version_str(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_09 => Some("0.9"),
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
 }

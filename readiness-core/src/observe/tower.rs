@@ -86,19 +86,29 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let uri = request.uri();
-        let head = RequestHead::new(request.method().as_str(), uri.path(), request.headers())
-            .with_route(self.route.route(&request))
-            .with_scheme(uri.scheme_str())
-            .with_host(uri.host())
-            .with_version(request.version());
-        // The peer is a server-span attribute: looked up only when there is a span.
-        #[cfg(feature = "otel")]
-        let head = if self.observer.access_log() {
-            head.with_client(self.route.client(&request))
-        } else {
-            head
+        // Built in place (the fields are the crate's own): `RequestHead`'s setters
+        // would copy it once each on this path.
+        let head = RequestHead {
+            method: request.method().as_str(),
+            path: uri.path(),
+            route: self.route.route(&request),
+            routed: true,
+            scheme: uri.scheme_str(),
+            host: uri.host(),
+            version: super::head::version_str(request.version()),
+            // The peer is a server-span attribute: looked up only when there is a span.
+            #[cfg(feature = "otel")]
+            client: if self.observer.access_log() {
+                self.route.client(&request)
+            } else {
+                None
+            },
+            #[cfg(not(feature = "otel"))]
+            client: None,
+            headers: request.headers(),
         };
         let mut observation = self.observer.begin(&head);
         let mut span = None;
