@@ -121,7 +121,6 @@ where
             head
         };
         let mut observation = self.observer.begin(&head);
-        let mut span = None;
         let mut late = None;
         if let Some(observation) = &mut observation {
             if let Some(id) = observation.request_id() {
@@ -145,17 +144,15 @@ where
                 routes: Rc::clone(routes),
                 path: path.clone(),
             });
-            span = Some(observation.span().clone()).filter(|span| !span.is_none());
         }
         let inner = {
-            let _entered = span.as_ref().map(tracing::Span::enter);
+            let _entered = observation.as_ref().map(|o| o.span().enter());
             self.service.call(request)
         };
         ObserveFuture {
             inner,
             observation,
             late,
-            span,
         }
     }
 }
@@ -185,7 +182,6 @@ pin_project! {
         inner: F,
         observation: Option<Observation>,
         late: Option<LateRoute>,
-        span: Option<tracing::Span>,
     }
 
     impl<F> PinnedDrop for ObserveFuture<F> {
@@ -210,14 +206,11 @@ where
         let this = self.project();
         let inner = this.inner;
         let late = this.late.as_ref();
-        let result = {
-            let _entered = this.span.as_ref().map(tracing::Span::enter);
-            ready!(Observation::poll_guarded(
-                this.observation,
-                |observation| LateRoute::name(late, observation),
-                || inner.poll(cx)
-            ))
-        };
+        let result = ready!(Observation::poll_handler(
+            this.observation,
+            |observation| LateRoute::name(late, observation),
+            || inner.poll(cx)
+        ));
         let mut observation = this.observation.take();
         Poll::Ready(match result {
             Ok(mut response) => {
@@ -288,11 +281,9 @@ impl<B: MessageBody> MessageBody for ObservedBody<B> {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         let this = self.project();
         let mut inner = this.inner;
-        let chunk = ready!(Observation::poll_guarded(
-            this.observation,
-            |_| {},
-            || inner.as_mut().poll_next(cx)
-        ));
+        let chunk = ready!(Observation::poll_body(this.observation, || inner
+            .as_mut()
+            .poll_next(cx)));
         match &chunk {
             Some(Ok(bytes)) => {
                 if let Some(observation) = this.observation.as_mut() {

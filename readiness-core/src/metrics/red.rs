@@ -303,6 +303,7 @@ impl RouteEntry {
         }
     }
 
+    #[inline]
     fn series(&self, inner: &Inner, method: u8, status: u16) -> Arc<Series> {
         let method_key = u16::from(method);
         let find = |list: &[(u16, u16, Arc<Series>)]| {

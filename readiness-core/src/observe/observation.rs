@@ -233,16 +233,36 @@ impl Observation {
         self.finish(end);
     }
 
-    /// Polls the request's future or body for the observation in `slot`: a panic
-    /// while polling ends it as [`End::Panicked`] (after `before_panic`, where a
-    /// server that routes late names the route) and then goes on unwinding, since
-    /// whoever catches it drops the future only after the unwinding.
-    pub fn poll_guarded<T>(
+    /// Polls the handler's future for the observation in `slot`, inside the
+    /// request's span: a panic while polling ends it as [`End::Panicked`] (after
+    /// `before_panic`, where a server that routes late names the route) and then
+    /// goes on unwinding, since whoever catches it drops the future only after the
+    /// unwinding.
+    pub fn poll_handler<T>(
         slot: &mut Option<Self>,
         before_panic: impl FnOnce(&mut Self),
         poll: impl FnOnce() -> Poll<T>,
     ) -> Poll<T> {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(poll)) {
+        let polled = {
+            let _entered = slot.as_ref().map(|observation| observation.span().enter());
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(poll))
+        };
+        Self::settle(slot, before_panic, polled)
+    }
+
+    /// Polls the response body for the observation in `slot` (outside the span): a
+    /// panic while polling ends it as [`End::Panicked`] and goes on unwinding.
+    pub fn poll_body<T>(slot: &mut Option<Self>, poll: impl FnOnce() -> Poll<T>) -> Poll<T> {
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(poll));
+        Self::settle(slot, |_| {}, polled)
+    }
+
+    fn settle<T>(
+        slot: &mut Option<Self>,
+        before_panic: impl FnOnce(&mut Self),
+        polled: std::thread::Result<Poll<T>>,
+    ) -> Poll<T> {
+        match polled {
             Ok(poll) => poll,
             Err(panic) => {
                 if let Some(mut observation) = slot.take() {

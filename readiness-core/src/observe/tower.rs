@@ -86,7 +86,6 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let uri = request.uri();
         // Built in place (the fields are the crate's own): `RequestHead`'s setters
@@ -111,7 +110,6 @@ where
             headers: request.headers(),
         };
         let mut observation = self.observer.begin(&head);
-        let mut span = None;
         if let Some(observation) = &mut observation {
             if let Some(id) = observation.request_id() {
                 request.extensions_mut().insert(id.clone());
@@ -121,17 +119,12 @@ where
                     self.route.count_body(request.body_mut(), counter);
                 }
             }
-            span = Some(observation.span().clone()).filter(|span| !span.is_none());
         }
         let inner = {
-            let _entered = span.as_ref().map(tracing::Span::enter);
+            let _entered = observation.as_ref().map(|o| o.span().enter());
             self.inner.call(request)
         };
-        ResponseFuture {
-            inner,
-            observation,
-            span,
-        }
+        ResponseFuture { inner, observation }
     }
 }
 
@@ -143,7 +136,6 @@ pin_project! {
         #[pin]
         inner: F,
         observation: Option<Observation>,
-        span: Option<tracing::Span>,
     }
 }
 
@@ -157,14 +149,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let result = {
-            let _entered = this.span.as_ref().map(tracing::Span::enter);
-            ready!(Observation::poll_guarded(
-                this.observation,
-                |_| {},
-                || inner.poll(cx)
-            ))
-        };
+        let result = ready!(Observation::poll_handler(
+            this.observation,
+            |_| {},
+            || inner.poll(cx)
+        ));
         let mut observation = this.observation.take();
         Poll::Ready(match result {
             Ok(mut response) => {
@@ -224,11 +213,9 @@ impl<B: http_body::Body> http_body::Body for ResponseBody<B> {
         use bytes::Buf as _;
         let this = self.project();
         let mut inner = this.inner;
-        let frame = ready!(Observation::poll_guarded(
-            this.observation,
-            |_| {},
-            || inner.as_mut().poll_frame(cx)
-        ));
+        let frame = ready!(Observation::poll_body(this.observation, || inner
+            .as_mut()
+            .poll_frame(cx)));
         match &frame {
             Some(Ok(frame)) => {
                 if let (Some(observation), Some(data)) =
