@@ -36,6 +36,7 @@ impl Observer {
     /// log on, gives it its id and its span. `None` for an excluded route (probes and
     /// `/metrics` by default), or, while the route is not known, an excluded path.
     #[must_use]
+    #[inline]
     pub fn begin(&self, head: &RequestHead<'_>) -> Option<Observation> {
         let inner = &*self.inner;
         // One lookup: a route's entry says whether it is excluded.
@@ -318,6 +319,9 @@ impl Observation {
 
 impl Drop for Observation {
     fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
         let end = if self.status != 0 {
             End::Completed
         } else if std::thread::panicking() {
