@@ -1,4 +1,5 @@
-//! Framework-neutral answers for the probe and health routes.
+//! Framework-neutral answers for the probe, health and `/metrics` routes, and the
+//! route constants every adapter mounts them under.
 //!
 //! Adapters turn their request into a [`ProbeRequest`] and the returned
 //! `http::Response<Bytes>` into theirs, so every framework answers byte for byte the
@@ -11,6 +12,7 @@
 //! | `/startupz` | `pass` once every critical readiness and startup check passed once |
 //! | `/health` | every check, the service's identity and uptime |
 //! | `/health/{check}` | one check; 404 for an unknown name |
+//! | `/metrics` | the registry in Prometheus' text format ([`Readiness::metrics_response`](crate::Readiness::metrics_response)) |
 //!
 //! `200` for `pass` and `warn`, `503` for `fail`, `405` for methods other than GET
 //! and HEAD, `400` for a `?tag=` no check carries. HEAD is answered like GET, body
@@ -21,8 +23,10 @@
 
 mod answer;
 mod report;
+mod scrape;
 
 pub(crate) use answer::{Answers, Identity, State};
+pub(crate) use scrape::scrape;
 
 /// The path of the liveness probe.
 pub const LIVEZ_PATH: &str = "/livez";

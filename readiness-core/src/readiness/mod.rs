@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::endpoint::{Answers, ProbeRequest, State, METRICS_PATH};
+use crate::endpoint::{Answers, ProbeRequest, State};
 use crate::health::runner::Shared;
 use crate::health::{Probe, ReadySwitch, Status};
 use crate::metrics::{CacheFamily, CacheMetrics, RedMetrics};
@@ -216,35 +216,7 @@ impl Readiness {
     /// The `/metrics` answer: every family of the registry in Prometheus' text format.
     #[must_use]
     pub fn metrics_response(&self) -> http::Response<bytes::Bytes> {
-        use prometheus::Encoder as _;
-        let encoder = prometheus::TextEncoder::new();
-        let mut body = Vec::new();
-        let (code, content_type) = match encoder.encode(&self.inner.registry.gather(), &mut body) {
-            Ok(()) => (http::StatusCode::OK, encoder.format_type().to_owned()),
-            Err(error) => {
-                tracing::error!(target: "readiness::metrics", error = %error, "metrics encoding failed");
-                body.clear();
-                (
-                    http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "text/plain; charset=utf-8".to_owned(),
-                )
-            }
-        };
-        let mut response = http::Response::new(bytes::Bytes::from(body));
-        *response.status_mut() = code;
-        let headers = response.headers_mut();
-        if let Ok(value) = http::HeaderValue::from_str(&content_type) {
-            headers.insert(http::header::CONTENT_TYPE, value);
-        }
-        headers.insert(
-            http::header::CACHE_CONTROL,
-            http::HeaderValue::from_static("no-store"),
-        );
-        // A scrape stays out of the RED metrics and the access log wherever mounted.
-        response
-            .extensions_mut()
-            .insert(crate::observe::EndpointRoute(METRICS_PATH));
-        response
+        crate::endpoint::scrape(&self.inner.registry)
     }
 
     /// Runs every check now, concurrently, and returns when all have finished. A
