@@ -88,19 +88,24 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let uri = request.uri();
-        // Built in place (the fields are the crate's own): `RequestHead`'s setters
-        // would copy it once each on this path.
+        // The connection's side (scheme, host, version, peer) is for the server span
+        // only: read when there is one. Built in place (the fields are the crate's
+        // own): `RequestHead`'s setters would copy it once each on this path.
+        let spanned = self.observer.access_log();
         let head = RequestHead {
             method: request.method().as_str(),
             path: uri.path(),
             route: self.route.route(&request),
             routed: true,
-            scheme: uri.scheme_str(),
-            host: uri.host(),
-            version: super::head::version_str(request.version()),
-            // The peer is a server-span attribute: looked up only when there is a span.
+            scheme: if spanned { uri.scheme_str() } else { None },
+            host: if spanned { uri.host() } else { None },
+            version: if spanned {
+                super::head::version_str(request.version())
+            } else {
+                None
+            },
             #[cfg(feature = "otel")]
-            client: if self.observer.access_log() {
+            client: if spanned {
                 self.route.client(&request)
             } else {
                 None
