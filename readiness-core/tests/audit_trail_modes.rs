@@ -1,5 +1,6 @@
 //! The audit trail's life: untampered trails verify across crashes and restarts,
-//! an empty trail stays empty, and the durability modes do what they promise.
+//! an empty trail stays empty, the durability modes do what they promise, and a
+//! trail signed with another key (or unsigned) is refused.
 #![cfg(feature = "audit-trail")]
 
 mod support;
@@ -8,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use readiness_core::audit::{
-    verify, Checkpoint, Durability, FileTrail, Problem, Verdict, VerifyOptions,
+    verify, Checkpoint, Durability, Ed25519SigningKey, FileTrail, Problem, Verdict, VerifyOptions,
 };
 use readiness_core::logging::LogSettings;
 use serde_json::Value;
@@ -205,4 +206,43 @@ fn batch_mode_under_a_burst_counts_every_drop_exactly() {
         )),
         "{text}"
     );
+}
+
+#[test]
+fn a_trail_signed_with_another_key_or_unsigned_is_refused() {
+    let path = temp("keys");
+    let trail = FileTrail::builder(&path).sync(false).build().unwrap();
+    trail.record(&event(1)).unwrap();
+    trail.checkpoint().unwrap();
+    drop(trail);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(matches!(
+        verify(&bytes, &VerifyOptions::new()),
+        Verdict::Ok { .. }
+    ));
+    assert_eq!(
+        verify(&bytes, &VerifyOptions::new().key(key().verifying_key())),
+        Verdict::Bad {
+            seq: 1,
+            problem: Problem::Unsigned
+        }
+    );
+    let _ = std::fs::remove_file(&path);
+    let trail = FileTrail::builder(&path)
+        .sync(false)
+        .signing_key(Ed25519SigningKey::from_bytes(&[9; 32]))
+        .build()
+        .unwrap();
+    trail.record(&event(1)).unwrap();
+    trail.checkpoint().unwrap();
+    drop(trail);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(
+        verify(&bytes, &VerifyOptions::new().key(key().verifying_key())),
+        Verdict::Bad {
+            seq: 1,
+            problem: Problem::BadSignature
+        }
+    );
+    let _ = std::fs::remove_file(&path);
 }

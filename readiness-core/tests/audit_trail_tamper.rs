@@ -1,12 +1,14 @@
 //! The audit trail against tampering: thousands of random tamperings of a
-//! 10,000-record signed trail are all detected with the first bad seq named exactly,
-//! and a trail signed with another key (or unsigned) is refused.
+//! 10,000-record signed trail are all detected with the first bad seq named exactly.
+//! Alone in its binary: it reads the trail's checkpoint lines from the log, and a
+//! test writing trails on another thread of the same process, without a
+//! subscriber, can leave those lines' call site turned off for it.
 #![cfg(feature = "audit-trail")]
 
 mod support;
 
 use readiness_core::audit::{
-    verify, Checkpoint, Durability, Ed25519SigningKey, FileTrail, Problem, Verdict, VerifyOptions,
+    verify, Checkpoint, Durability, FileTrail, Problem, Verdict, VerifyOptions,
 };
 use readiness_core::logging::LogSettings;
 use serde_json::{json, Value};
@@ -245,43 +247,4 @@ fn tamper_trial(
         _ => panic!("trial {trial} (kind {kind}) not detected: {verdict}"),
     }
     kind
-}
-
-#[test]
-fn a_trail_signed_with_another_key_or_unsigned_is_refused() {
-    let path = temp("keys");
-    let trail = FileTrail::builder(&path).sync(false).build().unwrap();
-    trail.record(&event(1)).unwrap();
-    trail.checkpoint().unwrap();
-    drop(trail);
-    let bytes = std::fs::read(&path).unwrap();
-    assert!(matches!(
-        verify(&bytes, &VerifyOptions::new()),
-        Verdict::Ok { .. }
-    ));
-    assert_eq!(
-        verify(&bytes, &VerifyOptions::new().key(key().verifying_key())),
-        Verdict::Bad {
-            seq: 1,
-            problem: Problem::Unsigned
-        }
-    );
-    let _ = std::fs::remove_file(&path);
-    let trail = FileTrail::builder(&path)
-        .sync(false)
-        .signing_key(Ed25519SigningKey::from_bytes(&[9; 32]))
-        .build()
-        .unwrap();
-    trail.record(&event(1)).unwrap();
-    trail.checkpoint().unwrap();
-    drop(trail);
-    let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(
-        verify(&bytes, &VerifyOptions::new().key(key().verifying_key())),
-        Verdict::Bad {
-            seq: 1,
-            problem: Problem::BadSignature
-        }
-    );
-    let _ = std::fs::remove_file(&path);
 }
