@@ -4,7 +4,8 @@
 # `valgrind --tool=callgrind`; WARM requests warm it up (connections, first route
 # lookups, series creation), the counters are dumped and reset, then COUNT more
 # requests go through one keep-alive connection and the next dump holds exactly their
-# cost. Prints instructions per request and the ratio to the bare server.
+# cost. Prints instructions per request and the ratio to the bare server. By default
+# every variant but the OpenTelemetry ones (those need the sink: see otel.sh).
 #
 #   bash benches/load/callgrind.sh            # WARM=2000 COUNT=20000
 #   KEEP=1 VARIANTS="axum-readiness" bash benches/load/callgrind.sh   # keep the
@@ -18,7 +19,7 @@ bash .ci/tools wrk
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
-variants=(${VARIANTS:-axum-bare axum-readiness axum-prometheus actix-bare actix-readiness actix-web-prom})
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-tracelayer axum-prometheus actix-bare actix-readiness actix-readiness-log actix-web-prom})
 work=$(mktemp -d)
 cat >"$work/count.lua" <<'LUA'
 -- Stops after LIMIT answers and says so in a file (wrk runs on to its -d otherwise).
