@@ -22,17 +22,25 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// assert_eq!(replaced.as_str().len(), 32);
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(Box<str>);
+pub struct RequestId(Repr);
+
+/// A generated id lives inline (cloned into the request's extensions without an
+/// allocation); a caller's is shared.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    Generated([u8; 32]),
+    Given(std::sync::Arc<str>),
+}
 
 impl RequestId {
     /// The id for a request carrying `header` (the raw `X-Request-Id` value, if any).
     #[must_use]
     pub fn from_header(header: Option<&[u8]>) -> Self {
         match header {
-            Some(value) if is_safe(value) => {
-                // Checked to be ASCII just above.
-                Self(String::from_utf8_lossy(value).into())
-            }
+            Some(value) if is_safe(value) => match std::str::from_utf8(value) {
+                Ok(text) => Self(Repr::Given(text.into())),
+                Err(_) => Self::generate(), // unreachable: checked to be ASCII
+            },
             _ => Self::generate(),
         }
     }
@@ -66,14 +74,17 @@ impl RequestId {
             text[2 * i] = HEX[usize::from(byte >> 4)];
             text[2 * i + 1] = HEX[usize::from(byte & 0xf)];
         }
-        // Hex digits are ASCII.
-        Self(String::from_utf8_lossy(&text).into())
+        Self(Repr::Generated(text))
     }
 
     /// The id as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Hex digits are ASCII: never the empty fallback.
+            Repr::Generated(text) => std::str::from_utf8(text).unwrap_or_default(),
+            Repr::Given(text) => text,
+        }
     }
 }
 
@@ -88,13 +99,13 @@ fn is_safe(value: &[u8]) -> bool {
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RequestId").field(&&*self.0).finish()
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
     }
 }
 

@@ -6,39 +6,54 @@ use crate::metrics::Finished;
 use crate::request_id::RequestId;
 
 /// Opens the request's span (target `readiness::request`: `request_id`, `method`,
-/// `route` when known, `path` without the query, `user_agent`). With OpenTelemetry
-/// it is the server span: named `{method} {route}`, kind server, with the HTTP
-/// semantic-convention attributes and the caller's trace as its parent (`otel.*`
-/// fields steer tracing-opentelemetry and are not logged).
-pub(super) fn open_span(id: &RequestId, head: &RequestHead<'_>) -> tracing::Span {
+/// `route` when known, `path` without the query, `user_agent`). With an
+/// OpenTelemetry layer in the subscriber it is the server span: named
+/// `{method} {route}`, kind server, with the HTTP semantic-convention attributes and
+/// the caller's trace as its parent (`otel.*` fields steer tracing-opentelemetry and
+/// are not logged). The flag says whether it is traced so (`false` without the
+/// `otel` feature).
+pub(super) fn open_span(
+    id: &RequestId,
+    head: &RequestHead<'_>,
+    method_label: &'static str,
+) -> (tracing::Span, bool) {
     let method = head.method;
     let route = head.route;
     let path = head.path;
     let user_agent = head.header_str(RequestHeader::UserAgent);
     #[cfg(not(feature = "otel"))]
-    let span = tracing::info_span!(
-        target: "readiness::request",
-        "request",
-        request_id = %id,
-        method,
-        route,
-        path,
-        user_agent,
-    );
-    #[cfg(feature = "otel")]
-    let span = {
-        use crate::telemetry::server_span as otel;
+    {
+        let _ = method_label;
         let span = tracing::info_span!(
             target: "readiness::request",
             "request",
-            request_id = %id,
+            request_id = id.as_str(),
             method,
             route,
             path,
             user_agent,
-            "otel.name" = %otel::name(method, route),
+        );
+        (span, false)
+    }
+    #[cfg(feature = "otel")]
+    {
+        use crate::telemetry::server_span as otel;
+        let span = tracing::info_span!(
+            target: "readiness::request",
+            "request",
+            request_id = id.as_str(),
+            method,
+            route,
+            path,
+            user_agent,
+            "otel.name" = tracing::field::Empty,
             "otel.kind" = "server",
         );
+        // Without an OpenTelemetry layer nothing more is built for the trace side.
+        if !otel::traced(&span, method_label) {
+            return (span, false);
+        }
+        span.record("otel.name", otel::name(method_label, route).as_str());
         otel::set_remote_parent(&span, &|name| {
             let header = match name {
                 "traceparent" => RequestHeader::TraceParent,
@@ -48,7 +63,10 @@ pub(super) fn open_span(id: &RequestId, head: &RequestHead<'_>) -> tracing::Span
             };
             head.header_str(header)
         });
-        otel::started(&span, method, route, path, user_agent);
+        otel::started(&span, route, path, user_agent);
+        if method != method_label {
+            otel::original_method(&span, method);
+        }
         let client = head.client.map(|ip| ip.to_string());
         otel::connection(
             &span,
@@ -57,32 +75,37 @@ pub(super) fn open_span(id: &RequestId, head: &RequestHead<'_>) -> tracing::Span
             head.version,
             client.as_deref(),
         );
-        span
-    };
-    span
+        (span, true)
+    }
 }
 
-/// The route, named after the span opened (a server that routes late).
+/// The route, named after the span opened (a server that routes late); `traced`
+/// as [`open_span`] said.
 #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
-pub(super) fn routed(span: &tracing::Span, method: &str, route: &str) {
+pub(super) fn routed(span: &tracing::Span, traced: bool, method: &str, route: &str) {
     span.record("route", route);
     #[cfg(feature = "otel")]
-    crate::telemetry::server_span::routed(span, method, route);
+    if traced {
+        crate::telemetry::server_span::routed(span, method, route);
+    }
 }
 
-/// The access line of a finished request, inside its span: target
-/// `readiness::access`, `WARN` for 5xx, else `INFO`.
-pub(super) fn finished(span: &tracing::Span, finished: &Finished) {
+/// The access line of a finished request, inside its span (its parent, without
+/// entering it): target `readiness::access`, `WARN` for 5xx, else `INFO`.
+#[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+pub(super) fn finished(span: &tracing::Span, traced: bool, finished: &Finished) {
     let status = finished.status;
     #[cfg(feature = "otel")]
-    crate::telemetry::server_span::finished(span, status);
-    let _entered = span.enter();
+    if traced {
+        crate::telemetry::server_span::finished(span, status);
+    }
     let duration_ms = (finished.seconds * 1e6).round() / 1e3;
     let request_bytes = finished.request_size;
     let response_bytes = finished.response_size;
     if status >= 500 {
         tracing::warn!(
             target: "readiness::access",
+            parent: span,
             status,
             duration_ms,
             request_bytes,
@@ -92,6 +115,7 @@ pub(super) fn finished(span: &tracing::Span, finished: &Finished) {
     } else {
         tracing::info!(
             target: "readiness::access",
+            parent: span,
             status,
             duration_ms,
             request_bytes,

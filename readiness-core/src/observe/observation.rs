@@ -59,8 +59,13 @@ impl Observer {
             .and_then(content_length);
         let log = inner.access_log.then(|| {
             let request_id = RequestId::from_header(head.header(RequestHeader::RequestId));
-            let span = access::open_span(&request_id, head);
-            Box::new(AccessLog { span, request_id })
+            let (span, traced) =
+                access::open_span(&request_id, head, RedMetrics::method_label(method));
+            Box::new(AccessLog {
+                span,
+                request_id,
+                traced,
+            })
         });
         Some(Observation {
             observer: self.clone(),
@@ -141,6 +146,8 @@ pub struct Observation {
 struct AccessLog {
     span: tracing::Span,
     request_id: RequestId,
+    /// Whether the span is an OpenTelemetry server span too.
+    traced: bool,
 }
 
 /// The span of a request without one (the access log off).
@@ -175,7 +182,12 @@ impl Observation {
         }
         self.route = Some(entry);
         if let (Some(log), Some(route)) = (&self.log, route) {
-            access::routed(&log.span, RedMetrics::method_label(self.method), route);
+            access::routed(
+                &log.span,
+                log.traced,
+                RedMetrics::method_label(self.method),
+                route,
+            );
         }
     }
 
@@ -312,7 +324,7 @@ impl Observation {
         };
         red.record(self.method, route, &finished);
         if let Some(log) = &self.log {
-            access::finished(&log.span, &finished);
+            access::finished(&log.span, log.traced, &finished);
         }
     }
 }

@@ -40,16 +40,45 @@ pub(crate) fn name(method: &str, route: Option<&str>) -> String {
     }
 }
 
-/// The HTTP semantic-convention attributes known when the request arrives.
+/// Sets `http.request.method` (`method`, already normalised) on `span` and says
+/// whether an OpenTelemetry layer took it. The value is built only when that layer
+/// asks for it, so without one this costs a lookup and the caller skips the rest of
+/// the span's OpenTelemetry side.
+pub(crate) fn traced(span: &tracing::Span, method: &'static str) -> bool {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let taken = std::cell::Cell::new(false);
+    span.set_attribute(
+        "http.request.method",
+        Probe {
+            value: method,
+            taken: &taken,
+        },
+    );
+    taken.get()
+}
+
+/// A value that notes when it is taken (see [`traced`]).
+struct Probe<'a> {
+    value: &'static str,
+    taken: &'a std::cell::Cell<bool>,
+}
+
+impl From<Probe<'_>> for opentelemetry::Value {
+    fn from(probe: Probe<'_>) -> Self {
+        probe.taken.set(true);
+        Self::from(probe.value)
+    }
+}
+
+/// The HTTP semantic-convention attributes known when the request arrives, but the
+/// method (set by [`traced`]).
 pub(crate) fn started(
     span: &tracing::Span,
-    method: &str,
     route: Option<&str>,
     path: &str,
     user_agent: Option<&str>,
 ) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    span.set_attribute("http.request.method", method.to_owned());
     if let Some(route) = route {
         span.set_attribute("http.route", route.to_owned());
     }
@@ -57,6 +86,13 @@ pub(crate) fn started(
     if let Some(agent) = user_agent {
         span.set_attribute("user_agent.original", agent.to_owned());
     }
+}
+
+/// The method as sent, when it is not one of the known ones (`http.request.method`
+/// is then `_OTHER`).
+pub(crate) fn original_method(span: &tracing::Span, method: &str) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    span.set_attribute("http.request.method_original", method.to_owned());
 }
 
 /// The route, once a framework that routes after its middleware knows it.
