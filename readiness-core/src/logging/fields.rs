@@ -1,110 +1,230 @@
 //! An event's or a span's fields as they are recorded: each value under its name's
 //! redaction rule, the library's marks (category, data class, request id) taken out.
+//!
+//! The texts of one event or span live in one buffer, and the fields point into it:
+//! a span costs one allocation for its texts (its fields sit inline up to eight), an
+//! event none (each thread reuses one buffer), and a line reads its spans' fields
+//! where they are stored instead of copying them.
 
 use std::fmt::{self, Write as _};
-use std::sync::Arc;
 
+use smallvec::SmallVec;
 use tracing::field::{Field, Visit};
 
 use super::class::{Category, DataClass};
 use super::redact::{is_secret_debug, Redactor, Rule, REDACTED};
 
-/// A value as recorded, its name's rule already applied.
-#[derive(Debug, Clone)]
-pub(super) enum Value {
+/// A field's value as a line reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Value<'a> {
     I64(i64),
     U64(u64),
     F64(f64),
     Bool(bool),
-    /// Shared: a span's values are handed to each of its events without a copy.
-    Str(Arc<str>),
+    Str(&'a str),
 }
 
-/// What a span carries for the events inside it.
+/// A value as stored: a text is a range of the owner's buffer.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    Str(Text),
+}
+
+/// A range of [`Fields::text`].
+#[derive(Debug, Clone, Copy)]
+struct Text {
+    start: u32,
+    end: u32,
+}
+
+/// The fields of one event or span, their name's rule applied, and its marks.
 #[derive(Debug, Default)]
-pub(super) struct SpanFields {
-    pub(super) fields: Vec<(&'static str, Value)>,
+pub(super) struct Fields {
+    text: String,
+    entries: SmallVec<[(&'static str, Stored); 8]>,
     pub(super) category: Option<Category>,
     pub(super) class: Option<DataClass>,
-    pub(super) request_id: Option<String>,
+    request_id: Option<Text>,
+    message: Option<Text>,
+    security_kind: Option<Text>,
+    security_severity: Option<Text>,
 }
 
-/// Collects fields, applying each name's rule as the value arrives, so a deny-listed
-/// value is never even held.
-pub(super) struct Collect<'a> {
-    redactor: &'a Redactor,
-    pub(super) fields: Vec<(&'static str, Value)>,
-    pub(super) message: Option<String>,
-    pub(super) category: Option<Category>,
-    pub(super) class: Option<DataClass>,
-    pub(super) request_id: Option<String>,
-    pub(super) security_kind: Option<String>,
-    pub(super) security_severity: Option<String>,
-}
-
-impl<'a> Collect<'a> {
-    pub(super) fn new(redactor: &'a Redactor) -> Self {
+impl Fields {
+    /// Empty, with room for a request span's texts.
+    pub(super) fn for_span() -> Self {
         Self {
-            redactor,
-            fields: Vec::new(),
-            message: None,
-            category: None,
-            class: None,
-            request_id: None,
-            security_kind: None,
-            security_severity: None,
+            text: String::with_capacity(128),
+            ..Self::default()
         }
     }
 
-    fn push(&mut self, field: &Field, value: Value) {
-        let name = field.name();
+    /// Empties it, keeping its memory unless a huge value grew it.
+    pub(super) fn clear(&mut self) {
+        if self.text.capacity() > 64 * 1024 {
+            self.text = String::new();
+        }
+        self.text.clear();
+        self.entries.clear();
+        self.category = None;
+        self.class = None;
+        self.request_id = None;
+        self.message = None;
+        self.security_kind = None;
+        self.security_severity = None;
+    }
+
+    /// The fields in the order first recorded (a name recorded again keeps its
+    /// place and its last value).
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&'static str, Value<'_>)> {
+        self.entries
+            .iter()
+            .map(|(name, stored)| (*name, self.value(*stored)))
+    }
+
+    /// Whether a field of this name is recorded.
+    pub(super) fn has(&self, name: &str) -> bool {
+        self.entries.iter().any(|(n, _)| *n == name)
+    }
+
+    pub(super) fn request_id(&self) -> Option<&str> {
+        self.request_id.map(|text| self.str(text))
+    }
+
+    pub(super) fn message(&self) -> Option<&str> {
+        self.message.map(|text| self.str(text))
+    }
+
+    pub(super) fn security_kind(&self) -> Option<&str> {
+        self.security_kind.map(|text| self.str(text))
+    }
+
+    pub(super) fn security_severity(&self) -> Option<&str> {
+        self.security_severity.map(|text| self.str(text))
+    }
+
+    fn value(&self, stored: Stored) -> Value<'_> {
+        match stored {
+            Stored::I64(v) => Value::I64(v),
+            Stored::U64(v) => Value::U64(v),
+            Stored::F64(v) => Value::F64(v),
+            Stored::Bool(v) => Value::Bool(v),
+            Stored::Str(text) => Value::Str(self.str(text)),
+        }
+    }
+
+    fn str(&self, text: Text) -> &str {
+        self.text
+            .get(text.start as usize..text.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// Appends `value` to the buffer.
+    fn append(&mut self, value: &str) -> Text {
+        let start = self.text.len();
+        self.text.push_str(value);
+        self.since(start)
+    }
+
+    /// What was appended since `start`. A buffer past 4 GiB (no line holds that)
+    /// gives empty ranges rather than wrong ones.
+    fn since(&self, start: usize) -> Text {
+        match (u32::try_from(start), u32::try_from(self.text.len())) {
+            (Ok(start), Ok(end)) => Text { start, end },
+            _ => Text { start: 0, end: 0 },
+        }
+    }
+
+    /// Forgets the newest text (from `start`), when it is not kept.
+    fn drop_from(&mut self, start: usize) {
+        self.text.truncate(start);
+    }
+}
+
+/// Collects fields into `fields`, applying each name's rule as the value arrives, so
+/// a deny-listed value is never even held.
+pub(super) struct Collect<'a> {
+    redactor: &'a Redactor,
+    fields: &'a mut Fields,
+}
+
+impl<'a> Collect<'a> {
+    pub(super) fn new(redactor: &'a Redactor, fields: &'a mut Fields) -> Self {
+        Self { redactor, fields }
+    }
+
+    /// Stores `value` under `name`; a text value is the buffer's newest text, from
+    /// `start`.
+    fn push(&mut self, name: &'static str, value: Stored, start: usize) {
         // `otel.name`, `otel.kind`, ...: instructions to tracing-opentelemetry, not data.
         if name.starts_with("otel.") {
+            self.forget(value, start);
             return;
         }
         let value = match self.redactor.rule_static(name) {
             Rule::Keep => value,
-            Rule::Redact => Value::Str(REDACTED.into()),
+            Rule::Redact => {
+                self.forget(value, start);
+                Stored::Str(self.fields.append(REDACTED))
+            }
             Rule::Confidential(how) => {
                 let text = match value {
-                    Value::Str(s) => s.to_string(),
-                    Value::I64(v) => v.to_string(),
-                    Value::U64(v) => v.to_string(),
-                    Value::F64(v) => v.to_string(),
-                    Value::Bool(v) => v.to_string(),
+                    Stored::Str(text) => self.fields.str(text).to_owned(),
+                    Stored::I64(v) => v.to_string(),
+                    Stored::U64(v) => v.to_string(),
+                    Stored::F64(v) => v.to_string(),
+                    Stored::Bool(v) => v.to_string(),
                 };
-                Value::Str(self.redactor.confidential(&text, how).into())
+                self.forget(value, start);
+                let shown = self.redactor.confidential(&text, how);
+                Stored::Str(self.fields.append(&shown))
             }
         };
         // A name recorded twice keeps its last value: no line has a duplicate key.
-        if let Some(slot) = self.fields.iter_mut().find(|(n, _)| *n == name) {
+        let entries = &mut self.fields.entries;
+        if let Some(slot) = entries.iter_mut().find(|(n, _)| *n == name) {
             slot.1 = value;
         } else {
-            self.fields.push((name, value));
+            entries.push((name, value));
         }
     }
 
-    /// The library's marks: consumed, not written as fields.
-    fn mark(&mut self, field: &Field, value: &str) -> bool {
+    fn forget(&mut self, value: Stored, start: usize) {
+        if let Stored::Str(_) = value {
+            self.fields.drop_from(start);
+        }
+    }
+
+    /// The library's marks in the newest text (from `start`): says whether it was
+    /// consumed (and then not written as a field).
+    fn mark(&mut self, field: &Field, start: usize) -> bool {
+        let text = self.fields.since(start);
+        let value = self.fields.str(text);
         match field.name() {
             "category" => {
                 if let Some(category) = Category::parse(value) {
-                    self.category = Some(category);
+                    self.fields.category = Some(category);
+                    self.fields.drop_from(start);
                     return true;
                 }
             }
             "classification" => {
                 if let Some(class) = DataClass::parse(value) {
-                    self.class = Some(class);
+                    self.fields.class = Some(class);
+                    self.fields.drop_from(start);
                     return true;
                 }
             }
             "request_id" => {
-                self.request_id = Some(value.to_owned());
+                self.fields.request_id = Some(text);
                 return true;
             }
-            "kind" => self.security_kind = Some(value.to_owned()),
-            "severity" => self.security_severity = Some(value.to_owned()),
+            "kind" => self.fields.security_kind = Some(text),
+            "severity" => self.fields.security_severity = Some(text),
             _ => {}
         }
         false
@@ -113,42 +233,48 @@ impl<'a> Collect<'a> {
 
 impl Visit for Collect<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
+        self.push(field.name(), Stored::I64(value), 0);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, Value::U64(value));
+        self.push(field.name(), Stored::U64(value), 0);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
+        self.push(field.name(), Stored::F64(value), 0);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
+        self.push(field.name(), Stored::Bool(value), 0);
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.mark(field, value) {
+        let start = self.fields.text.len();
+        let text = self.fields.append(value);
+        if self.mark(field, start) {
             return;
         }
-        self.push(field, Value::Str(value.into()));
+        self.push(field.name(), Stored::Str(text), start);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
+        let start = self.fields.text.len();
+        let _ = write!(self.fields.text, "{value:?}");
+        let text = self.fields.since(start);
         if field.name() == "message" {
-            self.message = Some(text);
+            self.fields.message = Some(text);
             return;
         }
-        if is_secret_debug(&text) {
-            self.push(field, Value::Str(REDACTED.into()));
+        if is_secret_debug(self.fields.str(text)) {
+            self.fields.drop_from(start);
+            let redacted = self.fields.append(REDACTED);
+            let start = redacted.start as usize;
+            self.push(field.name(), Stored::Str(redacted), start);
             return;
         }
-        if self.mark(field, &text) {
+        if self.mark(field, start) {
             return;
         }
-        self.push(field, Value::Str(text.into()));
+        self.push(field.name(), Stored::Str(text), start);
     }
 }

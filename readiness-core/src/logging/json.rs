@@ -1,6 +1,7 @@
 //! The JSON line: the library's keys first, then the event's fields and its spans'.
 
 use std::cell::RefCell;
+use std::ops::ControlFlow;
 use std::time::SystemTime;
 
 use super::class::DataClass;
@@ -24,9 +25,29 @@ pub const RESERVED_KEYS: &[&str] = &[
     "span_id",
 ];
 
+/// Whether `name` is one of [`RESERVED_KEYS`] (a `match`: every field of every line
+/// asks).
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "timestamp"
+            | "level"
+            | "message"
+            | "target"
+            | "service"
+            | "version"
+            | "category"
+            | "classification"
+            | "request_id"
+            | "trace_id"
+            | "span_id"
+    )
+}
+
 impl Line<'_> {
     pub(super) fn json(&self, out: &mut Vec<u8>) {
         let shared = self.shared;
+        out.reserve(512);
         out.extend_from_slice(b"{\"timestamp\":\"");
         timestamp(out);
         out.extend_from_slice(b"\",\"level\":\"");
@@ -62,15 +83,10 @@ impl Line<'_> {
         // Room kept for the truncation flag and the closing brace.
         let limit = shared.max_line.saturating_sub(24);
         let mut truncated = false;
-        let mut written: Vec<&str> = Vec::with_capacity(self.fields.len() + self.span_fields.len());
-        for (name, value) in self.fields.iter().chain(self.span_fields) {
-            if written.contains(name) {
-                continue; // an event field hides a span field of the same name
-            }
-            written.push(name);
+        self.each_field(|name, value| {
             let mark = out.len();
-            out.extend_from_slice(b",");
-            if RESERVED_KEYS.contains(name) {
+            out.push(b',');
+            if is_reserved(name) {
                 json_str(out, &format!("field.{name}"));
             } else {
                 json_str(out, name);
@@ -80,24 +96,25 @@ impl Line<'_> {
                 _ if self.class == DataClass::Restricted => json_str(out, REDACTED),
                 // serde_json writes numbers with itoa and ryu.
                 Value::I64(v) => {
-                    let _ = serde_json::to_writer(&mut *out, v);
+                    let _ = serde_json::to_writer(&mut *out, &v);
                 }
                 Value::U64(v) => {
-                    let _ = serde_json::to_writer(&mut *out, v);
+                    let _ = serde_json::to_writer(&mut *out, &v);
                 }
                 Value::F64(v) if v.is_finite() => {
-                    let _ = serde_json::to_writer(&mut *out, v);
+                    let _ = serde_json::to_writer(&mut *out, &v);
                 }
                 Value::F64(v) => json_str(out, &v.to_string()),
-                Value::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+                Value::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
                 Value::Str(s) => json_str(out, &self.text(s)),
             }
             if out.len() > limit {
                 out.truncate(mark);
                 truncated = true;
-                break;
+                return ControlFlow::Break(());
             }
-        }
+            ControlFlow::Continue(())
+        });
         if truncated {
             out.extend_from_slice(b",\"truncated\":true");
         }
@@ -181,7 +198,17 @@ fn needs_escape(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{json_str, needs_escape};
+    use super::{is_reserved, json_str, needs_escape, RESERVED_KEYS};
+
+    #[test]
+    fn the_reserved_test_knows_exactly_the_reserved_keys() {
+        for key in RESERVED_KEYS {
+            assert!(is_reserved(key), "{key}");
+        }
+        for other in ["", "status", "field.level", "levels", "Level", "trace"] {
+            assert!(!is_reserved(other), "{other}");
+        }
+    }
     use proptest::prelude::*;
 
     proptest! {

@@ -11,7 +11,10 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use super::class::{Category, DataClass};
-use super::fields::{Collect, SpanFields, Value};
+use smallvec::SmallVec;
+use tracing_subscriber::registry::{Extensions, SpanRef};
+
+use super::fields::{Collect, Fields};
 use super::line::Line;
 use super::redact::Redactor;
 use super::writer::Sink;
@@ -68,15 +71,9 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut collect = Collect::new(&self.shared.redactor);
-        attrs.record(&mut collect);
-        let fields = SpanFields {
-            fields: collect.fields,
-            category: collect.category,
-            class: collect.class,
-            request_id: collect.request_id,
-        };
-        span.extensions_mut().insert(fields);
+        let mut fields = Fields::for_span();
+        attrs.record(&mut Collect::new(&self.shared.redactor, &mut fields));
+        span.extensions_mut().insert(SpanFields(fields));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -85,61 +82,71 @@ where
         let Some(stored) = extensions.get_mut::<SpanFields>() else {
             return;
         };
-        let mut collect = Collect::new(&self.shared.redactor);
-        collect.fields = std::mem::take(&mut stored.fields);
-        values.record(&mut collect);
-        stored.fields = collect.fields;
-        stored.category = collect.category.or(stored.category);
-        stored.class = collect.class.or(stored.class);
-        if collect.request_id.is_some() {
-            stored.request_id = collect.request_id;
-        }
+        values.record(&mut Collect::new(&self.shared.redactor, &mut stored.0));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let shared = &*self.shared;
-        let mut collect = Collect::new(&shared.redactor);
-        event.record(&mut collect);
-
-        // Marks and fields of the spans the event is in, innermost first.
-        let mut category = collect.category;
-        let mut class = collect.class;
-        let mut request_id = collect.request_id.take();
-        let mut span_fields: Vec<(&'static str, Value)> = Vec::new();
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope {
-                let extensions = span.extensions();
-                let Some(stored) = extensions.get::<SpanFields>() else {
-                    continue;
-                };
-                category = category.or(stored.category);
-                class = class.or(stored.class);
-                if request_id.is_none() {
-                    request_id.clone_from(&stored.request_id);
-                }
-                for (name, value) in &stored.fields {
-                    if !span_fields.iter().any(|(n, _)| n == name) {
-                        span_fields.push((name, value.clone()));
-                    }
-                }
+        EVENT_FIELDS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut fields) => {
+                fields.clear();
+                self.write_event(event, &ctx, &mut fields);
             }
-        }
+            // An event logged while recording another (from a `Debug` impl): fields
+            // of its own.
+            Err(_) => self.write_event(event, &ctx, &mut Fields::default()),
+        });
+    }
+}
+
+/// What a span carries for the events inside it.
+struct SpanFields(Fields);
+
+thread_local! {
+    /// The fields of the event being written, reused from event to event.
+    static EVENT_FIELDS: RefCell<Fields> = RefCell::new(Fields::default());
+}
+
+impl LogLayer {
+    fn write_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, fields: &mut Fields)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let shared = &*self.shared;
+        event.record(&mut Collect::new(&shared.redactor, fields));
+        let fields = &*fields;
+
+        // Asked first: it takes the span's extensions for writing.
         #[cfg(feature = "otel")]
-        let trace = self.trace_ids(event, &ctx);
+        let trace = self.trace_ids(event, ctx);
         #[cfg(not(feature = "otel"))]
         let trace = None;
+
+        // The spans the event is in, innermost first, read where they are stored.
+        let scope: SmallVec<[SpanRef<'_, S>; 8]> =
+            ctx.event_scope(event).into_iter().flatten().collect();
+        let extensions: SmallVec<[Extensions<'_>; 8]> =
+            scope.iter().map(SpanRef::extensions).collect();
+        let spans: SmallVec<[&Fields; 8]> = extensions
+            .iter()
+            .filter_map(|extensions| extensions.get::<SpanFields>().map(|stored| &stored.0))
+            .collect();
+        let mut category = fields.category;
+        let mut class = fields.class;
+        let mut request_id = fields.request_id();
+        for span in &spans {
+            category = category.or(span.category);
+            class = class.or(span.class);
+            request_id = request_id.or_else(|| span.request_id());
+        }
         let metadata = event.metadata();
         let category = category.unwrap_or_else(|| shared.category_of(metadata.target()));
         let class = class.unwrap_or(DataClass::Internal);
 
         if category == Category::Security {
             if let Some(counter) = &shared.security_events {
-                let kind = collect.security_kind.as_deref().unwrap_or("unspecified");
+                let kind = fields.security_kind().unwrap_or("unspecified");
                 let kind = super::audit::SecurityKind::label(kind);
-                let severity = collect
-                    .security_severity
-                    .as_deref()
-                    .unwrap_or("unspecified");
+                let severity = fields.security_severity().unwrap_or("unspecified");
                 let severity = super::audit::Severity::label(severity);
                 counter.with_label_values(&[kind, severity]).inc();
             }
@@ -149,13 +156,13 @@ where
             shared,
             level: metadata.level().as_str(),
             target: metadata.target(),
-            message: collect.message.as_deref().unwrap_or(""),
+            message: fields.message().unwrap_or(""),
             category,
             class,
-            request_id: request_id.as_deref(),
+            request_id,
             trace,
-            fields: &collect.fields,
-            span_fields: &span_fields,
+            fields,
+            spans: &spans,
         };
         let write = |buffer: &mut Vec<u8>| {
             buffer.clear();

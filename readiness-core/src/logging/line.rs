@@ -1,8 +1,10 @@
 //! One event ready to be written, whichever the format: its parts, and the caps and
 //! scrubbing every text value goes through.
 
+use std::ops::ControlFlow;
+
 use super::class::{Category, DataClass};
-use super::fields::Value;
+use super::fields::{Fields, Value};
 use super::layer::Shared;
 use super::redact::REDACTED;
 
@@ -18,11 +20,36 @@ pub(super) struct Line<'a> {
     pub(super) request_id: Option<&'a str>,
     /// Trace and span id, 32 and 16 hex digits, when the event is in a traced span.
     pub(super) trace: Option<([u8; 32], [u8; 16])>,
-    pub(super) fields: &'a [(&'static str, Value)],
-    pub(super) span_fields: &'a [(&'static str, Value)],
+    /// The event's own fields.
+    pub(super) fields: &'a Fields,
+    /// The fields of the spans the event is in, innermost first.
+    pub(super) spans: &'a [&'a Fields],
 }
 
 impl Line<'_> {
+    /// Each field to write: the event's, then its spans' from the innermost out, a
+    /// name written once (an event field hides a span field of the same name, an
+    /// inner span an outer one). Stops when `write` says so.
+    pub(super) fn each_field(
+        &self,
+        mut write: impl FnMut(&'static str, Value<'_>) -> ControlFlow<()>,
+    ) {
+        let owners = std::iter::once(self.fields).chain(self.spans.iter().copied());
+        for (index, owner) in owners.enumerate() {
+            for (name, value) in owner.iter() {
+                let hidden = index > 0
+                    && (self.fields.has(name)
+                        || self.spans[..index - 1].iter().any(|span| span.has(name)));
+                if hidden {
+                    continue;
+                }
+                if write(name, value).is_break() {
+                    return;
+                }
+            }
+        }
+    }
+
     /// A text value as it may be written: restricted events write none, known
     /// secrets are scrubbed, long values cut.
     pub(super) fn text<'v>(&self, value: &'v str) -> std::borrow::Cow<'v, str> {

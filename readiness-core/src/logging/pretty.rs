@@ -1,6 +1,7 @@
 //! The pretty line, for a terminal.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::time::SystemTime;
 
 use super::class::{Category, DataClass};
@@ -30,12 +31,7 @@ impl Line<'_> {
             line.push_str(" trace_id=");
             line.push_str(std::str::from_utf8(trace_id).unwrap_or_default());
         }
-        let mut written: Vec<&str> = Vec::new();
-        for (name, value) in self.fields.iter().chain(self.span_fields) {
-            if written.contains(name) {
-                continue;
-            }
-            written.push(name);
+        self.each_field(|name, value| {
             let _ = write!(line, " {name}=");
             match value {
                 _ if self.class == DataClass::Restricted => line.push_str(REDACTED),
@@ -57,9 +53,10 @@ impl Line<'_> {
                 let cut = floor_char_boundary(&line, self.shared.max_line);
                 line.truncate(cut);
                 line.push_str(TRUNCATED);
-                break;
+                return ControlFlow::Break(());
             }
-        }
+            ControlFlow::Continue(())
+        });
         out.extend_from_slice(line.as_bytes());
     }
 }

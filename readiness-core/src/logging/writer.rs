@@ -8,9 +8,9 @@
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -82,9 +82,19 @@ pub struct LogWriterBuilder {
     flush_timeout: Duration,
 }
 
-enum Message {
-    Line(Vec<u8>),
-    Flush(SyncSender<()>),
+/// The lines waiting for the writer thread, appended to one buffer: a line costs a
+/// copy, not an allocation and a hand-off of its own.
+struct Queue {
+    bytes: Vec<u8>,
+    lines: usize,
+    /// Flush requests, answered once the lines queued before them are written.
+    flushes: Vec<SyncSender<()>>,
+    /// The writer thread waits for a line (rather than napping between looks).
+    asleep: bool,
+    /// Lines waiting for room.
+    blocked: usize,
+    /// Every `LogWriter` is gone: the thread writes what is left and ends.
+    closed: bool,
 }
 
 /// The non-blocking writer: lines are queued (up to the capacity, default 64k
@@ -104,16 +114,48 @@ enum Message {
 /// # let _ = (writer, guard);
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
 pub struct LogWriter {
     shared: Arc<WriterShared>,
 }
 
 struct WriterShared {
-    queue: SyncSender<Message>,
+    queue: Mutex<Queue>,
+    /// Signalled when a line arrives for a sleeping writer, or at close.
+    arrived: Condvar,
+    /// Signalled when the writer took the queue (room for blocked lines).
+    room: Condvar,
+    capacity: usize,
     overflow: Overflow,
     dropped: AtomicU64,
     dropped_metric: OnceLock<prometheus::IntCounter>,
+    /// Live `LogWriter` clones.
+    writers: AtomicUsize,
+}
+
+impl WriterShared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic never happens with the lock held (only appends and swaps), but a
+        // poisoned queue is still a usable one.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Clone for LogWriter {
+    fn clone(&self) -> Self {
+        self.shared.writers.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        if self.shared.writers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.lock().closed = true;
+            self.shared.arrived.notify_all();
+        }
+    }
 }
 
 /// Flushes the [`LogWriter`] when dropped (or by [`flush`](Self::flush)): every line
@@ -160,22 +202,29 @@ impl LogWriter {
 
 impl Sink for LogWriter {
     fn write_line(&self, line: &[u8], critical: bool) {
-        let shared = &self.shared;
-        let message = Message::Line(line.to_vec());
-        if critical || shared.overflow == Overflow::Block {
-            // Only fails once the writer thread is gone (after the guard): nothing
-            // can be written then.
-            let _ = shared.queue.send(message);
-            return;
-        }
-        match shared.queue.try_send(message) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+        let shared = &*self.shared;
+        let mut queue = shared.lock();
+        if queue.lines >= shared.capacity {
+            if !critical && shared.overflow == Overflow::Drop {
+                drop(queue);
                 shared.dropped.fetch_add(1, Ordering::Relaxed);
                 if let Some(counter) = shared.dropped_metric.get() {
                     counter.inc();
                 }
+                return;
             }
+            // Critical lines, and every line with `Overflow::Block`, wait for room.
+            queue.blocked += 1;
+            while queue.lines >= shared.capacity && !queue.closed {
+                queue = shared.room.wait(queue).unwrap_or_else(|e| e.into_inner());
+            }
+            queue.blocked -= 1;
+        }
+        queue.bytes.extend_from_slice(line);
+        queue.lines += 1;
+        if queue.asleep {
+            queue.asleep = false;
+            shared.arrived.notify_one();
         }
     }
 }
@@ -273,22 +322,33 @@ impl LogWriterBuilder {
                 Box::new(appender)
             }
         };
-        let (queue, lines) = mpsc::sync_channel(self.capacity);
+        let shared = Arc::new(WriterShared {
+            queue: Mutex::new(Queue {
+                bytes: Vec::with_capacity(BATCH),
+                lines: 0,
+                flushes: Vec::new(),
+                asleep: false,
+                blocked: 0,
+                closed: false,
+            }),
+            arrived: Condvar::new(),
+            room: Condvar::new(),
+            capacity: self.capacity,
+            overflow: self.overflow,
+            dropped: AtomicU64::new(0),
+            dropped_metric: OnceLock::new(),
+            writers: AtomicUsize::new(1),
+        });
+        let drained = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("readiness-log".to_owned())
-            .spawn(move || drain(&lines, output))
+            .spawn(move || drain(&drained, output))
             .map_err(|error| {
                 BuildError::new(
                     "log_writer",
                     format!("cannot start the writer thread: {error}"),
                 )
             })?;
-        let shared = Arc::new(WriterShared {
-            queue,
-            overflow: self.overflow,
-            dropped: AtomicU64::new(0),
-            dropped_metric: OnceLock::new(),
-        });
         Ok((
             LogWriter {
                 shared: Arc::clone(&shared),
@@ -302,63 +362,68 @@ impl LogWriterBuilder {
     }
 }
 
-/// How long the writer thread naps between polls of a busy queue.
+/// How long the writer thread naps between looks at a busy queue.
 const NAP: Duration = Duration::from_millis(1);
-/// How long the queue must stay empty before the thread blocks on it instead.
+/// How long the queue must stay empty before the thread sleeps until woken instead.
 const IDLE: Duration = Duration::from_millis(50);
-/// The most bytes gathered before a write.
+/// The size a batch buffer is kept at between writes.
 const BATCH: usize = 64 * 1024;
 
-/// The writer thread: gathers the queued lines into one buffer and writes it in one
-/// call. While lines keep coming it naps between polls rather than blocking on the
-/// queue, so a logging request never pays for waking it (a futex call and a context
-/// switch per line); after `IDLE` without a line it blocks until the next one.
-fn drain(lines: &mpsc::Receiver<Message>, mut output: Box<dyn Write + Send>) {
+/// The writer thread: takes every queued line at once (swapping buffers, so lines
+/// keep arriving while it writes) and writes them in one call. While lines keep
+/// coming it naps between looks rather than being woken, so a logging request never
+/// pays for waking it (a futex call and a context switch per line); after `IDLE`
+/// without a line it sleeps until the next one wakes it.
+fn drain(shared: &WriterShared, mut output: Box<dyn Write + Send>) {
     let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
-    let mut last_line = Instant::now();
     let mut flushes: Vec<SyncSender<()>> = Vec::new();
+    let mut last_line = Instant::now();
     loop {
-        let first = if last_line.elapsed() < IDLE {
-            match lines.try_recv() {
-                Ok(message) => Some(message),
-                Err(mpsc::TryRecvError::Empty) => {
+        let (closed, blocked) = {
+            let mut queue = shared.lock();
+            if queue.lines == 0 && queue.flushes.is_empty() && !queue.closed {
+                if last_line.elapsed() < IDLE {
+                    drop(queue);
                     std::thread::sleep(NAP);
                     continue;
                 }
-                Err(mpsc::TryRecvError::Disconnected) => None,
+                queue.asleep = true;
+                while queue.asleep && !queue.closed {
+                    queue = shared
+                        .arrived
+                        .wait(queue)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                queue.asleep = false;
             }
-        } else {
-            lines.recv().ok()
+            std::mem::swap(&mut queue.bytes, &mut batch);
+            std::mem::swap(&mut queue.flushes, &mut flushes);
+            queue.lines = 0;
+            (queue.closed, queue.blocked > 0)
         };
-        let Some(first) = first else { break };
-        last_line = Instant::now();
-        let mut next = Some(first);
-        while let Some(message) = next {
-            match message {
-                Message::Line(line) => batch.extend_from_slice(&line),
-                Message::Flush(done) => flushes.push(done),
-            }
-            if batch.len() >= BATCH {
-                break;
-            }
-            next = lines.try_recv().ok();
+        if blocked {
+            shared.room.notify_all();
         }
-        // A failing destination loses the batch; nothing better can be done from
-        // here (stderr may be the failing one).
-        let _ = output.write_all(&batch);
-        batch.clear();
-        if batch.capacity() > 4 * BATCH {
-            batch = Vec::with_capacity(BATCH);
+        if !batch.is_empty() {
+            last_line = Instant::now();
+            // A failing destination loses the batch; nothing better can be done
+            // from here (stderr may be the failing one).
+            let _ = output.write_all(&batch);
+            batch.clear();
+            if batch.capacity() > 4 * BATCH {
+                batch = Vec::with_capacity(BATCH);
+            }
         }
-        if !flushes.is_empty() {
+        if !flushes.is_empty() || closed {
             let _ = output.flush();
             for done in flushes.drain(..) {
                 let _ = done.send(());
             }
         }
+        if closed && shared.lock().lines == 0 {
+            break;
+        }
     }
-    let _ = output.write_all(&batch);
-    let _ = output.flush();
 }
 
 impl LogGuard {
@@ -366,19 +431,36 @@ impl LogGuard {
     /// the flush timeout passes. Returns whether it finished in time.
     pub fn flush(&self) -> bool {
         let (done, wait) = mpsc::sync_channel(1);
-        let deadline = Instant::now() + self.timeout;
-        // The flush request queues behind the lines already sent.
-        loop {
-            match self.shared.queue.try_send(Message::Flush(done.clone())) {
-                Ok(()) => break,
-                Err(TrySendError::Full(_)) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(_) => return false,
+        {
+            // The flush request is answered after the lines already queued.
+            let mut queue = self.shared.lock();
+            if queue.closed {
+                // Every writer is gone: the thread writes what is left, flushes and
+                // ends by itself.
+                drop(queue);
+                return self.wait_for_thread();
+            }
+            queue.flushes.push(done);
+            if queue.asleep {
+                queue.asleep = false;
+                self.shared.arrived.notify_one();
             }
         }
-        wait.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        wait.recv_timeout(self.timeout).is_ok()
+    }
+
+    fn wait_for_thread(&self) -> bool {
+        let deadline = Instant::now() + self.timeout;
+        let Some(thread) = &self.thread else {
+            return true;
+        };
+        while !thread.is_finished() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 }
 
