@@ -25,6 +25,41 @@ pub const RESERVED_KEYS: &[&str] = &[
     "span_id",
 ];
 
+/// `,"name":` for a field: as it is when it is a plain name (as field names almost
+/// always are), escaped otherwise, and `field.name` for a reserved one.
+fn json_key(out: &mut Vec<u8>, name: &str) {
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if plain && !is_reserved(name) {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        return;
+    }
+    out.push(b',');
+    if is_reserved(name) {
+        json_str(out, &format!("field.{name}"));
+    } else {
+        json_str(out, name);
+    }
+    out.push(b':');
+}
+
+/// The `,"service":..,"version":..` part of every line, written once.
+pub(super) fn identity_json(service: Option<&str>, version: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(service) = service {
+        out.extend_from_slice(b",\"service\":");
+        json_str(&mut out, service);
+    }
+    if let Some(version) = version {
+        out.extend_from_slice(b",\"version\":");
+        json_str(&mut out, version);
+    }
+    out
+}
+
 /// Whether `name` is one of [`RESERVED_KEYS`] (a `match`: every field of every line
 /// asks).
 fn is_reserved(name: &str) -> bool {
@@ -56,14 +91,7 @@ impl Line<'_> {
         json_str(out, &self.text(self.message));
         out.extend_from_slice(b",\"target\":");
         json_str(out, self.target);
-        if let Some(service) = &shared.service {
-            out.extend_from_slice(b",\"service\":");
-            json_str(out, service);
-        }
-        if let Some(version) = &shared.version {
-            out.extend_from_slice(b",\"version\":");
-            json_str(out, version);
-        }
+        out.extend_from_slice(&shared.identity_json);
         out.extend_from_slice(b",\"category\":\"");
         out.extend_from_slice(self.category.as_str().as_bytes());
         out.extend_from_slice(b"\",\"classification\":\"");
@@ -85,13 +113,7 @@ impl Line<'_> {
         let mut truncated = false;
         self.each_field(|name, value| {
             let mark = out.len();
-            out.push(b',');
-            if is_reserved(name) {
-                json_str(out, &format!("field.{name}"));
-            } else {
-                json_str(out, name);
-            }
-            out.push(b':');
+            json_key(out, name);
             match value {
                 _ if self.class == DataClass::Restricted => json_str(out, REDACTED),
                 // serde_json writes numbers with itoa and ryu.
@@ -198,7 +220,23 @@ fn needs_escape(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_reserved, json_str, needs_escape, RESERVED_KEYS};
+    use super::{is_reserved, json_key, json_str, needs_escape, RESERVED_KEYS};
+
+    #[test]
+    fn keys_are_plain_escaped_or_renamed() {
+        for (name, written) in [
+            ("status", r#","status":"#),
+            ("http.route", r#","http.route":"#),
+            ("level", r#","field.level":"#),
+            ("a\"b", r#","a\"b":"#),
+            ("tab\there", r#","tab\there":"#),
+            ("é", r#","é":"#),
+        ] {
+            let mut out = Vec::new();
+            json_key(&mut out, name);
+            assert_eq!(String::from_utf8(out).unwrap(), written, "{name}");
+        }
+    }
 
     #[test]
     fn the_reserved_test_knows_exactly_the_reserved_keys() {

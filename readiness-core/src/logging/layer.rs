@@ -23,7 +23,8 @@ use super::Format;
 pub(crate) struct Shared {
     pub(crate) format: Format,
     pub(crate) service: Option<String>,
-    pub(crate) version: Option<String>,
+    /// `,"service":..,"version":..`, the same in every JSON line.
+    pub(crate) identity_json: Vec<u8>,
     pub(crate) redactor: Redactor,
     /// Target prefixes and their categories, longest first.
     pub(crate) targets: Vec<(String, Category)>,

@@ -406,8 +406,11 @@ impl LogSettings {
         Ok(LogLayer {
             shared: Arc::new(Shared {
                 format,
+                identity_json: json::identity_json(
+                    self.service.as_deref(),
+                    self.version.as_deref(),
+                ),
                 service: self.service,
-                version: self.version,
                 redactor: Redactor::new(
                     &self.deny,
                     &self.confidential,
