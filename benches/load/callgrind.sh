@@ -4,8 +4,9 @@
 # `valgrind --tool=callgrind`; WARM requests warm it up (connections, first route
 # lookups, series creation), the counters are dumped and reset, then COUNT more
 # requests go through one keep-alive connection and the next dump holds exactly their
-# cost. Prints instructions per request and the ratio to the bare server. By default
-# every variant but the OpenTelemetry ones (those need the sink: see otel.sh).
+# cost. Prints instructions per request and the ratio to the bare server. Every
+# variant by default; the `-otel` ones export their spans over OTLP/HTTP to the load
+# server's stand-in collector (`otlp-sink`, a process of its own, not counted).
 #
 #   bash benches/load/callgrind.sh            # WARM=2000 COUNT=20000
 #   KEEP=1 VARIANTS="axum-readiness" bash benches/load/callgrind.sh   # keep the
@@ -15,12 +16,16 @@ cd "$(dirname "$0")/../.."
 WARM=${WARM:-2000}
 COUNT=${COUNT:-20000}
 PORT=${PORT:-18090}
+SINK_PORT=${SINK_PORT:-18321}
 bash .ci/tools wrk
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-tracelayer axum-prometheus actix-bare actix-readiness actix-readiness-log actix-web-prom})
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-tracelayer axum-prometheus actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-web-prom})
 work=$(mktemp -d)
+taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
+sink_pid=$!
+trap 'kill $sink_pid 2>/dev/null || true' EXIT
 cat >"$work/count.lua" <<'LUA'
 -- Stops after LIMIT answers and says so in a file (wrk runs on to its -d otherwise).
 local limit = tonumber(os.getenv("LIMIT"))
@@ -54,7 +59,9 @@ instructions() { # the total of the newest dump file of this run
 declare -A per_request
 for variant in "${variants[@]}"; do
     rm -f "$work"/callgrind.out.*
-    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out.%p" \
+    endpoint=
+    [[ $variant == *-otel ]] && endpoint=http://127.0.0.1:$SINK_PORT
+    OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out.%p" \
         "$server" "$variant" "$PORT" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 1 600); do

@@ -4,22 +4,39 @@
 # tower-http's TraceLayer for logging), server pinned to core 0 and wrk to core 1,
 # variants interleaved, ROUNDS rounds (default 3). Prints requests/s (median,
 # min-max), the ratio to the bare server of the same framework, and p99.
-# Then a scan of SCAN random paths (default 100000) per metrics variant, and the
-# number of series and bytes /metrics has afterwards.
+# Then the server's memory (RSS) after 100,000 and after MEMORY requests (default
+# 1000000) per variant, to show it stays flat; and a scan of SCAN random paths
+# (default 100000) per metrics variant, with the number of series and bytes
+# /metrics has afterwards.
 #
-#   bash benches/load/run.sh            # ROUNDS=3 DURATION=10 SCAN=100000
+#   bash benches/load/run.sh            # ROUNDS=3 DURATION=10 MEMORY=1000000 SCAN=100000
 #   VARIANTS="axum-bare axum-readiness" SCAN=0 bash benches/load/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 SCAN=${SCAN:-100000}
+MEMORY=${MEMORY:-1000000}
 PORT=${PORT:-18080}
 bash .ci/tools wrk
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
 variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-prometheus axum-tracelayer actix-bare actix-readiness actix-readiness-log actix-web-prom})
 results=$(mktemp)
+count_lua=$(mktemp --suffix=.lua)
+cat >"$count_lua" <<'LUA'
+-- Stops after LIMIT answers and says so in a file (wrk runs on to its -d otherwise).
+local limit = tonumber(os.getenv("LIMIT"))
+local answered = 0
+response = function()
+  answered = answered + 1
+  if answered == limit then
+    local done = io.open(os.getenv("DONE"), "w")
+    done:close()
+    wrk.thread:stop()
+  end
+end
+LUA
 scan_lua=$(mktemp --suffix=.lua)
 cat >"$scan_lua" <<'LUA'
 -- Random paths; after SCAN answers the single wrk thread stops and says so in a
@@ -64,6 +81,31 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
+# LIMIT requests on 64 connections, then back.
+requests() {
+    local done_file
+    done_file=$(mktemp -u)
+    LIMIT=$1 DONE=$done_file taskset -c 1 wrk -t1 -c64 -d3600s -s "$count_lua" \
+        "http://127.0.0.1:$PORT/hello/world" >/dev/null 2>&1 &
+    local wrk_pid=$!
+    while [ ! -e "$done_file" ] && kill -0 "$wrk_pid" 2>/dev/null; do sleep 0.2; done
+    kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
+    rm -f "$done_file"
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
+
+memory=$(mktemp)
+for variant in $([ "$MEMORY" -gt 100000 ] && echo "${variants[@]}"); do
+    start "$variant"
+    requests 100000
+    early=$(rss_kib)
+    requests $((MEMORY - 100000))
+    late=$(rss_kib)
+    echo "$variant $early $late" >>"$memory"
+    echo "$variant: RSS $early KiB after 100000 requests, $late KiB after $MEMORY" >&2
+    stop
+done
+
 scan=$(mktemp)
 for variant in $([ "$SCAN" -gt 0 ] && echo axum-readiness axum-prometheus actix-readiness actix-web-prom); do
     start "$variant"
@@ -83,7 +125,7 @@ for variant in $([ "$SCAN" -gt 0 ] && echo axum-readiness axum-prometheus actix-
     stop
 done
 
-python3 - "$results" "$scan" <<'PY'
+python3 - "$results" "$scan" "$memory" "$MEMORY" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 def ms(v):
@@ -98,10 +140,19 @@ print("| variant | requests/s median (min-max) | ratio to bare (median of rounds
 print("|---|---|---|---|")
 for variant, runs in by.items():
     rps = [r for r, _ in runs]
-    bare = by[variant.split("-")[0] + "-bare"]
-    ratios = [r / b for (r, _), (b, _) in zip(runs, bare)]
+    bare = by.get(variant.split("-")[0] + "-bare")
+    ratio = "-"
+    if bare:
+        ratio = f"{statistics.median(r / b for (r, _), (b, _) in zip(runs, bare)):.3f}"
     print(f"| {variant} | {statistics.median(rps):,.0f} ({min(rps):,.0f}-{max(rps):,.0f}) | "
-          f"{statistics.median(ratios):.3f} | {statistics.median(p for _, p in runs):.2f} ms |")
+          f"{ratio} | {statistics.median(p for _, p in runs):.2f} ms |")
+print()
+print(f"| variant | RSS after 100,000 requests | RSS after {int(sys.argv[4]):,} | growth |")
+print("|---|---|---|---|")
+for line in open(sys.argv[3]):
+    variant, early, late = line.split()
+    early, late = int(early), int(late)
+    print(f"| {variant} | {early / 1024:.1f} MiB | {late / 1024:.1f} MiB | {(late - early) / 1024:+.1f} MiB |")
 print()
 print("| variant | scan requests | series in /metrics after | /metrics bytes |")
 print("|---|---|---|---|")
@@ -109,4 +160,4 @@ for line in open(sys.argv[2]):
     variant, seen, series, size = line.split()
     print(f"| {variant} | {int(float(seen)):,} | {int(series):,} | {int(size):,} |")
 PY
-rm -f "$results" "$scan" "$scan_lua"
+rm -f "$results" "$scan" "$scan_lua" "$count_lua" "$memory"
