@@ -237,3 +237,91 @@ async fn the_access_log_can_be_turned_off() {
     read_body(response).await;
     assert!(lines(&out).is_empty());
 }
+
+/// The access lines of three requests through axum (the second without a
+/// `User-Agent`), logged with `settings`.
+async fn access_lines(settings: LogSettings) -> Vec<Map<String, Value>> {
+    let out = Capture::default();
+    let readiness = Readiness::builder().build().unwrap();
+    let layer = settings.build(out.clone()).unwrap();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let router = axum::Router::new().route("/users/{id}", axum::routing::get(|| async { "user" }));
+    let app = readiness_axum::instrument(router, &readiness);
+    for (path, agent) in [
+        ("/users/1", Some("first-agent")),
+        ("/users/2", None),
+        ("/users/3", Some("third-agent")),
+    ] {
+        let mut request = axum::http::Request::get(path);
+        if let Some(agent) = agent {
+            request = request.header("user-agent", agent);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+    lines(&out)
+        .into_iter()
+        .filter(|l| l["target"] == "readiness::access")
+        .collect()
+}
+
+/// Our layer takes the request span's and the access line's values typed when the
+/// redaction rules keep their names, and visits them when a rule applies to one:
+/// both ways give the same lines but for what the rule changes, and no value of
+/// one request shows in the next one's line.
+#[tokio::test]
+async fn rules_on_the_request_fields_apply_and_no_value_carries_over() {
+    let plain = access_lines(LogSettings::new()).await;
+    let ruled = access_lines(
+        LogSettings::new()
+            .deny_fields(["user_agent"])
+            .confidential("path", readiness_core::logging::Confidential::Mask),
+    )
+    .await;
+    assert_eq!(plain.len(), 3);
+    assert_eq!(ruled.len(), 3);
+    for (i, (plain, ruled)) in plain.iter().zip(&ruled).enumerate() {
+        let text = format!("{plain:?}\n{ruled:?}");
+        let n = i + 1;
+        assert_eq!(plain["path"], format!("/users/{n}"), "{text}");
+        assert_eq!(ruled["path"], format!("****rs/{n}"), "{text}");
+        if n == 2 {
+            assert!(!plain.contains_key("user_agent"), "{text}");
+            assert!(!ruled.contains_key("user_agent"), "{text}");
+        } else {
+            let agent = if n == 1 { "first-agent" } else { "third-agent" };
+            assert_eq!(plain["user_agent"], agent, "{text}");
+            assert_eq!(
+                ruled["user_agent"],
+                readiness_core::logging::REDACTED,
+                "{text}"
+            );
+        }
+        let (mut plain, mut ruled) = (comparable(plain), comparable(ruled));
+        for key in ["path", "user_agent", "request_id"] {
+            plain.remove(key);
+            ruled.remove(key);
+        }
+        assert_eq!(plain, ruled);
+        let keys: Vec<&String> = plain.keys().collect(); // sorted
+        assert_eq!(
+            keys,
+            [
+                "category",
+                "classification",
+                "level",
+                "message",
+                "method",
+                "response_bytes",
+                "route",
+                "status",
+                "target"
+            ],
+            "{text}"
+        );
+    }
+}

@@ -223,7 +223,9 @@ where
                     let id = observation
                         .request_id()
                         .filter(|_| !observation.is_excluded());
-                    if let Some(value) = id.and_then(|id| HeaderValue::from_str(id.as_str()).ok()) {
+                    if let Some(value) =
+                        id.and_then(|id| HeaderValue::from_bytes(id.as_bytes()).ok())
+                    {
                         const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
                         response.headers_mut().insert(REQUEST_ID, value);
                     }

@@ -77,6 +77,22 @@ impl RequestId {
         Self(Repr::Generated(text))
     }
 
+    /// The id's bytes (ASCII), for a header value: no check that they are text.
+    ///
+    /// ```
+    /// use readiness_core::RequestId;
+    ///
+    /// let id = RequestId::from_header(Some(b"abc-123"));
+    /// assert_eq!(id.as_bytes(), b"abc-123");
+    /// ```
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Generated(text) => text,
+            Repr::Given(text) => text.as_bytes(),
+        }
+    }
+
     /// The id as text.
     #[must_use]
     pub fn as_str(&self) -> &str {

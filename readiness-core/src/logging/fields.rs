@@ -78,6 +78,31 @@ impl Fields {
         self.security_severity = None;
     }
 
+    /// `value` under `name`, as it is: for fields whose names the caller knows to be
+    /// kept by the redaction rules (a request's, see `super::request`).
+    pub(super) fn push_str(&mut self, name: &'static str, value: &str) {
+        let text = self.append(value);
+        self.entries.push((name, Stored::Str(text)));
+    }
+
+    /// A number under `name` (see [`push_str`](Self::push_str)).
+    pub(super) fn push_u64(&mut self, name: &'static str, value: u64) {
+        self.entries.push((name, Stored::U64(value)));
+    }
+
+    /// A number under `name` (see [`push_str`](Self::push_str)).
+    pub(super) fn push_f64(&mut self, name: &'static str, value: f64) {
+        self.entries.push((name, Stored::F64(value)));
+    }
+
+    pub(super) fn set_request_id(&mut self, id: &str) {
+        self.request_id = Some(self.append(id));
+    }
+
+    pub(super) fn set_message(&mut self, message: &str) {
+        self.message = Some(self.append(message));
+    }
+
     /// The fields in the order first recorded (a name recorded again keeps its
     /// place and its last value).
     pub(super) fn iter(&self) -> impl Iterator<Item = (&'static str, Value<'_>)> {

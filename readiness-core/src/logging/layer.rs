@@ -17,6 +17,7 @@ use tracing_subscriber::registry::{Extensions, SpanRef};
 use super::fields::{Collect, Fields};
 use super::line::Line;
 use super::redact::Redactor;
+use super::request;
 use super::writer::Sink;
 use super::Format;
 
@@ -28,6 +29,9 @@ pub(crate) struct Shared {
     pub(crate) redactor: Redactor,
     /// Target prefixes and their categories, longest first.
     pub(crate) targets: Vec<(String, Category)>,
+    /// The redaction rules keep the request span's and the access line's field
+    /// names: their values can be taken typed (see `super::request`).
+    pub(crate) request_names_kept: bool,
     pub(crate) max_field: usize,
     pub(crate) max_line: usize,
     pub(crate) security_events: Option<prometheus::IntCounterVec>,
@@ -72,9 +76,26 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut fields = Fields::for_span();
-        attrs.record(&mut Collect::new(&self.shared.redactor, &mut fields));
+        let parked = if self.shared.request_names_kept {
+            request::take_span(attrs.metadata())
+        } else {
+            None
+        };
+        let fields = parked.unwrap_or_else(|| {
+            let mut fields = Box::new(Fields::for_span());
+            attrs.record(&mut Collect::new(&self.shared.redactor, &mut fields));
+            fields
+        });
         span.extensions_mut().insert(SpanFields(fields));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        if request::is_request_span(span.metadata()) {
+            if let Some(SpanFields(fields)) = span.extensions_mut().remove::<SpanFields>() {
+                request::spare(fields);
+            }
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -100,7 +121,7 @@ where
 }
 
 /// What a span carries for the events inside it.
-struct SpanFields(Fields);
+struct SpanFields(Box<Fields>);
 
 thread_local! {
     /// The fields of the event being written, reused from event to event.
@@ -113,7 +134,10 @@ impl LogLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let shared = &*self.shared;
-        event.record(&mut Collect::new(&shared.redactor, fields));
+        let typed = shared.request_names_kept && request::take_access(event.metadata(), fields);
+        if !typed {
+            event.record(&mut Collect::new(&shared.redactor, fields));
+        }
         let fields = &*fields;
 
         // Asked first: it takes the span's extensions for writing.
@@ -129,7 +153,7 @@ impl LogLayer {
             scope.iter().map(SpanRef::extensions).collect();
         let spans: SmallVec<[&Fields; 8]> = extensions
             .iter()
-            .filter_map(|extensions| extensions.get::<SpanFields>().map(|stored| &stored.0))
+            .filter_map(|extensions| extensions.get::<SpanFields>().map(|stored| &*stored.0))
             .collect();
         let mut category = fields.category;
         let mut class = fields.class;

@@ -81,6 +81,7 @@ mod layer;
 mod line;
 mod pretty;
 mod redact;
+pub(crate) mod request;
 mod writer;
 
 pub use crate::request_id::{RequestId, REQUEST_ID_HEADER};
@@ -403,6 +404,7 @@ impl LogSettings {
             }
         }
 
+        let redactor = Redactor::new(&self.deny, &self.confidential, self.hash_key, self.secrets);
         Ok(LogLayer {
             shared: Arc::new(Shared {
                 format,
@@ -411,12 +413,8 @@ impl LogSettings {
                     self.version.as_deref(),
                 ),
                 service: self.service,
-                redactor: Redactor::new(
-                    &self.deny,
-                    &self.confidential,
-                    self.hash_key,
-                    self.secrets,
-                ),
+                request_names_kept: request::names_kept(&redactor),
+                redactor,
                 targets,
                 max_field: self.max_field,
                 max_line: self.max_line,

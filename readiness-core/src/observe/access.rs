@@ -2,6 +2,32 @@
 //! trace) side of an observation.
 
 use super::head::{RequestHead, RequestHeader};
+
+// The targets and message our log layer recognises (`logging::request`); the macros
+// below need them as literals.
+#[cfg(feature = "logging")]
+const _: () = {
+    use crate::logging::request::{ACCESS_MESSAGE, ACCESS_TARGET, REQUEST_TARGET};
+    assert!(same(REQUEST_TARGET, "readiness::request"));
+    assert!(same(ACCESS_TARGET, "readiness::access"));
+    assert!(same(ACCESS_MESSAGE, "request finished"));
+};
+
+#[cfg(feature = "logging")]
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 use crate::metrics::Finished;
 use crate::request_id::RequestId;
 
@@ -21,6 +47,10 @@ pub(super) fn open_span(
     let route = head.route;
     let path = head.path;
     let user_agent = head.header_str(RequestHeader::UserAgent);
+    // The same values, typed, for our log layer (see `logging::request`).
+    #[cfg(feature = "logging")]
+    let _parked =
+        crate::logging::request::ParkedSpan::new(id.as_str(), method, route, path, user_agent);
     #[cfg(not(feature = "otel"))]
     {
         let _ = method_label;
@@ -102,6 +132,13 @@ pub(super) fn finished(span: &tracing::Span, traced: bool, finished: &Finished) 
     let duration_ms = (finished.seconds * 1e6).round() / 1e3;
     let request_bytes = finished.request_size;
     let response_bytes = finished.response_size;
+    #[cfg(feature = "logging")]
+    let _parked = crate::logging::request::ParkedAccess::new(crate::logging::request::Access {
+        status,
+        duration_ms,
+        request_bytes,
+        response_bytes,
+    });
     if status >= 500 {
         tracing::warn!(
             target: "readiness::access",

@@ -169,7 +169,9 @@ where
                     let id = observation
                         .request_id()
                         .filter(|_| !observation.is_excluded());
-                    if let Some(value) = id.and_then(|id| id.as_str().parse().ok()) {
+                    if let Some(value) =
+                        id.and_then(|id| http::HeaderValue::from_bytes(id.as_bytes()).ok())
+                    {
                         const REQUEST_ID: http::HeaderName =
                             http::HeaderName::from_static(REQUEST_ID_HEADER);
                         response.headers_mut().insert(REQUEST_ID, value);

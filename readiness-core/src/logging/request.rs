@@ -1,0 +1,151 @@
+//! A request's span and access line, handed to the layer typed.
+//!
+//! The observation opens a span (`readiness::request`) and sends one event
+//! (`readiness::access`) per request, and every subscriber sees them as usual. Our
+//! layer would then visit each field through `tracing`'s `Visit`, match its name,
+//! look up its redaction rule and copy it: more than the rest of the line costs.
+//! So the observation parks the same values, typed, just before it opens the span
+//! or sends the event, and the layer takes them instead, as long as the redaction
+//! rules keep every one of those names (the layer knows that from its build); else
+//! it visits the fields as it does any others. Whatever no layer took is dropped
+//! when the parking guard goes.
+
+use std::cell::Cell;
+
+use tracing::Metadata;
+
+use super::fields::Fields;
+use super::redact::{Redactor, Rule};
+
+/// The target of the request span.
+pub(crate) const REQUEST_TARGET: &str = "readiness::request";
+/// The target of the access line.
+pub(crate) const ACCESS_TARGET: &str = "readiness::access";
+/// The access line's message.
+pub(crate) const ACCESS_MESSAGE: &str = "request finished";
+
+/// The request span's field names.
+const SPAN_FIELDS: [&str; 4] = ["method", "route", "path", "user_agent"];
+/// The access line's field names.
+const ACCESS_FIELDS: [&str; 4] = ["status", "duration_ms", "request_bytes", "response_bytes"];
+
+thread_local! {
+    static PARKED_SPAN: Cell<Option<Box<Fields>>> = const { Cell::new(None) };
+    static PARKED_ACCESS: Cell<Option<Access>> = const { Cell::new(None) };
+    /// The fields of the last request span closed on this thread, for the next one
+    /// to reuse their memory.
+    static SPARE: Cell<Option<Box<Fields>>> = const { Cell::new(None) };
+}
+
+/// The access line's values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Access {
+    pub(crate) status: u16,
+    pub(crate) duration_ms: f64,
+    pub(crate) request_bytes: Option<u64>,
+    pub(crate) response_bytes: Option<u64>,
+}
+
+/// Whether the redaction rules keep every field name of the request span and the
+/// access line as it is (the default rules do), so their parked values can be used.
+pub(super) fn names_kept(redactor: &Redactor) -> bool {
+    SPAN_FIELDS
+        .iter()
+        .chain(&ACCESS_FIELDS)
+        .all(|name| matches!(redactor.rule_static(name), Rule::Keep))
+}
+
+/// The request span's values, parked while the span opens.
+#[must_use = "the values are parked only while the guard lives"]
+pub(crate) struct ParkedSpan(());
+
+impl ParkedSpan {
+    /// Parks the request span's values for the layer to take.
+    pub(crate) fn new(
+        request_id: &str,
+        method: &str,
+        route: Option<&str>,
+        path: &str,
+        user_agent: Option<&str>,
+    ) -> Self {
+        // Boxed: moved from here to the span and back at its close, a pointer each.
+        let mut fields = SPARE.take().unwrap_or_else(|| Box::new(Fields::for_span()));
+        fields.clear();
+        fields.set_request_id(request_id);
+        fields.push_str("method", method);
+        if let Some(route) = route {
+            fields.push_str("route", route);
+        }
+        fields.push_str("path", path);
+        if let Some(user_agent) = user_agent {
+            fields.push_str("user_agent", user_agent);
+        }
+        PARKED_SPAN.set(Some(fields));
+        Self(())
+    }
+}
+
+impl Drop for ParkedSpan {
+    fn drop(&mut self) {
+        if let Some(fields) = PARKED_SPAN.take() {
+            SPARE.set(Some(fields));
+        }
+    }
+}
+
+/// The access line's values, parked while the event is sent.
+#[must_use = "the values are parked only while the guard lives"]
+pub(crate) struct ParkedAccess(());
+
+impl ParkedAccess {
+    /// Parks the access line's values for the layer to take.
+    pub(crate) fn new(access: Access) -> Self {
+        PARKED_ACCESS.set(Some(access));
+        Self(())
+    }
+}
+
+impl Drop for ParkedAccess {
+    fn drop(&mut self) {
+        PARKED_ACCESS.set(None);
+    }
+}
+
+/// The parked fields of the request span `metadata` describes, if it is one.
+pub(super) fn take_span(metadata: &Metadata<'_>) -> Option<Box<Fields>> {
+    if metadata.target() != REQUEST_TARGET {
+        return None;
+    }
+    PARKED_SPAN.take()
+}
+
+/// Keeps the fields of a closed request span for the next one.
+pub(super) fn spare(fields: Box<Fields>) {
+    SPARE.set(Some(fields));
+}
+
+/// Whether `metadata` is the request span's.
+pub(super) fn is_request_span(metadata: &Metadata<'_>) -> bool {
+    metadata.target() == REQUEST_TARGET
+}
+
+/// The parked values of the access line `metadata` describes, if it is one, put in
+/// `fields`. Says whether it did.
+pub(super) fn take_access(metadata: &Metadata<'_>, fields: &mut Fields) -> bool {
+    if metadata.target() != ACCESS_TARGET {
+        return false;
+    }
+    let Some(access) = PARKED_ACCESS.take() else {
+        return false;
+    };
+    fields.set_message(ACCESS_MESSAGE);
+    fields.push_u64("status", u64::from(access.status));
+    fields.push_f64("duration_ms", access.duration_ms);
+    if let Some(bytes) = access.request_bytes {
+        fields.push_u64("request_bytes", bytes);
+    }
+    if let Some(bytes) = access.response_bytes {
+        fields.push_u64("response_bytes", bytes);
+    }
+    true
+}
