@@ -28,9 +28,7 @@ pub const RESERVED_KEYS: &[&str] = &[
 /// `,"name":` for a field: as it is when it is a plain name (as field names almost
 /// always are), escaped otherwise, and `field.name` for a reserved one.
 fn json_key(out: &mut Vec<u8>, name: &str) {
-    let plain = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    let plain = name.bytes().all(|b| PLAIN[usize::from(b)]);
     if plain && !is_reserved(name) {
         out.extend_from_slice(b",\"");
         out.extend_from_slice(name.as_bytes());
@@ -45,6 +43,19 @@ fn json_key(out: &mut Vec<u8>, name: &str) {
     }
     out.push(b':');
 }
+
+/// The bytes a plain field name is made of: ASCII letters, digits, `_`, `.`, `-`
+/// (a table: every key of every line is checked).
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-';
+        b += 1;
+    }
+    table
+};
 
 /// The `,"service":..,"version":..` part of every line, written once.
 pub(super) fn identity_json(service: Option<&str>, version: Option<&str>) -> Vec<u8> {

@@ -56,6 +56,9 @@ impl Line<'_> {
         if self.class == DataClass::Restricted {
             return REDACTED.into();
         }
+        if value.len() <= self.shared.max_field && !self.shared.redactor.has_secrets() {
+            return value.into(); // the common case: nothing to scrub or cut
+        }
         let value = self.shared.redactor.scrub(value);
         truncate(value, self.shared.max_field)
     }

@@ -115,6 +115,11 @@ impl Redactor {
             .map_or(Rule::Keep, |(_, how)| Rule::Confidential(*how))
     }
 
+    /// Whether any secret value is configured to be scrubbed from texts.
+    pub(crate) fn has_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
     /// `value` with every configured secret value replaced by the marker.
     pub(crate) fn scrub<'a>(&self, value: &'a str) -> Cow<'a, str> {
         let mut value = Cow::Borrowed(value);
