@@ -597,6 +597,25 @@ async fn the_server_span_carries_route_status_and_error() {
             attribute(span, "http.response.status_code").contains(status),
             "{framework}: {span:#?}"
         );
+        assert!(
+            attribute(span, "http.request.method").contains("GET"),
+            "{framework}: {span:#?}"
+        );
+        // The access line is a log line, not a span event (the span has its
+        // facts); tracing-opentelemetry's notes on itself are left out.
+        assert!(
+            span.events.iter().all(|e| e.name != "request finished"),
+            "{framework}: {span:#?}"
+        );
+        for key in [
+            "code.file.path",
+            "code.filepath",
+            "thread.id",
+            "busy_ns",
+            "target",
+        ] {
+            assert_eq!(attribute(span, key), "", "{framework} {key}: {span:#?}");
+        }
         let code = span.status.as_ref().map_or(0, |s| s.code);
         assert_eq!(
             code == StatusCode::Error as i32,

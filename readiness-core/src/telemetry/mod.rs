@@ -31,7 +31,7 @@ pub use export::ExportStats;
 pub(crate) use otel::check_span_failed;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
-pub use otel::{ShutdownReport, Telemetry, TelemetryGuard};
+pub use otel::{OtelLayer, ShutdownReport, Telemetry, TelemetryGuard};
 #[cfg(all(feature = "otel", feature = "http"))]
 pub use propagation::TraceContextExt;
 #[cfg(feature = "otel")]

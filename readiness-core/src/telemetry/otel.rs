@@ -13,8 +13,10 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
 };
 use opentelemetry_sdk::Resource;
-use tracing::Subscriber;
+use tracing::{Metadata, Subscriber};
+use tracing_subscriber::filter::{FilterFn, Filtered};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer as _;
 
 use super::config::{OtelSettings, Protocol, SamplerSetting};
 use super::export::{Counters, Counting, ExportStats, Gate, Metrics};
@@ -139,19 +141,16 @@ impl Telemetry {
     /// Builds the provider and the `tracing` layer. With an exporter, call it inside
     /// a Tokio runtime (the gRPC client lives there).
     ///
+    /// The layer leaves out tracing-opentelemetry's attributes about the
+    /// instrumentation itself (source location, thread, target, busy and idle
+    /// times), and the access line: the server span has its facts as attributes
+    /// already, so it is not sent again as a span event (see [`OtelLayer`]).
+    ///
     /// # Errors
     ///
     /// A [`BuildError`] (field `OTEL_EXPORTER_OTLP_ENDPOINT`) when the exporter cannot
     /// be made from the settings.
-    pub fn build<S>(
-        self,
-    ) -> Result<
-        (
-            tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>,
-            TelemetryGuard,
-        ),
-        BuildError,
-    >
+    pub fn build<S>(self) -> Result<(OtelLayer<S>, TelemetryGuard), BuildError>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -205,7 +204,20 @@ impl Telemetry {
         }
         let provider = builder.build();
         let tracer = provider.tracer("readiness");
-        let layer = tracing_opentelemetry::layer().with_tracer(tracer);
+        // tracing-opentelemetry's own extras are off: the source file and line and
+        // the thread of each span, the tracing target, and busy/idle times (a clock
+        // read on every poll). They describe the instrumentation, not the request,
+        // and were a third of each exported server span's attributes. Turn any back
+        // on on the returned layer (`with_location(true)`, ...).
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            .with_filter(FilterFn::new(
+                not_the_access_line as fn(&Metadata<'_>) -> bool,
+            ));
         Ok((
             layer,
             TelemetryGuard {
@@ -214,6 +226,19 @@ impl Telemetry {
             },
         ))
     }
+}
+
+/// The `tracing` layer [`Telemetry::build`] gives: tracing-opentelemetry's, which
+/// makes an OpenTelemetry span of each `tracing` span and a span event of each event
+/// inside one, behind a filter that leaves out the access line
+/// (`readiness::access`). Reach the inner layer with `inner_mut()` to change its
+/// settings.
+pub type OtelLayer<S> =
+    Filtered<tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>, FilterFn, S>;
+
+/// Everything but the access line.
+fn not_the_access_line(metadata: &Metadata<'_>) -> bool {
+    !(metadata.is_event() && metadata.target() == "readiness::access")
 }
 
 fn register_metrics(
