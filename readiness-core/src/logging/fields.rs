@@ -175,11 +175,31 @@ impl Fields {
 pub(super) struct Collect<'a> {
     redactor: &'a Redactor,
     fields: &'a mut Fields,
+    /// The name a field is written under (the request span's fields are named by
+    /// OpenTelemetry's conventions and logged by shorter names).
+    rename: fn(&'static str) -> &'static str,
 }
 
 impl<'a> Collect<'a> {
     pub(super) fn new(redactor: &'a Redactor, fields: &'a mut Fields) -> Self {
-        Self { redactor, fields }
+        Self {
+            redactor,
+            fields,
+            rename: |name| name,
+        }
+    }
+
+    /// Collects under the names `rename` gives.
+    pub(super) fn renaming(
+        redactor: &'a Redactor,
+        fields: &'a mut Fields,
+        rename: fn(&'static str) -> &'static str,
+    ) -> Self {
+        Self {
+            redactor,
+            fields,
+            rename,
+        }
     }
 
     /// Stores `value` under `name`; a text value is the buffer's newest text, from
@@ -258,19 +278,19 @@ impl<'a> Collect<'a> {
 
 impl Visit for Collect<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field.name(), Stored::I64(value), 0);
+        self.push((self.rename)(field.name()), Stored::I64(value), 0);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field.name(), Stored::U64(value), 0);
+        self.push((self.rename)(field.name()), Stored::U64(value), 0);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field.name(), Stored::F64(value), 0);
+        self.push((self.rename)(field.name()), Stored::F64(value), 0);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field.name(), Stored::Bool(value), 0);
+        self.push((self.rename)(field.name()), Stored::Bool(value), 0);
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -279,7 +299,7 @@ impl Visit for Collect<'_> {
         if self.mark(field, start) {
             return;
         }
-        self.push(field.name(), Stored::Str(text), start);
+        self.push((self.rename)(field.name()), Stored::Str(text), start);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -294,12 +314,12 @@ impl Visit for Collect<'_> {
             self.fields.drop_from(start);
             let redacted = self.fields.append(REDACTED);
             let start = redacted.start as usize;
-            self.push(field.name(), Stored::Str(redacted), start);
+            self.push((self.rename)(field.name()), Stored::Str(redacted), start);
             return;
         }
         if self.mark(field, start) {
             return;
         }
-        self.push(field.name(), Stored::Str(text), start);
+        self.push((self.rename)(field.name()), Stored::Str(text), start);
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use tracing::span::{Attributes, Record};
-use tracing::{Event, Id, Subscriber};
+use tracing::{Event, Id, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -83,7 +83,7 @@ where
         };
         let fields = parked.unwrap_or_else(|| {
             let mut fields = Box::new(Fields::for_span());
-            attrs.record(&mut Collect::new(&self.shared.redactor, &mut fields));
+            attrs.record(&mut self.collect(attrs.metadata(), &mut fields));
             fields
         });
         span.extensions_mut().insert(SpanFields(fields));
@@ -104,7 +104,7 @@ where
         let Some(stored) = extensions.get_mut::<SpanFields>() else {
             return;
         };
-        values.record(&mut Collect::new(&self.shared.redactor, &mut stored.0));
+        values.record(&mut self.collect(span.metadata(), &mut stored.0));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -129,6 +129,16 @@ thread_local! {
 }
 
 impl LogLayer {
+    /// Collects the fields of the span `metadata` describes (the request span's
+    /// under their log names).
+    fn collect<'a>(&'a self, metadata: &Metadata<'_>, fields: &'a mut Fields) -> Collect<'a> {
+        if request::is_request_span(metadata) {
+            Collect::renaming(&self.shared.redactor, fields, request::log_name)
+        } else {
+            Collect::new(&self.shared.redactor, fields)
+        }
+    }
+
     fn write_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, fields: &mut Fields)
     where
         S: Subscriber + for<'a> LookupSpan<'a>,

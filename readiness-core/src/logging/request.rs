@@ -111,6 +111,18 @@ impl Drop for ParkedAccess {
     }
 }
 
+/// The name our lines give a request span field: its OpenTelemetry name
+/// (`http.request.method`, ...) is long for a log line.
+pub(super) fn log_name(name: &'static str) -> &'static str {
+    match name {
+        "http.request.method" => "method",
+        "http.route" => "route",
+        "url.path" => "path",
+        "user_agent.original" => "user_agent",
+        other => other,
+    }
+}
+
 /// The parked fields of the request span `metadata` describes, if it is one.
 pub(super) fn take_span(metadata: &Metadata<'_>) -> Option<Box<Fields>> {
     if metadata.target() != REQUEST_TARGET {

@@ -31,18 +31,21 @@ const fn same(a: &str, b: &str) -> bool {
 use crate::metrics::Finished;
 use crate::request_id::RequestId;
 
-/// Opens the request's span (target `readiness::request`: `request_id`, `method`,
-/// `route` when known, `path` without the query, `user_agent`). With an
-/// OpenTelemetry layer in the subscriber it is the server span: named
-/// `{method} {route}`, kind server, with the HTTP semantic-convention attributes and
-/// the caller's trace as its parent (`otel.*` fields steer tracing-opentelemetry and
-/// are not logged). The flag says whether it is traced so (`false` without the
-/// `otel` feature).
+/// Opens the request's span (target `readiness::request`), its fields named as
+/// OpenTelemetry's HTTP conventions name them: `request_id`, `http.request.method`
+/// (`_OTHER` for a method not known), `http.route` when known, `url.path` (without
+/// the query), `user_agent.original`. Our log layer writes them as `method` (as
+/// sent), `route`, `path` and `user_agent`. With an OpenTelemetry layer in the
+/// subscriber it is the server span: named `{method} {route}`, kind server, its
+/// fields its attributes, with the connection's attributes and the caller's trace as
+/// its parent (`otel.*` fields steer tracing-opentelemetry and are not logged). The
+/// flag says whether it is traced so (`false` without the `otel` feature).
 pub(super) fn open_span(
     id: &RequestId,
     head: &RequestHead<'_>,
     method_label: &'static str,
 ) -> (tracing::Span, bool) {
+    #[cfg_attr(not(feature = "logging"), allow(unused_variables))]
     let method = head.method;
     let route = head.route;
     let path = head.path;
@@ -53,15 +56,14 @@ pub(super) fn open_span(
         crate::logging::request::ParkedSpan::new(id.as_str(), method, route, path, user_agent);
     #[cfg(not(feature = "otel"))]
     {
-        let _ = method_label;
         let span = tracing::info_span!(
             target: "readiness::request",
             "request",
             request_id = id.as_str(),
-            method,
-            route,
-            path,
-            user_agent,
+            "http.request.method" = method_label,
+            "http.route" = route,
+            "url.path" = path,
+            "user_agent.original" = user_agent,
         );
         (span, false)
     }
@@ -72,15 +74,15 @@ pub(super) fn open_span(
             target: "readiness::request",
             "request",
             request_id = id.as_str(),
-            method,
-            route,
-            path,
-            user_agent,
+            "http.request.method" = method_label,
+            "http.route" = route,
+            "url.path" = path,
+            "user_agent.original" = user_agent,
             "otel.name" = tracing::field::Empty,
             "otel.kind" = "server",
         );
         // Without an OpenTelemetry layer nothing more is built for the trace side.
-        if !otel::traced(&span, method_label) {
+        if !otel::traced(&span) {
             return (span, false);
         }
         span.record("otel.name", otel::name(method_label, route).as_str());
@@ -93,7 +95,6 @@ pub(super) fn open_span(
             };
             head.header_str(header)
         });
-        otel::started(&span, route, path, user_agent);
         if method != method_label {
             otel::original_method(&span, method);
         }
@@ -113,7 +114,7 @@ pub(super) fn open_span(
 /// as [`open_span`] said.
 #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
 pub(super) fn routed(span: &tracing::Span, traced: bool, method: &str, route: &str) {
-    span.record("route", route);
+    span.record("http.route", route);
     #[cfg(feature = "otel")]
     if traced {
         crate::telemetry::server_span::routed(span, method, route);

@@ -40,17 +40,17 @@ pub(crate) fn name(method: &str, route: Option<&str>) -> String {
     }
 }
 
-/// Sets `http.request.method` (`method`, already normalised) on `span` and says
-/// whether an OpenTelemetry layer took it. The value is built only when that layer
-/// asks for it, so without one this costs a lookup and the caller skips the rest of
-/// the span's OpenTelemetry side.
-pub(crate) fn traced(span: &tracing::Span, method: &'static str) -> bool {
+/// Sets `network.protocol.name` (`http`) on `span` and says whether an
+/// OpenTelemetry layer took it. The value is built only when that layer asks for
+/// it, so without one this costs a lookup and the caller skips the rest of the
+/// span's OpenTelemetry side.
+pub(crate) fn traced(span: &tracing::Span) -> bool {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     let taken = std::cell::Cell::new(false);
     span.set_attribute(
-        "http.request.method",
+        "network.protocol.name",
         Probe {
-            value: method,
+            value: "http",
             taken: &taken,
         },
     );
@@ -70,24 +70,6 @@ impl From<Probe<'_>> for opentelemetry::Value {
     }
 }
 
-/// The HTTP semantic-convention attributes known when the request arrives, but the
-/// method (set by [`traced`]).
-pub(crate) fn started(
-    span: &tracing::Span,
-    route: Option<&str>,
-    path: &str,
-    user_agent: Option<&str>,
-) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    if let Some(route) = route {
-        span.set_attribute("http.route", route.to_owned());
-    }
-    span.set_attribute("url.path", path.to_owned());
-    if let Some(agent) = user_agent {
-        span.set_attribute("user_agent.original", agent.to_owned());
-    }
-}
-
 /// The method as sent, when it is not one of the known ones (`http.request.method`
 /// is then `_OTHER`).
 pub(crate) fn original_method(span: &tracing::Span, method: &str) {
@@ -95,7 +77,8 @@ pub(crate) fn original_method(span: &tracing::Span, method: &str) {
     span.set_attribute("http.request.method_original", method.to_owned());
 }
 
-/// The route, once a framework that routes after its middleware knows it.
+/// The span's name once a framework that routes after its middleware knows the
+/// route (the `http.route` field is recorded on the span by the caller).
 pub(crate) fn routed(span: &tracing::Span, method: &str, route: &str) {
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -103,7 +86,6 @@ pub(crate) fn routed(span: &tracing::Span, method: &str, route: &str) {
     // started (a log line or a remote parent starts it); renaming the started span
     // covers both.
     span.context().span().update_name(name(method, Some(route)));
-    span.set_attribute("http.route", route.to_owned());
 }
 
 /// The answer's status; a 5xx marks the span as an error (a 4xx is the client's).
