@@ -78,14 +78,12 @@ pub(super) fn open_span(
             "http.route" = route,
             "url.path" = path,
             "user_agent.original" = user_agent,
-            "otel.name" = tracing::field::Empty,
             "otel.kind" = "server",
         );
         // Without an OpenTelemetry layer nothing more is built for the trace side.
         if !otel::traced(&span) {
             return (span, false);
         }
-        span.record("otel.name", otel::name(method_label, route).as_str());
         otel::set_remote_parent(&span, &|name| {
             let header = match name {
                 "traceparent" => RequestHeader::TraceParent,
@@ -106,6 +104,9 @@ pub(super) fn open_span(
             head.version,
             client.as_deref(),
         );
+        // Named last: naming starts the OpenTelemetry span, which takes its parent
+        // and the attributes so far with it.
+        otel::rename(&span, method_label, route);
         (span, true)
     }
 }
@@ -117,7 +118,7 @@ pub(super) fn routed(span: &tracing::Span, traced: bool, method: &str, route: &s
     span.record("http.route", route);
     #[cfg(feature = "otel")]
     if traced {
-        crate::telemetry::server_span::routed(span, method, route);
+        crate::telemetry::server_span::rename(span, method, Some(route));
     }
 }
 

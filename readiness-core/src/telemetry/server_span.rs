@@ -77,15 +77,14 @@ pub(crate) fn original_method(span: &tracing::Span, method: &str) {
     span.set_attribute("http.request.method_original", method.to_owned());
 }
 
-/// The span's name once a framework that routes after its middleware knows the
-/// route (the `http.route` field is recorded on the span by the caller).
-pub(crate) fn routed(span: &tracing::Span, method: &str, route: &str) {
+/// Names the server span `{method} {route}` (or the method alone while the route is
+/// not known): when the request arrives, and again once a framework that routes
+/// after its middleware knows the route (the `http.route` field is recorded on the
+/// span by the caller). Starts the OpenTelemetry span if it was not yet.
+pub(crate) fn rename(span: &tracing::Span, method: &str, route: Option<&str>) {
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    // Recording `otel.name` renames a span only until its OpenTelemetry span has
-    // started (a log line or a remote parent starts it); renaming the started span
-    // covers both.
-    span.context().span().update_name(name(method, Some(route)));
+    span.context().span().update_name(name(method, route));
 }
 
 /// The answer's status; a 5xx marks the span as an error (a 4xx is the client's).
