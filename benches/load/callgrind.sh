@@ -21,7 +21,7 @@ bash .ci/tools wrk
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-tracelayer axum-prometheus actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-web-prom})
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-web-prom actix-tracing-actix-web})
 work=$(mktemp -d)
 taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
 sink_pid=$!
@@ -59,8 +59,7 @@ instructions() { # the total of the newest dump file of this run
 declare -A per_request
 for variant in "${variants[@]}"; do
     rm -f "$work"/callgrind.out.*
-    endpoint=
-    [[ $variant == *-otel ]] && endpoint=http://127.0.0.1:$SINK_PORT
+    endpoint=http://127.0.0.1:$SINK_PORT
     OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out.%p" \
         "$server" "$variant" "$PORT" >/dev/null 2>&1 &
     pid=$!

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The load bench: the same small service bare, with readiness' RED middleware (and
-# with its access log), and with each peer (axum-prometheus, actix-web-prom, and
-# tower-http's TraceLayer for logging), server pinned to core 0 and wrk to core 1,
+# The load bench: the same small service bare, with readiness' RED middleware, with
+# its access log, and with OpenTelemetry spans exported too, and with each peer
+# (axum-prometheus and actix-web-prom for metrics, tower-http's TraceLayer and
+# tracing-actix-web for log lines, axum-tracing-opentelemetry and tower-otel for
+# spans), server pinned to core 0 and wrk to core 1,
 # variants interleaved, ROUNDS rounds (default 3). Prints requests/s (median,
 # min-max), the ratio to the bare server of the same framework, and p99.
 # Then the server's memory (RSS) after 100,000 and after MEMORY requests (default
@@ -21,7 +23,13 @@ PORT=${PORT:-18080}
 bash .ci/tools wrk
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-prometheus axum-tracelayer actix-bare actix-readiness actix-readiness-log actix-web-prom})
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-web-prom actix-tracing-actix-web})
+SINK_PORT=${SINK_PORT:-18322}
+# The variants that export spans send them to the load server's stand-in collector
+# (a process of its own on the load's core).
+taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
+sink_pid=$!
+trap 'kill $sink_pid 2>/dev/null || true' EXIT
 results=$(mktemp)
 count_lua=$(mktemp --suffix=.lua)
 cat >"$count_lua" <<'LUA'
@@ -57,7 +65,8 @@ response = function()
 end
 LUA
 start() {
-    taskset -c 0 "$server" "$1" "$PORT" >/dev/null 2>&1 &
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT taskset -c 0 "$server" "$1" "$PORT" \
+        >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
