@@ -50,16 +50,16 @@ pub(super) fn open_span(
     let route = head.route;
     let path = head.path;
     let user_agent = head.header_str(RequestHeader::UserAgent);
+    let id = id.as_str();
     // The same values, typed, for our log layer (see `logging::request`).
     #[cfg(feature = "logging")]
-    let _parked =
-        crate::logging::request::ParkedSpan::new(id.as_str(), method, route, path, user_agent);
+    let _parked = crate::logging::request::ParkedSpan::new(id, method, route, path, user_agent);
     #[cfg(not(feature = "otel"))]
     {
         let span = tracing::info_span!(
             target: "readiness::request",
             "request",
-            request_id = id.as_str(),
+            request_id = id,
             "http.request.method" = method_label,
             "http.route" = route,
             "url.path" = path,
@@ -73,7 +73,7 @@ pub(super) fn open_span(
         let span = tracing::info_span!(
             target: "readiness::request",
             "request",
-            request_id = id.as_str(),
+            request_id = id,
             "http.request.method" = method_label,
             "http.route" = route,
             "url.path" = path,
