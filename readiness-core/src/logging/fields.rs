@@ -175,9 +175,10 @@ impl Fields {
 pub(super) struct Collect<'a> {
     redactor: &'a Redactor,
     fields: &'a mut Fields,
-    /// The name a field is written under (the request span's fields are named by
-    /// OpenTelemetry's conventions and logged by shorter names).
-    rename: fn(&'static str) -> &'static str,
+    /// The name a field is written under, `None` to leave it out (the request
+    /// span's fields are named by OpenTelemetry's conventions and logged by shorter
+    /// names).
+    rename: fn(&'static str) -> Option<&'static str>,
 }
 
 impl<'a> Collect<'a> {
@@ -185,7 +186,7 @@ impl<'a> Collect<'a> {
         Self {
             redactor,
             fields,
-            rename: |name| name,
+            rename: Some,
         }
     }
 
@@ -193,7 +194,7 @@ impl<'a> Collect<'a> {
     pub(super) fn renaming(
         redactor: &'a Redactor,
         fields: &'a mut Fields,
-        rename: fn(&'static str) -> &'static str,
+        rename: fn(&'static str) -> Option<&'static str>,
     ) -> Self {
         Self {
             redactor,
@@ -278,31 +279,49 @@ impl<'a> Collect<'a> {
 
 impl Visit for Collect<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push((self.rename)(field.name()), Stored::I64(value), 0);
+        if let Some(name) = (self.rename)(field.name()) {
+            self.push(name, Stored::I64(value), 0);
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push((self.rename)(field.name()), Stored::U64(value), 0);
+        if let Some(name) = (self.rename)(field.name()) {
+            self.push(name, Stored::U64(value), 0);
+        }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push((self.rename)(field.name()), Stored::F64(value), 0);
+        if let Some(name) = (self.rename)(field.name()) {
+            self.push(name, Stored::F64(value), 0);
+        }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push((self.rename)(field.name()), Stored::Bool(value), 0);
+        if let Some(name) = (self.rename)(field.name()) {
+            self.push(name, Stored::Bool(value), 0);
+        }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        let Some(name) = (self.rename)(field.name()) else {
+            return;
+        };
         let start = self.fields.text.len();
         let text = self.fields.append(value);
         if self.mark(field, start) {
             return;
         }
-        self.push((self.rename)(field.name()), Stored::Str(text), start);
+        self.push(name, Stored::Str(text), start);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // Left out, or an instruction to tracing-opentelemetry: not even formatted.
+        let Some(name) = (self.rename)(field.name()) else {
+            return;
+        };
+        if name.starts_with("otel.") {
+            return;
+        }
         let start = self.fields.text.len();
         let _ = write!(self.fields.text, "{value:?}");
         let text = self.fields.since(start);
@@ -314,12 +333,12 @@ impl Visit for Collect<'_> {
             self.fields.drop_from(start);
             let redacted = self.fields.append(REDACTED);
             let start = redacted.start as usize;
-            self.push((self.rename)(field.name()), Stored::Str(redacted), start);
+            self.push(name, Stored::Str(redacted), start);
             return;
         }
         if self.mark(field, start) {
             return;
         }
-        self.push((self.rename)(field.name()), Stored::Str(text), start);
+        self.push(name, Stored::Str(text), start);
     }
 }

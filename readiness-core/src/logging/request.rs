@@ -111,15 +111,17 @@ impl Drop for ParkedAccess {
     }
 }
 
-/// The name our lines give a request span field: its OpenTelemetry name
-/// (`http.request.method`, ...) is long for a log line.
-pub(super) fn log_name(name: &'static str) -> &'static str {
+/// The name our lines give a request span field, `None` for one they leave out:
+/// its OpenTelemetry name (`http.request.method`, ...) is long for a log line, and
+/// the connection's attributes are the trace's alone.
+pub(super) fn log_name(name: &'static str) -> Option<&'static str> {
     match name {
-        "http.request.method" => "method",
-        "http.route" => "route",
-        "url.path" => "path",
-        "user_agent.original" => "user_agent",
-        other => other,
+        "http.request.method" => Some("method"),
+        "http.route" => Some("route"),
+        "url.path" => Some("path"),
+        "user_agent.original" => Some("user_agent"),
+        "url.scheme" | "network.protocol.version" | "client.address" => None,
+        other => Some(other),
     }
 }
 

@@ -34,11 +34,12 @@ use crate::request_id::RequestId;
 /// Opens the request's span (target `readiness::request`), its fields named as
 /// OpenTelemetry's HTTP conventions name them: `request_id`, `http.request.method`
 /// (`_OTHER` for a method not known), `http.route` when known, `url.path` (without
-/// the query), `user_agent.original`. Our log layer writes them as `method` (as
-/// sent), `route`, `path` and `user_agent`. With an OpenTelemetry layer in the
-/// subscriber it is the server span: named `{method} {route}`, kind server, its
-/// fields its attributes, with the connection's attributes and the caller's trace as
-/// its parent (`otel.*` fields steer tracing-opentelemetry and are not logged). The
+/// the query), `user_agent.original`, and with the `otel` feature the connection's
+/// `url.scheme`, `network.protocol.version` and `client.address` when known. Our log layer writes the first ones as `method` (as sent), `route`,
+/// `path` and `user_agent`, and leaves the connection's out. With an OpenTelemetry
+/// layer in the subscriber it is the server span: named `{method} {route}`, kind
+/// server, its fields its attributes and `server.address`, with the caller's trace
+/// as its parent (`otel.*` fields steer tracing-opentelemetry and are not logged). The
 /// flag says whether it is traced so (`false` without the `otel` feature).
 pub(super) fn open_span(
     id: &RequestId,
@@ -78,6 +79,9 @@ pub(super) fn open_span(
             "http.route" = route,
             "url.path" = path,
             "user_agent.original" = user_agent,
+            "url.scheme" = head.scheme,
+            "network.protocol.version" = head.version,
+            "client.address" = head.client.map(tracing::field::display),
             "otel.kind" = "server",
         );
         // Without an OpenTelemetry layer nothing more is built for the trace side.
@@ -96,14 +100,11 @@ pub(super) fn open_span(
         if method != method_label {
             otel::original_method(&span, method);
         }
-        let client = head.client.map(|ip| ip.to_string());
-        otel::connection(
-            &span,
-            head.scheme,
-            head.host.or_else(|| head.header_str(RequestHeader::Host)),
-            head.version,
-            client.as_deref(),
-        );
+        // Set here rather than as a field: finding the `Host` header is not free,
+        // and only the trace wants it.
+        if let Some(host) = head.host.or_else(|| head.header_str(RequestHeader::Host)) {
+            otel::server_address(&span, host);
+        }
         // Named last: naming starts the OpenTelemetry span, which takes its parent
         // and the attributes so far with it.
         otel::rename(&span, method_label, route);

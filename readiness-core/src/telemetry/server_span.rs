@@ -105,23 +105,8 @@ pub(crate) fn finished(span: &tracing::Span, status: u16) {
     }
 }
 
-/// The connection's attributes of a server span.
-pub(crate) fn connection(
-    span: &tracing::Span,
-    scheme: Option<&str>,
-    host: Option<&str>,
-    protocol_version: Option<&str>,
-    client: Option<&str>,
-) {
+/// The server's address as the request names it (`Host`, or the URI's authority).
+pub(crate) fn server_address(span: &tracing::Span, host: &str) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    for (key, value) in [
-        ("url.scheme", scheme),
-        ("server.address", host),
-        ("network.protocol.version", protocol_version),
-        ("client.address", client),
-    ] {
-        if let Some(value) = value {
-            span.set_attribute(key, value.to_owned());
-        }
-    }
+    span.set_attribute("server.address", host.to_owned());
 }
