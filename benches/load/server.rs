@@ -10,7 +10,9 @@
 //! (tracing-actix-web's `TracingLogger`, its span per request as one JSON line from
 //! `tracing-subscriber`'s JSON format to stdout), and `axum-readiness-otel` /
 //! `actix-readiness-otel` (the `-log` variant plus OpenTelemetry spans exported as
-//! the `OTEL_*` variables say), and the OpenTelemetry peers `axum-tracing-opentelemetry`
+//! the `OTEL_*` variables say), `axum-readiness-spans` / `actix-readiness-spans` (RED
+//! metrics, request ids and the exported server spans, no log lines), and the
+//! OpenTelemetry peers `axum-tracing-opentelemetry`
 //! (its `OtelAxumLayer` and `OtelInResponseLayer`) and `axum-tower-otel` (tower-otel's
 //! HTTP server trace layer), spans only, exported through the same OTLP pipeline as
 //! ours (`Telemetry` from the `OTEL_*` variables). Each serves `GET /hello/{name}` (a short
@@ -36,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         | "axum-readiness"
         | "axum-readiness-log"
         | "axum-readiness-otel"
+        | "axum-readiness-spans"
         | "axum-prometheus"
         | "axum-tracelayer"
         | "axum-tracing-opentelemetry"
@@ -44,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         | "actix-readiness"
         | "actix-readiness-log"
         | "actix-readiness-otel"
+        | "actix-readiness-spans"
         | "actix-web-prom"
         | "actix-tracing-actix-web" => actix_server(&variant, addr),
         "otlp-sink" | "otlp-hung" => collector(&variant, addr),
@@ -64,14 +68,17 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
             get(|Path(name): Path<String>| async move { format!("Hello, {name}!") }),
         );
         let app = match variant {
-            "axum-readiness" | "axum-readiness-log" | "axum-readiness-otel" => {
+            "axum-readiness"
+            | "axum-readiness-log"
+            | "axum-readiness-otel"
+            | "axum-readiness-spans" => {
                 let logging = variant != "axum-readiness";
                 let readiness = readiness_axum::core::Readiness::builder()
                     .service("load", "0")
                     .access_log(logging)
                     .build()?;
                 if logging {
-                    install_log_layer(&readiness, variant.ends_with("-otel"))?;
+                    install_log_layer(&readiness, variant)?;
                 }
                 readiness_axum::instrument(router, &readiness)
             }
@@ -127,14 +134,17 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
     actix_web::rt::System::new().block_on(async move {
         println!("{variant} listening on {addr}");
         match variant.as_str() {
-            "actix-readiness" | "actix-readiness-log" | "actix-readiness-otel" => {
+            "actix-readiness"
+            | "actix-readiness-log"
+            | "actix-readiness-otel"
+            | "actix-readiness-spans" => {
                 let logging = variant != "actix-readiness";
                 let readiness = readiness_actix::core::Readiness::builder()
                     .service("load", "0")
                     .access_log(logging)
                     .build()?;
                 if logging {
-                    install_log_layer(&readiness, variant.ends_with("-otel"))?;
+                    install_log_layer(&readiness, &variant)?;
                 }
                 HttpServer::new(move || {
                     App::new()
@@ -202,27 +212,32 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
 }
 
 /// Our JSON lines through the non-blocking writer to stdout, as a service would set
-/// them up, and with `otel` OpenTelemetry from the `OTEL_*` variables. The guards
-/// are leaked: the server runs until it is killed.
+/// them up; for `-otel` OpenTelemetry from the `OTEL_*` variables too, and for
+/// `-spans` OpenTelemetry alone (request ids and server spans, no lines: the job the
+/// OpenTelemetry peers do). The guards are leaked: the server runs until killed.
 fn install_log_layer(
     readiness: &readiness_axum::core::Readiness,
-    otel: bool,
+    variant: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use readiness_axum::core::logging::LogWriter;
     use tracing_subscriber::layer::SubscriberExt as _;
-    let (writer, guard) = LogWriter::stdout().build()?;
-    std::mem::forget(guard);
-    if otel {
+    let otel = variant.ends_with("-otel") || variant.ends_with("-spans");
+    let lines = !variant.ends_with("-spans");
+    let otel = if otel {
         let (otel, guard) = readiness.telemetry()?.build()?;
         std::mem::forget(guard);
-        let layer = readiness.log_settings().build_with_writer(&writer)?;
-        tracing::subscriber::set_global_default(
-            tracing_subscriber::registry().with(otel).with(layer),
-        )?;
+        Some(otel)
     } else {
-        let layer = readiness.log_settings().build_with_writer(&writer)?;
-        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
-    }
+        None
+    };
+    let layer = if lines {
+        let (writer, guard) = LogWriter::stdout().build()?;
+        std::mem::forget(guard);
+        Some(readiness.log_settings().build_with_writer(&writer)?)
+    } else {
+        None
+    };
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(otel).with(layer))?;
     Ok(())
 }
 
