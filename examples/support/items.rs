@@ -85,13 +85,19 @@ pub fn items_round_trip(exe: &str) {
                 "{scrape}"
             );
             assert_eq!(
-                sample(&scrape, "health_check_status{check=\"cache\"}"),
+                sample(
+                    &scrape,
+                    "health_check_status{check=\"cache\",critical=\"false\"}"
+                ),
                 Some(1.0),
                 "{scrape}"
             );
         }
         assert_eq!(
-            sample(&scrape, "health_check_status{check=\"db\"}"),
+            sample(
+                &scrape,
+                "health_check_status{check=\"db\",critical=\"true\"}"
+            ),
             Some(1.0),
             "{scrape}"
         );

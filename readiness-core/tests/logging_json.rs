@@ -439,9 +439,17 @@ fn audit_and_security_events_are_typed_and_counted() {
         r#"security_events_total{kind="authentication_failure",severity="medium"} 2"#,
         r#"security_events_total{kind="access_denied",severity="critical"} 1"#,
         r#"security_events_total{kind="other",severity="other"} 1"#,
+        // Known kinds and severities are there from the start, at zero.
+        r#"security_events_total{kind="rate_limited",severity="low"} 0"#,
+        r#"security_events_total{kind="access_denied",severity="medium"} 0"#,
     ] {
         assert!(text.contains(line), "no {line} in\n{text}");
     }
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("security_events_total{"))
+        .count();
+    assert_eq!(series, 5 * 4 + 1, "every kind by every severity, and the other");
 }
 
 #[test]

@@ -28,7 +28,7 @@ async fn check_results_become_status_duration_and_failures() {
     readiness.refresh().await;
     let text = scrape(&readiness);
     assert!(
-        text.contains(r#"health_check_status{check="db"} 1"#),
+        text.contains(r#"health_check_status{check="db",critical="true"} 1"#),
         "{text}"
     );
     assert!(
@@ -38,7 +38,7 @@ async fn check_results_become_status_duration_and_failures() {
     readiness.refresh().await; // first failure: dampened, still reported pass
     let text = scrape(&readiness);
     assert!(
-        text.contains(r#"health_check_status{check="db"} 1"#),
+        text.contains(r#"health_check_status{check="db",critical="true"} 1"#),
         "{text}"
     );
     assert!(
@@ -48,7 +48,7 @@ async fn check_results_become_status_duration_and_failures() {
     readiness.refresh().await;
     let text = scrape(&readiness);
     assert!(
-        text.contains(r#"health_check_status{check="db"} 0"#),
+        text.contains(r#"health_check_status{check="db",critical="true"} 0"#),
         "{text}"
     );
     assert!(

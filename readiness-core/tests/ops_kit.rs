@@ -52,8 +52,8 @@ fn the_rules_pass_promtool_check() {
     assert_eq!(paths.len(), 3);
     let (ok, output) = promtool(&["check", "rules", "prometheus-rules.yml"], &dir);
     assert!(ok, "{output}");
-    // 5 route rules + 4 windows x 3 SLO ratios; 14 alerts; 6 SLO burn alerts.
-    assert!(output.contains("SUCCESS: 37 rules found"), "{output}");
+    // 5 route rules + 4 windows x 3 SLO ratios; 15 alerts; 6 SLO burn alerts.
+    assert!(output.contains("SUCCESS: 38 rules found"), "{output}");
 
     // And promtool does reject a broken file, so the check above means something.
     std::fs::write(
@@ -162,7 +162,9 @@ fn quiet(at: &'static str, name: &'static str) -> Expect {
 
 fn case(input: Vec<Value>, expects: Vec<Expect>, notes: &serde_json::Map<String, Value>) -> Value {
     let severity = |name: &str| {
-        if [
+        if name.ends_with("NonCriticalDependencyUnreachable") {
+            "warning"
+        } else if [
             "HighErrorRate",
             "Down",
             "DependencyUnreachable",
@@ -289,13 +291,18 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
             vec![quiet("8m", "Down")],
             &notes,
         ),
-        // A dependency check failing from minute 1.
+        // A critical dependency check failing from minute 1, a non-critical one
+        // warning: the critical alert only.
         case(
             vec![
-                series("health_check_status", &[("check", "db")], "1 0 0 0 0"),
                 series(
                     "health_check_status",
-                    &[("check", "cache")],
+                    &[("check", "db"), ("critical", "true")],
+                    "1 0 0 0 0",
+                ),
+                series(
+                    "health_check_status",
+                    &[("check", "cache"), ("critical", "false")],
                     "1 0.5 0.5 0.5 0.5",
                 ),
             ],
@@ -305,8 +312,42 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 fires(
                     "3m",
                     "DependencyUnreachable",
-                    &[("check", "db"), ("instance", "pod-a:8080")],
+                    &[
+                        ("check", "db"),
+                        ("critical", "true"),
+                        ("instance", "pod-a:8080"),
+                    ],
                 ),
+                quiet("3m", "NonCriticalDependencyUnreachable"),
+            ],
+            &notes,
+        ),
+        // A non-critical check failing: a warning, never the page.
+        case(
+            vec![
+                series(
+                    "health_check_status",
+                    &[("check", "db"), ("critical", "true")],
+                    "1 1 1 1 1",
+                ),
+                series(
+                    "health_check_status",
+                    &[("check", "cache"), ("critical", "false")],
+                    "1 0 0 0 0",
+                ),
+            ],
+            vec![
+                quiet("1m", "NonCriticalDependencyUnreachable"),
+                fires(
+                    "3m",
+                    "NonCriticalDependencyUnreachable",
+                    &[
+                        ("check", "cache"),
+                        ("critical", "false"),
+                        ("instance", "pod-a:8080"),
+                    ],
+                ),
+                quiet("3m", "DependencyUnreachable"),
             ],
             &notes,
         ),

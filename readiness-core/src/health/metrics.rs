@@ -19,15 +19,15 @@ impl HealthMetrics {
     pub(crate) fn register(
         registry: &crate::metrics::Registrar<'_>,
         namespace: Option<&str>,
-        checks: &[&str],
+        checks: &[(&str, bool)],
     ) -> prometheus::Result<Self> {
         let opts = |name: &str, help: &str| crate::metrics::opts(namespace, name, help);
         let status = GaugeVec::new(
             opts(
                 HEALTH_CHECK_STATUS,
-                "Reported status of each health check: 1 pass, 0.5 warn, 0 fail.",
+                "Reported status of each health check: 1 pass, 0.5 warn, 0 fail; critical says whether its failure fails readiness.",
             ),
-            &[CHECK],
+            &[CHECK, CRITICAL],
         )?;
         let duration = HistogramVec::new(
             HistogramOpts::from(opts(
@@ -53,7 +53,7 @@ impl HealthMetrics {
         registry.register(&failures)?;
         registry.register(&observed)?;
         // Every check has its series from the start: a failure rate of zero is a value.
-        for check in checks {
+        for (check, _) in checks {
             failures.with_label_values(&[*check]);
         }
         Ok(Self {
@@ -67,6 +67,7 @@ impl HealthMetrics {
     pub(crate) fn record(
         &self,
         check: &str,
+        critical: bool,
         reported: Status,
         raw: Status,
         latency: Duration,
@@ -82,7 +83,8 @@ impl HealthMetrics {
             Status::Warn => 0.5,
             Status::Fail => 0.0,
         };
-        self.status.with_label_values(&[check]).set(value);
+        let critical = if critical { "true" } else { "false" };
+        self.status.with_label_values(&[check, critical]).set(value);
         self.duration
             .with_label_values(&[check])
             .observe(latency.as_secs_f64());

@@ -273,7 +273,14 @@ impl Shared {
         }
 
         if let Some(metrics) = &self.metrics {
-            metrics.record(&info.name, status, raw.status, latency, &raw.measurements);
+            metrics.record(
+                &info.name,
+                info.critical,
+                status,
+                raw.status,
+                latency,
+                &raw.measurements,
+            );
         }
         let published = self.snapshot.publish(
             &self.infos,

@@ -123,6 +123,19 @@ impl CheckSpec {
         &self.name
     }
 
+    /// Whether the check is critical (see [`non_critical`](Self::non_critical)).
+    ///
+    /// ```
+    /// use readiness_core::checks;
+    ///
+    /// let spec = checks::from_fn(|| async { Ok(()) }).name("cache").non_critical();
+    /// assert!(!spec.is_critical());
+    /// ```
+    #[must_use]
+    pub fn is_critical(&self) -> bool {
+        self.critical
+    }
+
     /// Adds a probe. Naming any probe replaces the default (readiness only):
     /// `.probe(Probe::Liveness)` is liveness only, add `.probe(Probe::Readiness)` for both.
     #[must_use]

@@ -149,7 +149,7 @@ pub enum SecurityKind {
 }
 
 impl SecurityKind {
-    const ALL: [Self; 5] = [
+    pub(super) const ALL: [Self; 5] = [
         Self::AuthenticationFailure,
         Self::AccessDenied,
         Self::RateLimited,
@@ -201,7 +201,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    const ALL: [Self; 4] = [Self::Low, Self::Medium, Self::High, Self::Critical];
+    pub(super) const ALL: [Self; 4] = [Self::Low, Self::Medium, Self::High, Self::Critical];
 
     /// The name written in `severity`.
     #[must_use]

@@ -257,8 +257,9 @@ impl LogSettings {
         self
     }
 
-    /// Registers `security_events_total{kind, severity}` (and, with a
-    /// [`LogWriter`], `log_lines_dropped_total`) on `registry`. Set for you by
+    /// Registers `security_events_total{kind, severity}`, every known kind and
+    /// severity at zero (and, with a [`LogWriter`], `log_lines_dropped_total`) on
+    /// `registry`. Set for you by
     /// [`Readiness::log_settings`](crate::Readiness::log_settings).
     pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
         self.registry = Some((registry, namespace));
@@ -387,6 +388,14 @@ impl LogSettings {
             registry
                 .register(Box::new(counter.clone()))
                 .map_err(register_error)?;
+            // Every known kind and severity has its series from the start, at zero:
+            // `increase()` sees the first event after a restart, and a rule's
+            // family is there before any event.
+            for kind in audit::SecurityKind::ALL {
+                for severity in audit::Severity::ALL {
+                    counter.with_label_values(&[kind.as_str(), severity.as_str()]);
+                }
+            }
             security_events = Some(counter);
             if let Some(writer) = writer {
                 let dropped = prometheus::IntCounter::with_opts(opts(

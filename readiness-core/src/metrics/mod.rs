@@ -10,7 +10,7 @@
 //! | `http_server_request_body_size_bytes` | histogram | same |
 //! | `http_server_response_body_size_bytes` | histogram | same |
 //! | `http_server_active_requests` | gauge | `http_request_method` |
-//! | `health_check_status` | gauge (1 pass, 0.5 warn, 0 fail) | `check` |
+//! | `health_check_status` | gauge (1 pass, 0.5 warn, 0 fail) | `check`, `critical` (`true`, `false`) |
 //! | `health_check_duration_seconds` | histogram | `check` |
 //! | `health_check_failures_total` | counter | `check` |
 //! | `health_check_observed_value` | gauge | `check`, `measurement` (pool `connections`, `idleConnections`, `inUseConnections`, `maxConnections`, disk `freePercent`, ...) |

@@ -25,6 +25,9 @@ pub const HEALTH_CHECK_DURATION: &str = "health_check_duration_seconds";
 pub const HEALTH_CHECK_FAILURES: &str = "health_check_failures_total";
 /// Label: the check's name.
 pub const CHECK: &str = "check";
+/// Label: whether a health check is critical (`true`, `false`): a failing critical
+/// check fails readiness, a non-critical one only warns.
+pub const CRITICAL: &str = "critical";
 
 /// Info series (value 1) carrying `service`, `version` and `instance`.
 pub const SERVICE_INFO: &str = "service_info";

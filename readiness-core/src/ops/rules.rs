@@ -234,11 +234,28 @@ fn alerts(kit: &OpsKit) -> Vec<Rule> {
         alert(
             kit,
             "DependencyUnreachable",
-            format!("{}{{{sel}}} == 0", kit.metric(names::HEALTH_CHECK_STATUS)),
+            format!(
+                "{}{{{sel}, {}=\"true\"}} == 0",
+                kit.metric(names::HEALTH_CHECK_STATUS),
+                names::CRITICAL
+            ),
             "1m",
             "critical",
-            "a dependency check is failing",
-            "A health check has failed for 1 minute.".to_owned(),
+            "a critical dependency check is failing",
+            "A critical health check has failed for 1 minute: the instance is out of readiness.".to_owned(),
+        ),
+        alert(
+            kit,
+            "NonCriticalDependencyUnreachable",
+            format!(
+                "{}{{{sel}, {}=\"false\"}} == 0",
+                kit.metric(names::HEALTH_CHECK_STATUS),
+                names::CRITICAL
+            ),
+            "1m",
+            "warning",
+            "a non-critical dependency check is failing",
+            "A non-critical health check has failed for 1 minute: the instance still serves, degraded.".to_owned(),
         ),
         alert(
             kit,

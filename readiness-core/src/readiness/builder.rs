@@ -288,7 +288,11 @@ impl ReadinessBuilder {
             .instance
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "unknown".to_owned());
-        let names: Vec<&str> = self.checks.iter().map(CheckSpec::check_name).collect();
+        let names: Vec<(&str, bool)> = self
+            .checks
+            .iter()
+            .map(|check| (check.check_name(), check.is_critical()))
+            .collect();
         let registrar = Registrar::new(&registry);
         let registered = (|| {
             let red = RedMetrics::register(&registrar, &red_settings).map_err(register_error)?;
