@@ -449,7 +449,11 @@ fn audit_and_security_events_are_typed_and_counted() {
         .lines()
         .filter(|l| l.starts_with("security_events_total{"))
         .count();
-    assert_eq!(series, 5 * 4 + 1, "every kind by every severity, and the other");
+    assert_eq!(
+        series,
+        5 * 4 + 1,
+        "every kind by every severity, and the other"
+    );
 }
 
 #[test]
