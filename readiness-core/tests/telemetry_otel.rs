@@ -440,3 +440,41 @@ fn a_reqwest_request_carries_the_current_trace_and_baggage() {
         assert_eq!(request.headers()["baggage"], "tenant=acme");
     });
 }
+
+/// tracing-opentelemetry's attributes about the instrumentation (thread, source
+/// location, busy time) are left out unless asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instrumentation_attributes_only_when_asked() {
+    for on in [false, true] {
+        let (addr, received) = support::otlp::start().await;
+        let endpoint = format!("http://{addr}/v1/traces");
+        let (otel, guard) = Telemetry::from_settings(no_env())
+            .endpoint(endpoint, Protocol::HttpProtobuf)
+            .instrumentation_attributes(on)
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(otel), || {
+            tracing::info_span!("work").in_scope(|| {});
+        });
+        let report = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(report.stats.exported, 1, "{report:?}");
+        let exports = received.0.lock().unwrap();
+        let keys: Vec<String> = exports
+            .iter()
+            .flat_map(|(_, r)| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .flat_map(|span| &span.attributes)
+            .map(|kv| kv.key.clone())
+            .collect();
+        for key in ["thread.id", "busy_ns"] {
+            assert_eq!(
+                keys.iter().any(|k| k == key),
+                on,
+                "{key} with {on}: {keys:?}"
+            );
+        }
+    }
+}

@@ -49,6 +49,7 @@ pub struct Telemetry {
     version: Option<String>,
     registry: Option<(prometheus::Registry, Option<String>)>,
     error_log_interval: Duration,
+    instrumentation_attributes: bool,
 }
 
 /// Flushes and stops the tracer provider. [`shutdown`](Self::shutdown) bounds the
@@ -90,6 +91,7 @@ impl Telemetry {
             version: None,
             registry: None,
             error_log_interval: Duration::from_secs(60),
+            instrumentation_attributes: false,
         }
     }
 
@@ -132,6 +134,24 @@ impl Telemetry {
         self
     }
 
+    /// Whether each span also carries tracing-opentelemetry's attributes about the
+    /// instrumentation: the source file and line and the module of the code that
+    /// opened it, the thread, the `tracing` target, and its busy and idle times
+    /// (default `false`: they describe the code, not the request, made a third of a
+    /// server span's attributes, and the times read the clock on every poll).
+    ///
+    /// ```
+    /// use readiness_core::telemetry::{OtelSettings, Telemetry};
+    ///
+    /// let telemetry = Telemetry::from_settings(OtelSettings::from_lookup(|_| None).unwrap())
+    ///     .instrumentation_attributes(true);
+    /// # let _ = telemetry;
+    /// ```
+    pub fn instrumentation_attributes(mut self, on: bool) -> Self {
+        self.instrumentation_attributes = on;
+        self
+    }
+
     /// The settings in force.
     #[must_use]
     pub fn settings(&self) -> &OtelSettings {
@@ -142,9 +162,10 @@ impl Telemetry {
     /// a Tokio runtime (the gRPC client lives there).
     ///
     /// The layer leaves out tracing-opentelemetry's attributes about the
-    /// instrumentation itself (source location, thread, target, busy and idle
-    /// times), and the access line: the server span has its facts as attributes
-    /// already, so it is not sent again as a span event (see [`OtelLayer`]).
+    /// instrumentation itself unless asked for (see
+    /// [`instrumentation_attributes`](Self::instrumentation_attributes)), and the
+    /// access line: the server span has its facts as attributes already, so it is
+    /// not sent again as a span event (see [`OtelLayer`]).
     ///
     /// # Errors
     ///
@@ -204,17 +225,15 @@ impl Telemetry {
         }
         let provider = builder.build();
         let tracer = provider.tracer("readiness");
-        // tracing-opentelemetry's own extras are off: the source file and line and
-        // the thread of each span, the tracing target, and busy/idle times (a clock
-        // read on every poll). They describe the instrumentation, not the request,
-        // and were a third of each exported server span's attributes. Turn any back
-        // on on the returned layer (`with_location(true)`, ...).
+        // tracing-opentelemetry's notes on the instrumentation only when asked for
+        // (see `instrumentation_attributes`).
+        let extras = self.instrumentation_attributes;
         let layer = tracing_opentelemetry::layer()
             .with_tracer(tracer)
-            .with_location(false)
-            .with_threads(false)
-            .with_target(false)
-            .with_tracked_inactivity(false)
+            .with_location(extras)
+            .with_threads(extras)
+            .with_target(extras)
+            .with_tracked_inactivity(extras)
             .with_filter(FilterFn::new(
                 not_the_access_line as fn(&Metadata<'_>) -> bool,
             ));
@@ -231,8 +250,7 @@ impl Telemetry {
 /// The `tracing` layer [`Telemetry::build`] gives: tracing-opentelemetry's, which
 /// makes an OpenTelemetry span of each `tracing` span and a span event of each event
 /// inside one, behind a filter that leaves out the access line
-/// (`readiness::access`). Reach the inner layer with `inner_mut()` to change its
-/// settings.
+/// (`readiness::access`).
 pub type OtelLayer<S> =
     Filtered<tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>, FilterFn, S>;
 
