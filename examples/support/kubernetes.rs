@@ -12,9 +12,16 @@ use super::{temp_file, write_ops_kit, Service};
 pub fn the_kit_manifests_validate_and_match_the_service(exe: &str) {
     let dir = write_ops_kit(exe, "manifests");
     let text = std::fs::read_to_string(dir.join("kubernetes.yaml")).unwrap();
-    // The Deployment and the Service; the ServiceMonitor is a CRD whose schema
-    // kubernetes-validate does not hold.
-    let core: Vec<&str> = text.split("\n---\n").take(2).collect();
+    // The Deployment, the Service, the autoscaler and the disruption budget; the
+    // ServiceMonitor (the third) is a CRD whose schema kubernetes-validate does not
+    // hold.
+    let core: Vec<&str> = text
+        .split("\n---\n")
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, doc)| doc)
+        .collect();
+    assert_eq!(core.len(), 4);
     std::fs::write(dir.join("core.yaml"), core.join("\n---\n")).unwrap();
     let output = Command::new("kubernetes-validate")
         .args(["--strict", "core.yaml"])

@@ -522,8 +522,50 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
         .map(|doc| serde_norway::from_str(doc).unwrap())
         .collect();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["Deployment", "Service", "ServiceMonitor"]);
+    assert_eq!(
+        kinds,
+        [
+            "Deployment",
+            "Service",
+            "ServiceMonitor",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget"
+        ]
+    );
+    // The autoscaler: 3 to 20 pods at 70 % CPU and 80 % memory of their requests,
+    // scaling down after 5 stable minutes; one pod at a time may be disrupted.
+    let hpa = &docs[3]["spec"];
+    assert_eq!(hpa["scaleTargetRef"]["name"], "orders-api");
+    assert_eq!(hpa["minReplicas"], 3);
+    assert_eq!(hpa["maxReplicas"], 20);
+    let targets: Vec<(String, u64)> = hpa["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["resource"]["name"].as_str().unwrap().to_owned(),
+                m["resource"]["target"]["averageUtilization"]
+                    .as_u64()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(targets, [("cpu".to_owned(), 70), ("memory".to_owned(), 80)]);
+    assert_eq!(
+        hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
+        300
+    );
+    assert_eq!(docs[4]["spec"]["maxUnavailable"], 1);
+    assert_eq!(
+        docs[4]["spec"]["selector"]["matchLabels"],
+        docs[0]["spec"]["selector"]["matchLabels"]
+    );
     let pod = &docs[0]["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
     assert_eq!(docs[0]["metadata"]["name"], "orders-api");
     assert_eq!(docs[0]["metadata"]["namespace"], "shop");
     // 10 s of preStop, then 0 + 20 + 3 s of shutdown, 5 s to spare.
@@ -600,10 +642,16 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
     assert_eq!(docs[2]["spec"]["endpoints"][0]["path"], "/metrics");
     assert_eq!(docs[1]["spec"]["ports"][0]["targetPort"], "http");
 
-    // Validated against Kubernetes' own schemas (the ServiceMonitor is a CRD
-    // they do not hold).
+    // Validated against Kubernetes' own schemas (the ServiceMonitor, the third, is
+    // a CRD they do not hold).
     let dir = temp_dir("k8s");
-    let core: Vec<&str> = text.split("\n---\n").take(2).collect();
+    let core: Vec<&str> = text
+        .split("\n---\n")
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, doc)| doc)
+        .collect();
+    assert_eq!(core.len(), 4);
     std::fs::write(dir.join("core.yaml"), core.join("\n---\n")).unwrap();
     let output = Command::new("kubernetes-validate")
         .args(["--strict", "core.yaml"])
@@ -658,6 +706,21 @@ fn bad_settings_are_errors_naming_the_field() {
     assert_eq!(field(b().job("")), "ops.job");
     assert_eq!(field(b().port(0)), "ops.port");
     assert_eq!(field(b().replicas(0)), "ops.replicas");
+    assert_eq!(field(b().autoscaling(0, 5)), "ops.autoscaling.min");
+    assert_eq!(field(b().autoscaling(4, 3)), "ops.autoscaling.max");
+    assert_eq!(
+        field(b().autoscaling_targets(0.0, 0.8)),
+        "ops.autoscaling_targets.cpu"
+    );
+    assert_eq!(
+        field(b().autoscaling_targets(0.7, 1.5)),
+        "ops.autoscaling_targets.memory"
+    );
+    assert_eq!(
+        field(b().scale_down_window(Duration::from_secs(7200))),
+        "ops.scale_down_window"
+    );
+    assert_eq!(field(b().max_unavailable(0)), "ops.max_unavailable");
     let error = b().latency_budget(0.4, 1.0).build().unwrap_err();
     assert!(error.to_string().contains("bucket"), "{error}");
 }

@@ -23,7 +23,7 @@
 //! let rules = kit.prometheus_rules();    // YAML for Prometheus' rule_files
 //! assert!(rules.contains("alert: OrdersHighErrorRate"));
 //! let _dashboard = kit.grafana_dashboard(); // JSON to import
-//! let _manifests = kit.kubernetes();         // Deployment, Service, ServiceMonitor
+//! let _manifests = kit.kubernetes();         // Deployment, Service, ServiceMonitor, HPA, PDB
 //! # Ok(()) }
 //! ```
 
@@ -85,6 +85,22 @@ pub(crate) struct Deploy {
     /// `emptyDir` mounts.
     pub(crate) writable_dirs: Vec<String>,
     pub(crate) k8s_namespace: Option<String>,
+    /// The HorizontalPodAutoscaler's bounds and targets.
+    pub(crate) autoscaling: Autoscaling,
+    /// The PodDisruptionBudget's pods that may be down at once.
+    pub(crate) max_unavailable: u32,
+}
+
+/// What the HorizontalPodAutoscaler says.
+#[derive(Debug, Clone)]
+pub(crate) struct Autoscaling {
+    pub(crate) min: u32,
+    pub(crate) max: u32,
+    /// Average utilization of the pods' requests, as ratios.
+    pub(crate) cpu: f64,
+    pub(crate) memory: f64,
+    /// How long the load must stay low before pods are removed.
+    pub(crate) scale_down_window: Duration,
 }
 
 impl OpsKit {
@@ -129,6 +145,14 @@ impl OpsKit {
                     pre_stop: None,
                     writable_dirs: Vec::new(),
                     k8s_namespace: None,
+                    autoscaling: Autoscaling {
+                        min: 3,
+                        max: 20,
+                        cpu: 0.7,
+                        memory: 0.8,
+                        scale_down_window: Duration::from_secs(300),
+                    },
+                    max_unavailable: 1,
                 },
             },
             buckets,
@@ -147,7 +171,8 @@ impl OpsKit {
         dashboard::render(self)
     }
 
-    /// Kubernetes manifests (YAML): Deployment, Service and ServiceMonitor.
+    /// Kubernetes manifests (YAML): Deployment, Service, ServiceMonitor,
+    /// HorizontalPodAutoscaler and PodDisruptionBudget.
     #[must_use]
     pub fn kubernetes(&self) -> String {
         kubernetes::render(self)
@@ -316,6 +341,42 @@ impl OpsKitBuilder {
         self
     }
 
+    /// The HorizontalPodAutoscaler's bounds: from `min` to `max` pods (default 3 to
+    /// 20).
+    ///
+    /// ```
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// let kit = readiness.ops_kit().autoscaling(2, 8).build().unwrap();
+    /// assert!(kit.kubernetes().contains("maxReplicas: 8"));
+    /// ```
+    pub fn autoscaling(mut self, min: u32, max: u32) -> Self {
+        self.kit.deploy.autoscaling.min = min;
+        self.kit.deploy.autoscaling.max = max;
+        self
+    }
+
+    /// The average utilization of the pods' CPU and memory requests the autoscaler
+    /// holds them at, as ratios (default 0.7 and 0.8).
+    pub fn autoscaling_targets(mut self, cpu: f64, memory: f64) -> Self {
+        self.kit.deploy.autoscaling.cpu = cpu;
+        self.kit.deploy.autoscaling.memory = memory;
+        self
+    }
+
+    /// How long the load must stay low before the autoscaler removes pods (default
+    /// 5 minutes, Kubernetes' own; whole seconds, up to an hour).
+    pub fn scale_down_window(mut self, window: Duration) -> Self {
+        self.kit.deploy.autoscaling.scale_down_window = window;
+        self
+    }
+
+    /// How many pods a voluntary disruption (a node drain, an upgrade) may take
+    /// down at once: the PodDisruptionBudget's `maxUnavailable` (default 1).
+    pub fn max_unavailable(mut self, pods: u32) -> Self {
+        self.kit.deploy.max_unavailable = pods;
+        self
+    }
+
     /// Kubernetes namespace of the manifests (default: none, kubectl's current).
     pub fn kubernetes_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.kit.deploy.k8s_namespace = Some(namespace.into());
@@ -440,6 +501,39 @@ impl OpsKitBuilder {
         }
         if kit.deploy.replicas == 0 {
             return Err(BuildError::new("ops.replicas", "must be at least 1"));
+        }
+        let scaling = &kit.deploy.autoscaling;
+        if scaling.min == 0 {
+            return Err(BuildError::new("ops.autoscaling.min", "must be at least 1"));
+        }
+        if scaling.max < scaling.min {
+            return Err(BuildError::new(
+                "ops.autoscaling.max",
+                format!("must be at least the minimum ({})", scaling.min),
+            ));
+        }
+        for (field, ratio) in [
+            ("ops.autoscaling_targets.cpu", scaling.cpu),
+            ("ops.autoscaling_targets.memory", scaling.memory),
+        ] {
+            if !(ratio > 0.0 && ratio <= 1.0) {
+                return Err(BuildError::new(
+                    field,
+                    format!("must be a ratio above 0 and at most 1, got {ratio}"),
+                ));
+            }
+        }
+        if scaling.scale_down_window > Duration::from_secs(3600) {
+            return Err(BuildError::new(
+                "ops.scale_down_window",
+                "must be at most an hour (Kubernetes' limit)",
+            ));
+        }
+        if kit.deploy.max_unavailable == 0 {
+            return Err(BuildError::new(
+                "ops.max_unavailable",
+                "must be at least 1, or no node could ever be drained",
+            ));
         }
         if kit.deploy.image.is_empty() {
             kit.deploy.image = format!("{}:latest", kit.service);
