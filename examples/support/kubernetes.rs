@@ -12,7 +12,7 @@ use super::{temp_file, write_ops_kit, Service};
 pub fn the_kit_manifests_validate_and_match_the_service(exe: &str) {
     let dir = write_ops_kit(exe, "manifests");
     let text = std::fs::read_to_string(dir.join("kubernetes.yaml")).unwrap();
-    // The Deployment, the Service, the autoscaler and the disruption budget; the
+    // The Deployment, the Services, the autoscaler and the disruption budget; the
     // ServiceMonitor (the third) is a CRD whose schema kubernetes-validate does not
     // hold.
     let core: Vec<&str> = text
@@ -21,7 +21,7 @@ pub fn the_kit_manifests_validate_and_match_the_service(exe: &str) {
         .filter(|(i, _)| *i != 2)
         .map(|(_, doc)| doc)
         .collect();
-    assert_eq!(core.len(), 4);
+    assert_eq!(core.len(), 5);
     std::fs::write(dir.join("core.yaml"), core.join("\n---\n")).unwrap();
     let output = Command::new("kubernetes-validate")
         .args(["--strict", "core.yaml"])

@@ -23,6 +23,7 @@ pub fn write_ops_kit(exe: &str, name: &str) -> std::path::PathBuf {
         "prometheus-rules.yml",
         "grafana-dashboard.json",
         "kubernetes.yaml",
+        "prometheus.yml",
     ] {
         assert!(dir.join(file).exists(), "{file} not written");
     }

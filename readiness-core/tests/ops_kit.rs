@@ -49,7 +49,7 @@ fn promtool(args: &[&str], dir: &Path) -> (bool, String) {
 fn the_rules_pass_promtool_check() {
     let dir = temp_dir("check");
     let paths = kit().write_to(&dir).unwrap();
-    assert_eq!(paths.len(), 3);
+    assert_eq!(paths.len(), 4);
     let (ok, output) = promtool(&["check", "rules", "prometheus-rules.yml"], &dir);
     assert!(ok, "{output}");
     // 5 route rules + 4 windows x 3 SLO ratios; 15 alerts; 6 SLO burn alerts.
@@ -529,9 +529,13 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
             "Service",
             "ServiceMonitor",
             "HorizontalPodAutoscaler",
-            "PodDisruptionBudget"
+            "PodDisruptionBudget",
+            "Service"
         ]
     );
+    // The headless Service the plain Prometheus configuration finds the pods by.
+    assert_eq!(docs[5]["metadata"]["name"], "orders-api-pods");
+    assert_eq!(docs[5]["spec"]["clusterIP"], "None");
     // The autoscaler: 3 to 20 pods at 70 % CPU and 80 % memory of their requests,
     // scaling down after 5 stable minutes; one pod at a time may be disrupted.
     let hpa = &docs[3]["spec"];
@@ -651,7 +655,7 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
         .filter(|(i, _)| *i != 2)
         .map(|(_, doc)| doc)
         .collect();
-    assert_eq!(core.len(), 4);
+    assert_eq!(core.len(), 5);
     std::fs::write(dir.join("core.yaml"), core.join("\n---\n")).unwrap();
     let output = Command::new("kubernetes-validate")
         .args(["--strict", "core.yaml"])
@@ -679,6 +683,28 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+}
+
+/// The plain Prometheus configuration passes `promtool check config` (which reads
+/// the rule file it names beside it), and promtool does reject a broken one.
+#[test]
+fn the_prometheus_config_passes_promtool_check() {
+    let dir = temp_dir("config");
+    kit().write_to(&dir).unwrap();
+    let config = std::fs::read_to_string(dir.join("prometheus.yml")).unwrap();
+    assert!(config.contains("job_name: orders"), "{config}");
+    assert!(config.contains("- prometheus-rules.yml"), "{config}");
+    assert!(config.contains("- orders-pods"), "{config}");
+    let (ok, output) = promtool(&["check", "config", "prometheus.yml"], &dir);
+    assert!(ok, "{output}");
+    assert!(output.contains("SUCCESS: 1 rule files found"), "{output}");
+    std::fs::write(
+        dir.join("broken.yml"),
+        config.replace("scrape_interval", "scrape_intervall"),
+    )
+    .unwrap();
+    let (ok, _) = promtool(&["check", "config", "broken.yml"], &dir);
+    assert!(!ok);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Kubernetes manifests: a Deployment whose probes, grace period and shutdown
 //! settings agree with the library, a Service, a ServiceMonitor for the Prometheus
-//! operator, a HorizontalPodAutoscaler and a PodDisruptionBudget.
+//! operator, a HorizontalPodAutoscaler, a PodDisruptionBudget, and a headless
+//! Service through which a Prometheus without the operator finds the pods.
 
 use std::time::Duration;
 
@@ -26,6 +27,14 @@ pub(super) fn object_name(service: &str) -> String {
         .collect::<String>()
         .trim_end_matches('-')
         .to_owned()
+}
+
+/// The headless Service's name: one DNS record per ready pod, for a Prometheus
+/// that finds the pods by DNS (see `scrape.rs`).
+pub(super) fn headless_name(service: &str) -> String {
+    let name = object_name(service);
+    let name: String = name.chars().take(58).collect();
+    format!("{}-pods", name.trim_end_matches('-'))
 }
 
 pub(super) fn render(kit: &OpsKit) -> String {
@@ -192,7 +201,19 @@ pub(super) fn render(kit: &OpsKit) -> String {
             "selector": { "matchLabels": labels },
         },
     });
-    let docs: Vec<String> = [deployment, service, monitor, autoscaler, budget]
+    let mut headless_metadata = metadata.clone();
+    headless_metadata["name"] = json!(headless_name(&kit.service));
+    let headless = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": headless_metadata,
+        "spec": {
+            "clusterIP": "None",
+            "selector": labels,
+            "ports": [{ "name": "http", "port": deploy.port, "targetPort": "http", "protocol": "TCP" }],
+        },
+    });
+    let docs: Vec<String> = [deployment, service, monitor, autoscaler, budget, headless]
         .iter()
         .map(|doc: &Value| serde_norway::to_string(doc).unwrap_or_default())
         .collect();

@@ -23,19 +23,24 @@
 //! let rules = kit.prometheus_rules();    // YAML for Prometheus' rule_files
 //! assert!(rules.contains("alert: OrdersHighErrorRate"));
 //! let _dashboard = kit.grafana_dashboard(); // JSON to import
-//! let _manifests = kit.kubernetes();         // Deployment, Service, ServiceMonitor, HPA, PDB
+//! let _manifests = kit.kubernetes();         // Deployment, Services, ServiceMonitor, HPA, PDB
 //! # Ok(()) }
 //! ```
 
 mod dashboard;
 mod kubernetes;
 mod rules;
+mod scrape;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::BuildError;
 use crate::metrics::names;
+
+/// The rule file's name, as written by [`OpsKit::write_to`] and loaded by the
+/// Prometheus configuration beside it.
+const RULES_FILE: &str = "prometheus-rules.yml";
 
 /// Settings of an [`OpsKit`]. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -172,14 +177,30 @@ impl OpsKit {
     }
 
     /// Kubernetes manifests (YAML): Deployment, Service, ServiceMonitor,
-    /// HorizontalPodAutoscaler and PodDisruptionBudget.
+    /// HorizontalPodAutoscaler, PodDisruptionBudget and a headless Service (one DNS
+    /// record per pod, for [`prometheus_config`](Self::prometheus_config)).
     #[must_use]
     pub fn kubernetes(&self) -> String {
         kubernetes::render(self)
     }
 
-    /// Writes `prometheus-rules.yml`, `grafana-dashboard.json` and `kubernetes.yaml`
-    /// into `dir` (made if missing); returns their paths.
+    /// A Prometheus server configuration (YAML) for a Prometheus without the
+    /// operator: each pod of the service found by DNS through the headless Service
+    /// of [`kubernetes`](Self::kubernetes), scraped on its `http` port, and the rule
+    /// file loaded from beside it.
+    ///
+    /// ```
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// let kit = readiness.ops_kit().build().unwrap();
+    /// assert!(kit.prometheus_config().contains("job_name: orders"));
+    /// ```
+    #[must_use]
+    pub fn prometheus_config(&self) -> String {
+        scrape::render(self)
+    }
+
+    /// Writes `prometheus-rules.yml`, `grafana-dashboard.json`, `kubernetes.yaml` and
+    /// `prometheus.yml` into `dir` (made if missing); returns their paths.
     ///
     /// # Errors
     ///
@@ -189,9 +210,10 @@ impl OpsKit {
         std::fs::create_dir_all(dir)?;
         let mut written = Vec::new();
         for (name, text) in [
-            ("prometheus-rules.yml", self.prometheus_rules()),
+            (RULES_FILE, self.prometheus_rules()),
             ("grafana-dashboard.json", self.grafana_dashboard()),
             ("kubernetes.yaml", self.kubernetes()),
+            ("prometheus.yml", self.prometheus_config()),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, text)?;
