@@ -126,9 +126,9 @@ impl CheckSpec {
     /// Whether the check is critical (see [`non_critical`](Self::non_critical)).
     ///
     /// ```
-    /// use readiness_core::checks;
+    /// use readiness_core::{checks, CheckOutcome};
     ///
-    /// let spec = checks::from_fn(|| async { Ok(()) }).name("cache").non_critical();
+    /// let spec = checks::from_fn("cache", || async { CheckOutcome::pass() }).non_critical();
     /// assert!(!spec.is_critical());
     /// ```
     #[must_use]
