@@ -123,12 +123,45 @@ pub fn the_kit_manifests_validate_and_match_the_service(exe: &str) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+    // The Dockerfile's HEALTHCHECK: the binary's own `healthcheck` passes while
+    // the service is ready (and fails once it is gone, below).
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    let binary = std::path::Path::new(exe)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        dockerfile.contains(&format!(
+            r#"CMD ["/usr/local/bin/{binary}", "healthcheck"]"#
+        )),
+        "{dockerfile}"
+    );
+    let port = service.addr.port().to_string();
+    let healthcheck = || {
+        Command::new(exe)
+            .arg("healthcheck")
+            .env("BIND", "127.0.0.1")
+            .env("PORT", &port)
+            .output()
+            .unwrap()
+    };
+    let passed = healthcheck();
+    assert!(
+        passed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&passed.stderr)
+    );
     let scrape_path = docs[2]["spec"]["endpoints"][0]["path"].as_str().unwrap();
     assert_eq!(service.get(scrape_path).0, 200);
     assert_eq!(service.trail, local.join("audit-trail.jsonl"));
     assert_eq!(docs[1]["spec"]["ports"][0]["targetPort"], "http");
     service.signal("TERM");
     service.wait_exit(Duration::from_secs(30));
+    assert!(
+        !healthcheck().status.success(),
+        "healthcheck passes with the service gone"
+    );
     assert!(
         !service
             .lines()

@@ -49,7 +49,7 @@ fn promtool(args: &[&str], dir: &Path) -> (bool, String) {
 fn the_rules_pass_promtool_check() {
     let dir = temp_dir("check");
     let paths = kit().write_to(&dir).unwrap();
-    assert_eq!(paths.len(), 4);
+    assert_eq!(paths.len(), 5);
     let (ok, output) = promtool(&["check", "rules", "prometheus-rules.yml"], &dir);
     assert!(ok, "{output}");
     // 5 route rules + 4 windows x 3 SLO ratios; 15 alerts; 6 SLO burn alerts.
@@ -707,6 +707,36 @@ fn the_prometheus_config_passes_promtool_check() {
     assert!(!ok);
 }
 
+/// The Dockerfile runs the binary in an image without a shell, checked by the
+/// binary's own `healthcheck` subcommand, on the kit's port.
+#[test]
+fn the_dockerfile_checks_health_with_the_binary_itself() {
+    let readiness = Readiness::builder().system_metrics(false).build().unwrap();
+    let kit = readiness
+        .ops_kit()
+        .binary("orders-api")
+        .port(9000)
+        .build()
+        .unwrap();
+    let text = kit.dockerfile();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        lines[0], "FROM gcr.io/distroless/cc-debian12:nonroot",
+        "{text}"
+    );
+    for line in [
+        "COPY orders-api /usr/local/bin/orders-api",
+        "ENV BIND=0.0.0.0 PORT=9000",
+        "EXPOSE 9000",
+        "USER 65532:65532",
+        r#"    CMD ["/usr/local/bin/orders-api", "healthcheck"]"#,
+        r#"ENTRYPOINT ["/usr/local/bin/orders-api"]"#,
+    ] {
+        assert!(lines.contains(&line), "no {line:?} in\n{text}");
+    }
+    assert!(text.contains("HEALTHCHECK --interval=10s"), "{text}");
+}
+
 #[test]
 fn bad_settings_are_errors_naming_the_field() {
     let readiness = Readiness::builder().system_metrics(false).build().unwrap();
@@ -747,6 +777,8 @@ fn bad_settings_are_errors_naming_the_field() {
         "ops.scale_down_window"
     );
     assert_eq!(field(b().max_unavailable(0)), "ops.max_unavailable");
+    assert_eq!(field(b().binary("")), "ops.binary");
+    assert_eq!(field(b().binary("bin/orders")), "ops.binary");
     let error = b().latency_budget(0.4, 1.0).build().unwrap_err();
     assert!(error.to_string().contains("bucket"), "{error}");
 }

@@ -70,6 +70,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.first().map(String::as_str) == Some("audit-verify") {
         std::process::exit(audit::verify_command(&args[1..]).await);
     }
+    // `healthcheck`: exit 0 when this service's /readyz passes, for a container's
+    // HEALTHCHECK in an image without curl.
+    if args.first().map(String::as_str) == Some("healthcheck") {
+        let bind = std::env::var("BIND").ok().and_then(|b| b.parse().ok());
+        let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok());
+        let bind = bind.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+        std::process::exit(readiness::endpoint::healthcheck(bind, port.unwrap_or(8080)));
+    }
     let store = Store::from_env()?;
     let mut builder = Readiness::builder()
         .service("axum-service", env!("CARGO_PKG_VERSION"))
@@ -260,6 +268,7 @@ fn write_ops_kit(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let kit = readiness
         .ops_kit()
+        .binary(env!("CARGO_BIN_NAME"))
         .image(concat!("axum-service:", env!("CARGO_PKG_VERSION")))
         .env("BIND", "0.0.0.0")
         .env("PORT", "8080")

@@ -22,8 +22,11 @@
 //! (repeatable) leaves a check out; `?tag=NAME` keeps only the checks with that tag.
 
 mod answer;
+mod healthcheck;
 mod report;
 mod scrape;
+
+pub use healthcheck::{healthcheck, probe_status};
 
 pub(crate) use answer::{Answers, Identity, State};
 pub(crate) use scrape::scrape;

@@ -28,6 +28,7 @@
 //! ```
 
 mod dashboard;
+mod docker;
 mod kubernetes;
 mod rules;
 mod scrape;
@@ -69,6 +70,8 @@ pub struct OpsKit {
     auth_failures: u32,
     env: Vec<(String, String)>,
     deploy: Deploy,
+    /// The binary the Dockerfile copies (default: the service's name).
+    binary: Option<String>,
 }
 
 /// What the Kubernetes manifests say.
@@ -136,6 +139,7 @@ impl OpsKit {
                 disk: 0.85,
                 auth_failures: 10,
                 env: Vec::new(),
+                binary: None,
                 deploy: Deploy {
                     image: String::new(),
                     port: 8080,
@@ -199,8 +203,23 @@ impl OpsKit {
         scrape::render(self)
     }
 
-    /// Writes `prometheus-rules.yml`, `grafana-dashboard.json`, `kubernetes.yaml` and
-    /// `prometheus.yml` into `dir` (made if missing); returns their paths.
+    /// A Dockerfile for the service's binary: a distroless image (no shell, no
+    /// curl) whose `HEALTHCHECK` runs the binary's own `healthcheck` subcommand
+    /// (see [`endpoint::healthcheck`](crate::endpoint::healthcheck)).
+    ///
+    /// ```
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// let kit = readiness.ops_kit().binary("orders-api").build().unwrap();
+    /// assert!(kit.dockerfile().contains(r#"CMD ["/usr/local/bin/orders-api", "healthcheck"]"#));
+    /// ```
+    #[must_use]
+    pub fn dockerfile(&self) -> String {
+        docker::render(self)
+    }
+
+    /// Writes `prometheus-rules.yml`, `grafana-dashboard.json`, `kubernetes.yaml`,
+    /// `prometheus.yml` and `Dockerfile` into `dir` (made if missing); returns
+    /// their paths.
     ///
     /// # Errors
     ///
@@ -214,6 +233,7 @@ impl OpsKit {
             ("grafana-dashboard.json", self.grafana_dashboard()),
             ("kubernetes.yaml", self.kubernetes()),
             ("prometheus.yml", self.prometheus_config()),
+            ("Dockerfile", self.dockerfile()),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, text)?;
@@ -399,6 +419,14 @@ impl OpsKitBuilder {
         self
     }
 
+    /// The service's binary, as the Dockerfile copies and runs it (default: the
+    /// service's name); it must answer `healthcheck` (see
+    /// [`endpoint::healthcheck`](crate::endpoint::healthcheck)).
+    pub fn binary(mut self, name: impl Into<String>) -> Self {
+        self.kit.binary = Some(name.into());
+        self
+    }
+
     /// Kubernetes namespace of the manifests (default: none, kubectl's current).
     pub fn kubernetes_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.kit.deploy.k8s_namespace = Some(namespace.into());
@@ -556,6 +584,15 @@ impl OpsKitBuilder {
                 "ops.max_unavailable",
                 "must be at least 1, or no node could ever be drained",
             ));
+        }
+        if let Some(binary) = &kit.binary {
+            let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+            if binary.is_empty() || !binary.chars().all(plain) {
+                return Err(BuildError::new(
+                    "ops.binary",
+                    "must be a plain file name (letters, digits, `-`, `_`, `.`)",
+                ));
+            }
         }
         if kit.deploy.image.is_empty() {
             kit.deploy.image = format!("{}:latest", kit.service);
