@@ -24,6 +24,7 @@ pub fn write_ops_kit(exe: &str, name: &str) -> std::path::PathBuf {
         "grafana-dashboard.json",
         "kubernetes.yaml",
         "prometheus.yml",
+        "alertmanager.yml",
         "Dockerfile",
     ] {
         assert!(dir.join(file).exists(), "{file} not written");

@@ -49,7 +49,7 @@ fn promtool(args: &[&str], dir: &Path) -> (bool, String) {
 fn the_rules_pass_promtool_check() {
     let dir = temp_dir("check");
     let paths = kit().write_to(&dir).unwrap();
-    assert_eq!(paths.len(), 5);
+    assert_eq!(paths.len(), 6);
     let (ok, output) = promtool(&["check", "rules", "prometheus-rules.yml"], &dir);
     assert!(ok, "{output}");
     // 5 route rules + 4 windows x 3 SLO ratios; 15 alerts; 6 SLO burn alerts.
@@ -707,6 +707,76 @@ fn the_prometheus_config_passes_promtool_check() {
     assert!(!ok);
 }
 
+fn amtool(args: &[&str], dir: &Path) -> (bool, String) {
+    let output = Command::new("amtool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("amtool not found: install Debian's `prometheus-alertmanager` package (`bash .ci/test` does)");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// The Alertmanager file passes `amtool check-config`, each severity reaches its
+/// receiver (amtool's own routing), and amtool does reject a broken file.
+#[test]
+fn the_alertmanager_config_routes_each_severity_to_its_receiver() {
+    let dir = temp_dir("alertmanager");
+    let readiness = Readiness::builder().system_metrics(false).build().unwrap();
+    readiness
+        .ops_kit()
+        .alert_webhooks(
+            "https://pager.example.com/hook",
+            "https://chat.example.com/hook",
+            "https://tickets.example.com/hook",
+        )
+        .build()
+        .unwrap()
+        .write_to(&dir)
+        .unwrap();
+    let config = std::fs::read_to_string(dir.join("alertmanager.yml")).unwrap();
+    let (ok, output) = amtool(&["check-config", "alertmanager.yml"], &dir);
+    assert!(ok, "{output}");
+    assert!(output.contains("3 receivers"), "{output}");
+    assert!(output.contains("1 inhibit rules"), "{output}");
+    for (labels, receiver) in [
+        (&["severity=critical", "alertname=OrdersDown"][..], "pager"),
+        (&["severity=warning", "alertname=OrdersHighCpu"][..], "chat"),
+        (
+            &["severity=info", "alertname=OrdersSlowAudit"][..],
+            "low-priority",
+        ),
+        (&["alertname=Other"][..], "low-priority"),
+    ] {
+        let mut args = vec!["config", "routes", "test", "--config.file=alertmanager.yml"];
+        args.extend_from_slice(labels);
+        let (ok, output) = amtool(&args, &dir);
+        assert!(ok, "{labels:?}: {output}");
+        assert_eq!(
+            output.lines().next().unwrap_or_default().trim(),
+            receiver,
+            "{labels:?}: {output}"
+        );
+    }
+    assert!(
+        config.contains("https://pager.example.com/hook"),
+        "{config}"
+    );
+    std::fs::write(
+        dir.join("broken.yml"),
+        config.replace("receiver: pager", "receiver: pagr"),
+    )
+    .unwrap();
+    let (ok, _) = amtool(&["check-config", "broken.yml"], &dir);
+    assert!(!ok, "a route to an unknown receiver is rejected");
+}
+
 /// The Dockerfile runs the binary in an image without a shell, checked by the
 /// binary's own `healthcheck` subcommand, on the kit's port.
 #[test]
@@ -778,6 +848,14 @@ fn bad_settings_are_errors_naming_the_field() {
     );
     assert_eq!(field(b().max_unavailable(0)), "ops.max_unavailable");
     assert_eq!(field(b().binary("")), "ops.binary");
+    assert_eq!(
+        field(b().alert_webhooks("ftp://pager", "https://chat", "https://info")),
+        "ops.alert_webhooks.critical"
+    );
+    assert_eq!(
+        field(b().alert_webhooks("https://pager", "https://chat", "not a url")),
+        "ops.alert_webhooks.info"
+    );
     assert_eq!(field(b().binary("bin/orders")), "ops.binary");
     let error = b().latency_budget(0.4, 1.0).build().unwrap_err();
     assert!(error.to_string().contains("bucket"), "{error}");

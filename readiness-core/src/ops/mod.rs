@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod alertmanager;
 mod dashboard;
 mod docker;
 mod kubernetes;
@@ -72,6 +73,8 @@ pub struct OpsKit {
     deploy: Deploy,
     /// The binary the Dockerfile copies (default: the service's name).
     binary: Option<String>,
+    /// Alertmanager's webhooks for critical, warning and info alerts.
+    webhooks: [String; 3],
 }
 
 /// What the Kubernetes manifests say.
@@ -140,6 +143,8 @@ impl OpsKit {
                 auth_failures: 10,
                 env: Vec::new(),
                 binary: None,
+                webhooks: ["critical", "warning", "info"]
+                    .map(|severity| format!("http://alert-receiver.invalid/{severity}")),
                 deploy: Deploy {
                     image: String::new(),
                     port: 8080,
@@ -217,9 +222,24 @@ impl OpsKit {
         docker::render(self)
     }
 
+    /// Alertmanager's configuration (YAML): critical alerts to a paging receiver,
+    /// warnings to a chat, info to a low-priority one (the webhooks of
+    /// [`alert_webhooks`](OpsKitBuilder::alert_webhooks)), and warnings held back
+    /// while a critical alert of the same job and instance fires.
+    ///
+    /// ```
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// let kit = readiness.ops_kit().build().unwrap();
+    /// assert!(kit.alertmanager_config().contains("receiver: pager"));
+    /// ```
+    #[must_use]
+    pub fn alertmanager_config(&self) -> String {
+        alertmanager::render(self)
+    }
+
     /// Writes `prometheus-rules.yml`, `grafana-dashboard.json`, `kubernetes.yaml`,
-    /// `prometheus.yml` and `Dockerfile` into `dir` (made if missing); returns
-    /// their paths.
+    /// `prometheus.yml`, `alertmanager.yml` and `Dockerfile` into `dir` (made if
+    /// missing); returns their paths.
     ///
     /// # Errors
     ///
@@ -233,6 +253,7 @@ impl OpsKit {
             ("grafana-dashboard.json", self.grafana_dashboard()),
             ("kubernetes.yaml", self.kubernetes()),
             ("prometheus.yml", self.prometheus_config()),
+            ("alertmanager.yml", self.alertmanager_config()),
             ("Dockerfile", self.dockerfile()),
         ] {
             let path = dir.join(name);
@@ -419,6 +440,18 @@ impl OpsKitBuilder {
         self
     }
 
+    /// The webhooks Alertmanager sends `critical`, `warning` and `info` alerts to
+    /// (default: placeholders under `alert-receiver.invalid`, to replace).
+    pub fn alert_webhooks(
+        mut self,
+        critical: impl Into<String>,
+        warning: impl Into<String>,
+        info: impl Into<String>,
+    ) -> Self {
+        self.kit.webhooks = [critical.into(), warning.into(), info.into()];
+        self
+    }
+
     /// The service's binary, as the Dockerfile copies and runs it (default: the
     /// service's name); it must answer `healthcheck` (see
     /// [`endpoint::healthcheck`](crate::endpoint::healthcheck)).
@@ -584,6 +617,15 @@ impl OpsKitBuilder {
                 "ops.max_unavailable",
                 "must be at least 1, or no node could ever be drained",
             ));
+        }
+        for (url, severity) in kit.webhooks.iter().zip(["critical", "warning", "info"]) {
+            let scheme = url.starts_with("http://") || url.starts_with("https://");
+            if !scheme || url.contains(char::is_whitespace) {
+                return Err(BuildError::new(
+                    format!("ops.alert_webhooks.{severity}"),
+                    format!("must be an http(s) URL, got {url:?}"),
+                ));
+            }
         }
         if let Some(binary) = &kit.binary {
             let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
