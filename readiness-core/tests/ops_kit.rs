@@ -29,12 +29,15 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn promtool(args: &[&str], dir: &Path) -> (bool, String) {
-    let output = Command::new("promtool")
+/// Runs a checking tool in `dir`: whether it succeeded, and all it said.
+fn run_tool(tool: &str, package: &str, args: &[&str], dir: &Path) -> (bool, String) {
+    let output = Command::new(tool)
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("promtool not found: install Debian's `prometheus` package (`bash .ci/test` does)");
+        .unwrap_or_else(|_| {
+            panic!("{tool} not found: install Debian's `{package}` package (`bash .ci/test` does)")
+        });
     (
         output.status.success(),
         format!(
@@ -43,6 +46,10 @@ fn promtool(args: &[&str], dir: &Path) -> (bool, String) {
             String::from_utf8_lossy(&output.stderr)
         ),
     )
+}
+
+fn promtool(args: &[&str], dir: &Path) -> (bool, String) {
+    run_tool("promtool", "prometheus", args, dir)
 }
 
 #[test]
@@ -708,19 +715,7 @@ fn the_prometheus_config_passes_promtool_check() {
 }
 
 fn amtool(args: &[&str], dir: &Path) -> (bool, String) {
-    let output = Command::new("amtool")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("amtool not found: install Debian's `prometheus-alertmanager` package (`bash .ci/test` does)");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    run_tool("amtool", "prometheus-alertmanager", args, dir)
 }
 
 /// The Alertmanager file passes `amtool check-config`, each severity reaches its
