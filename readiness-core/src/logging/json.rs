@@ -232,6 +232,7 @@ fn needs_escape(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{is_reserved, json_key, json_str, needs_escape, RESERVED_KEYS};
+    use proptest::prelude::*;
 
     #[test]
     fn keys_are_plain_escaped_or_renamed() {
@@ -258,7 +259,6 @@ mod tests {
             assert!(!is_reserved(other), "{other}");
         }
     }
-    use proptest::prelude::*;
 
     proptest! {
         /// The word-at-a-time test says what a byte-by-byte scan says, and a value

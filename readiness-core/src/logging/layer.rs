@@ -4,16 +4,14 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{Extensions, LookupSpan, SpanRef};
 use tracing_subscriber::Layer;
 
 use super::class::{Category, DataClass};
-use smallvec::SmallVec;
-use tracing_subscriber::registry::{Extensions, SpanRef};
-
 use super::fields::{Collect, Fields};
 use super::line::Line;
 use super::redact::Redactor;

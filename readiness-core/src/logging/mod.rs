@@ -170,7 +170,7 @@ impl LogSettings {
                 ("system", Category::System),
                 ("readiness::audit", Category::Audit),
                 ("readiness::security", Category::Security),
-                ("readiness::access", Category::Performance),
+                (crate::metrics::names::ACCESS_TARGET, Category::Performance),
                 ("readiness", Category::System),
             ]
             .into_iter()

@@ -16,13 +16,11 @@ use tracing::Metadata;
 
 use super::fields::Fields;
 use super::redact::{Redactor, Rule};
+use crate::metrics::names::{ACCESS_TARGET, REQUEST_TARGET};
 
-/// The target of the request span.
-pub(crate) const REQUEST_TARGET: &str = "readiness::request";
-/// The target of the access line.
-pub(crate) const ACCESS_TARGET: &str = "readiness::access";
-/// The access line's message.
-pub(crate) const ACCESS_MESSAGE: &str = "request finished";
+/// The access line's message, as the observation's event writes it (the typed and
+/// the visited lines are compared in `adapter-tests/tests/access_log.rs`).
+const ACCESS_MESSAGE: &str = "request finished";
 
 /// The request span's field names.
 const SPAN_FIELDS: [&str; 4] = ["method", "route", "path", "user_agent"];

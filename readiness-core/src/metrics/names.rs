@@ -1,5 +1,7 @@
 //! Every metric and label name, in one place: OpenTelemetry's HTTP semantic
-//! conventions in Prometheus form, and the library's own families.
+//! conventions in Prometheus form, and the library's own families; and the
+//! `tracing` targets of each request's span and access line, which the log and
+//! OpenTelemetry layers recognise.
 
 /// Histogram of server request durations, in seconds.
 pub const HTTP_SERVER_REQUEST_DURATION: &str = "http_server_request_duration_seconds";
@@ -105,3 +107,8 @@ pub const REASON: &str = "reason";
 
 /// Counter of audit trail records, by `result`: `written`, `dropped`, `failed`.
 pub const AUDIT_RECORDS: &str = "audit_records_total";
+
+/// `tracing` target of each request's span (see [`crate::observe`]).
+pub const REQUEST_TARGET: &str = "readiness::request";
+/// `tracing` target of each request's access line.
+pub const ACCESS_TARGET: &str = "readiness::access";

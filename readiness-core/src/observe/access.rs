@@ -2,45 +2,21 @@
 //! trace) side of an observation.
 
 use super::head::{RequestHead, RequestHeader};
-
-// The targets and message our log layer recognises (`logging::request`); the macros
-// below need them as literals.
-#[cfg(feature = "logging")]
-const _: () = {
-    use crate::logging::request::{ACCESS_MESSAGE, ACCESS_TARGET, REQUEST_TARGET};
-    assert!(same(REQUEST_TARGET, "readiness::request"));
-    assert!(same(ACCESS_TARGET, "readiness::access"));
-    assert!(same(ACCESS_MESSAGE, "request finished"));
-};
-
-#[cfg(feature = "logging")]
-const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
+use crate::metrics::names::{ACCESS_TARGET, REQUEST_TARGET};
 use crate::metrics::Finished;
 use crate::request_id::RequestId;
 
 /// Opens the request's span (target `readiness::request`), its fields named as
 /// OpenTelemetry's HTTP conventions name them: `request_id`, `http.request.method`
 /// (`_OTHER` for a method not known), `http.route` when known, `url.path` (without
-/// the query), `user_agent.original`, and with the `otel` feature the connection's
-/// `url.scheme`, `network.protocol.version` and `client.address` when known. Our log layer writes the first ones as `method` (as sent), `route`,
-/// `path` and `user_agent`, and leaves the connection's out. With an OpenTelemetry
-/// layer in the subscriber it is the server span: named `{method} {route}`, kind
-/// server, its fields its attributes and `server.address`, with the caller's trace
-/// as its parent (`otel.*` fields steer tracing-opentelemetry and are not logged). The
-/// flag says whether it is traced so (`false` without the `otel` feature).
+/// the query), `user_agent.original`, and the connection's `url.scheme`,
+/// `network.protocol.version` and `client.address` when known. Our log layer writes
+/// the first ones as `method` (as sent), `route`, `path` and `user_agent`, and
+/// leaves the connection's out. With an OpenTelemetry layer in the subscriber it is
+/// the server span: named `{method} {route}`, kind server, its fields its attributes
+/// and `server.address`, with the caller's trace as its parent (`otel.*` fields
+/// steer tracing-opentelemetry and are not logged). The flag says whether it is
+/// traced so (`false` without the `otel` feature).
 pub(super) fn open_span(
     id: &RequestId,
     head: &RequestHead<'_>,
@@ -55,35 +31,26 @@ pub(super) fn open_span(
     // The same values, typed, for our log layer (see `logging::request`).
     #[cfg(feature = "logging")]
     let _parked = crate::logging::request::ParkedSpan::new(id, method, route, path, user_agent);
+    let span = tracing::info_span!(
+        target: REQUEST_TARGET,
+        "request",
+        request_id = id,
+        "http.request.method" = method_label,
+        "http.route" = route,
+        "url.path" = path,
+        "user_agent.original" = user_agent,
+        "url.scheme" = head.scheme,
+        "network.protocol.version" = head.version,
+        "client.address" = head.client.map(tracing::field::display),
+        "otel.kind" = "server",
+    );
     #[cfg(not(feature = "otel"))]
     {
-        let span = tracing::info_span!(
-            target: "readiness::request",
-            "request",
-            request_id = id,
-            "http.request.method" = method_label,
-            "http.route" = route,
-            "url.path" = path,
-            "user_agent.original" = user_agent,
-        );
         (span, false)
     }
     #[cfg(feature = "otel")]
     {
         use crate::telemetry::server_span as otel;
-        let span = tracing::info_span!(
-            target: "readiness::request",
-            "request",
-            request_id = id,
-            "http.request.method" = method_label,
-            "http.route" = route,
-            "url.path" = path,
-            "user_agent.original" = user_agent,
-            "url.scheme" = head.scheme,
-            "network.protocol.version" = head.version,
-            "client.address" = head.client.map(tracing::field::display),
-            "otel.kind" = "server",
-        );
         // Without an OpenTelemetry layer nothing more is built for the trace side.
         if !otel::traced(&span) {
             return (span, false);
@@ -144,7 +111,7 @@ pub(super) fn finished(span: &tracing::Span, traced: bool, finished: &Finished) 
     });
     if status >= 500 {
         tracing::warn!(
-            target: "readiness::access",
+            target: ACCESS_TARGET,
             parent: span,
             status,
             duration_ms,
@@ -154,7 +121,7 @@ pub(super) fn finished(span: &tracing::Span, traced: bool, finished: &Finished) 
         );
     } else {
         tracing::info!(
-            target: "readiness::access",
+            target: ACCESS_TARGET,
             parent: span,
             status,
             duration_ms,

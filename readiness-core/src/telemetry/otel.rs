@@ -256,7 +256,7 @@ pub type OtelLayer<S> =
 
 /// Everything but the access line.
 fn not_the_access_line(metadata: &Metadata<'_>) -> bool {
-    !(metadata.is_event() && metadata.target() == "readiness::access")
+    !(metadata.is_event() && metadata.target() == names::ACCESS_TARGET)
 }
 
 fn register_metrics(
