@@ -13,6 +13,7 @@
 #   profile for callgrind_annotate
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/load/lib.sh
 WARM=${WARM:-2000}
 COUNT=${COUNT:-20000}
 PORT=${PORT:-18090}
@@ -26,30 +27,7 @@ work=$(mktemp -d)
 taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
 sink_pid=$!
 trap 'kill $sink_pid 2>/dev/null || true' EXIT
-cat >"$work/count.lua" <<'LUA'
--- Stops after LIMIT answers and says so in a file (wrk runs on to its -d otherwise).
-local limit = tonumber(os.getenv("LIMIT"))
-local answered = 0
-response = function()
-  answered = answered + 1
-  if answered == limit then
-    local done = io.open(os.getenv("DONE"), "w")
-    done:close()
-    wrk.thread:stop()
-  end
-end
-LUA
-
-requests() {
-    local done="$work/done"
-    rm -f "$done"
-    LIMIT=$1 DONE=$done taskset -c 1 wrk -t1 -c1 -d3600s -s "$work/count.lua" \
-        "http://127.0.0.1:$PORT/hello/world" >/dev/null 2>&1 &
-    local wrk_pid=$!
-    while [ ! -e "$done" ] && kill -0 "$wrk_pid" 2>/dev/null; do sleep 0.1; done
-    kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
-}
-
+wait_port "$SINK_PORT"
 instructions() { # the total of the newest dump file of this run
     local file
     file=$(ls -t "$work"/callgrind.out.* | head -n1)
@@ -59,17 +37,13 @@ instructions() { # the total of the newest dump file of this run
 declare -A per_request
 for variant in "${variants[@]}"; do
     rm -f "$work"/callgrind.out.*
-    endpoint=http://127.0.0.1:$SINK_PORT
-    OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out.%p" \
-        "$server" "$variant" "$PORT" >/dev/null 2>&1 &
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT taskset -c 0 valgrind --tool=callgrind \
+        --callgrind-out-file="$work/callgrind.out.%p" "$server" "$variant" "$PORT" >/dev/null 2>&1 &
     pid=$!
-    for _ in $(seq 1 600); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-        sleep 0.1
-    done
-    requests "$WARM"
+    wait_port "$PORT" 1200 # a minute: valgrind starts slowly
+    requests "$WARM" 1 "http://127.0.0.1:$PORT/hello/world"
     callgrind_control -z "$pid" >/dev/null
-    requests "$COUNT"
+    requests "$COUNT" 1 "http://127.0.0.1:$PORT/hello/world"
     callgrind_control -d "$pid" >/dev/null
     sleep 0.5
     total=$(instructions)

@@ -10,6 +10,7 @@
 #   bash benches/load/otel.sh            # ROUNDS=3 DURATION=10
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/load/lib.sh
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 PORT=${PORT:-18080}
@@ -21,14 +22,6 @@ cargo build --release --locked -q -p readiness-benches --features load --bin loa
 server=target/release/load-server
 results=$(mktemp)
 
-wait_port() {
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "nothing listens on $1" >&2
-    exit 1
-}
 taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
 sink_pid=$!
 taskset -c 1 "$server" otlp-hung "$HUNG_PORT" >/dev/null 2>&1 &

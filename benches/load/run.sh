@@ -15,6 +15,7 @@
 #   VARIANTS="axum-bare axum-readiness" SCAN=0 bash benches/load/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/load/lib.sh
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 SCAN=${SCAN:-100000}
@@ -30,50 +31,13 @@ SINK_PORT=${SINK_PORT:-18322}
 taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
 sink_pid=$!
 trap 'kill $sink_pid 2>/dev/null || true' EXIT
+wait_port "$SINK_PORT"
 results=$(mktemp)
-count_lua=$(mktemp --suffix=.lua)
-cat >"$count_lua" <<'LUA'
--- Stops after LIMIT answers and says so in a file (wrk runs on to its -d otherwise).
-local limit = tonumber(os.getenv("LIMIT"))
-local answered = 0
-response = function()
-  answered = answered + 1
-  if answered == limit then
-    local done = io.open(os.getenv("DONE"), "w")
-    done:close()
-    wrk.thread:stop()
-  end
-end
-LUA
-scan_lua=$(mktemp --suffix=.lua)
-cat >"$scan_lua" <<'LUA'
--- Random paths; after SCAN answers the single wrk thread stops and says so in a
--- file (wrk itself runs on to its -d), which the script waits for.
-local limit = tonumber(os.getenv("SCAN"))
-local sent, answered = 0, 0
-request = function()
-  sent = sent + 1
-  return wrk.format("GET", "/scan/" .. sent .. "/" .. math.random(1, 1000000000))
-end
-response = function()
-  answered = answered + 1
-  if answered == limit then
-    local done = io.open(os.getenv("SCAN_DONE"), "w")
-    done:close()
-    wrk.thread:stop()
-  end
-end
-LUA
 start() {
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT taskset -c 0 "$server" "$1" "$PORT" \
         >/dev/null 2>&1 &
     pid=$!
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "load-server $1 did not start" >&2
-    exit 1
+    wait_port "$PORT"
 }
 stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
 
@@ -90,25 +54,14 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-# LIMIT requests on 64 connections, then back.
-requests() {
-    local done_file
-    done_file=$(mktemp -u)
-    LIMIT=$1 DONE=$done_file taskset -c 1 wrk -t1 -c64 -d3600s -s "$count_lua" \
-        "http://127.0.0.1:$PORT/hello/world" >/dev/null 2>&1 &
-    local wrk_pid=$!
-    while [ ! -e "$done_file" ] && kill -0 "$wrk_pid" 2>/dev/null; do sleep 0.2; done
-    kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
-    rm -f "$done_file"
-}
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
 
 memory=$(mktemp)
 for variant in $([ "$MEMORY" -gt 100000 ] && echo "${variants[@]}"); do
     start "$variant"
-    requests 100000
+    requests 100000 64 "http://127.0.0.1:$PORT/hello/world"
     early=$(rss_kib)
-    requests $((MEMORY - 100000))
+    requests $((MEMORY - 100000)) 64 "http://127.0.0.1:$PORT/hello/world"
     late=$(rss_kib)
     echo "$variant $early $late" >>"$memory"
     echo "$variant: RSS $early KiB after 100000 requests, $late KiB after $MEMORY" >&2
@@ -119,13 +72,7 @@ scan=$(mktemp)
 for variant in $([ "$SCAN" -gt 0 ] && echo axum-readiness axum-prometheus actix-readiness actix-web-prom); do
     start "$variant"
     # SCAN requests to random paths, then what the scrape has grown to.
-    done_file=$(mktemp -u)
-    SCAN=$SCAN SCAN_DONE=$done_file taskset -c 1 wrk -t1 -c16 -d900s -s "$scan_lua" \
-        "http://127.0.0.1:$PORT" >/dev/null 2>&1 &
-    wrk_pid=$!
-    while [ ! -e "$done_file" ] && kill -0 "$wrk_pid" 2>/dev/null; do sleep 0.2; done
-    kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
-    rm -f "$done_file"
+    requests "$SCAN" 16 "http://127.0.0.1:$PORT" benches/load/scan.lua
     seen=$SCAN
     metrics=$(curl -s "http://127.0.0.1:$PORT/metrics")
     series=$(grep -vc '^#' <<<"$metrics" || true)
@@ -169,4 +116,4 @@ for line in open(sys.argv[2]):
     variant, seen, series, size = line.split()
     print(f"| {variant} | {int(float(seen)):,} | {int(series):,} | {int(size):,} |")
 PY
-rm -f "$results" "$scan" "$scan_lua" "$count_lua" "$memory"
+rm -f "$results" "$scan" "$memory"

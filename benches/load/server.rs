@@ -84,15 +84,7 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
             }
             "axum-tracelayer" => {
                 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-                use tracing_subscriber::layer::SubscriberExt as _;
-                use tracing_subscriber::Layer as _;
-                let subscriber = tracing_subscriber::registry().with(
-                    tracing_subscriber::fmt::layer()
-                        .json()
-                        .with_writer(std::io::stdout)
-                        .with_filter(tracing::level_filters::LevelFilter::INFO),
-                );
-                tracing::subscriber::set_global_default(subscriber)?;
+                install_json_lines(tracing_subscriber::fmt::format::FmtSpan::NONE)?;
                 router.layer(
                     TraceLayer::new_for_http()
                         .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
@@ -130,6 +122,17 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
     async fn hello(name: web::Path<String>) -> HttpResponse {
         HttpResponse::Ok().body(format!("Hello, {name}!"))
     }
+    // One worker, no signal handling (the bench kills the process), on `addr`.
+    macro_rules! serve {
+        ($app:expr) => {
+            HttpServer::new($app)
+                .workers(1)
+                .disable_signals()
+                .bind(addr)?
+                .run()
+                .await?
+        };
+    }
     let variant = variant.to_owned();
     actix_web::rt::System::new().block_on(async move {
         println!("{variant} listening on {addr}");
@@ -146,65 +149,36 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
                 if logging {
                     install_log_layer(&readiness, &variant)?;
                 }
-                HttpServer::new(move || {
+                serve!(move || {
                     App::new()
                         .wrap(readiness_actix::Observe::new(&readiness))
                         .route("/hello/{name}", web::get().to(hello))
                         .configure(readiness_actix::configure(&readiness))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(addr)?
-                .run()
-                .await?;
+                });
             }
             "actix-tracing-actix-web" => {
                 // As its README sets it up: the logger middleware and a JSON
                 // subscriber; the span's close is the line (with its fields).
-                use tracing_subscriber::layer::SubscriberExt as _;
-                use tracing_subscriber::Layer as _;
-                let subscriber = tracing_subscriber::registry().with(
-                    tracing_subscriber::fmt::layer()
-                        .json()
-                        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-                        .with_writer(std::io::stdout)
-                        .with_filter(tracing::level_filters::LevelFilter::INFO),
-                );
-                tracing::subscriber::set_global_default(subscriber)?;
-                HttpServer::new(|| {
+                install_json_lines(tracing_subscriber::fmt::format::FmtSpan::CLOSE)?;
+                serve!(|| {
                     App::new()
                         .wrap(tracing_actix_web::TracingLogger::default())
                         .route("/hello/{name}", web::get().to(hello))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(addr)?
-                .run()
-                .await?;
+                });
             }
             "actix-web-prom" => {
                 let prom = actix_web_prom::PrometheusMetricsBuilder::new("api")
                     .endpoint("/metrics")
                     .build()
                     .map_err(|e| e.to_string())?;
-                HttpServer::new(move || {
+                serve!(move || {
                     App::new()
                         .wrap(prom.clone())
                         .route("/hello/{name}", web::get().to(hello))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(addr)?
-                .run()
-                .await?;
+                });
             }
             _ => {
-                HttpServer::new(|| App::new().route("/hello/{name}", web::get().to(hello)))
-                    .workers(1)
-                    .disable_signals()
-                    .bind(addr)?
-                    .run()
-                    .await?;
+                serve!(|| App::new().route("/hello/{name}", web::get().to(hello)));
             }
         }
         Ok::<(), Box<dyn std::error::Error>>(())
@@ -238,6 +212,24 @@ fn install_log_layer(
         None
     };
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(otel).with(layer))?;
+    Ok(())
+}
+
+/// `tracing-subscriber`'s JSON lines at INFO to stdout, as the log peers' READMEs set
+/// them up; `spans` says which span events are lines too.
+fn install_json_lines(
+    spans: tracing_subscriber::fmt::format::FmtSpan,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::Layer as _;
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_span_events(spans)
+            .with_writer(std::io::stdout)
+            .with_filter(tracing::level_filters::LevelFilter::INFO),
+    );
+    tracing::subscriber::set_global_default(subscriber)?;
     Ok(())
 }
 

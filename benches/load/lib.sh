@@ -1,0 +1,24 @@
+# Shared by the load scripts (sourced from the repository's root).
+
+# Waits until something listens on port $1, trying $2 times (default 100) every 0.05 s.
+wait_port() {
+    for _ in $(seq 1 "${2:-100}"); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on $1" >&2
+    exit 1
+}
+
+# Sends exactly $1 requests on $2 connections to the URL $3 (with the wrk script $4,
+# default count.lua) from core 1, then comes back.
+requests() {
+    local done_file wrk_pid
+    done_file=$(mktemp -u)
+    LIMIT=$1 DONE=$done_file taskset -c 1 wrk -t1 -c"$2" -d3600s -s "${4:-benches/load/count.lua}" \
+        "$3" >/dev/null 2>&1 &
+    wrk_pid=$!
+    while [ ! -e "$done_file" ] && kill -0 "$wrk_pid" 2>/dev/null; do sleep 0.1; done
+    kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
+    rm -f "$done_file"
+}
