@@ -107,6 +107,36 @@ pub const REASON: &str = "reason";
 
 /// Counter of audit trail records, by `result`: `written`, `dropped`, `failed`.
 pub const AUDIT_RECORDS: &str = "audit_records_total";
+/// Gauge: 1 while the audit trail re-verifies from its last verified checkpoint to
+/// its tail, 0 once it does not (a record changed, removed or out of order).
+pub const AUDIT_TRAIL_INTEGRITY: &str = "audit_trail_integrity_status";
+/// Counter of audit trail records the live integrity check has re-verified.
+pub const AUDIT_TRAIL_VERIFIED: &str = "audit_trail_verified_records_total";
+
+/// Histogram of background job (operation) run durations, seconds, by `operation`.
+pub const JOB_DURATION: &str = "job_duration_seconds";
+/// Counter of background job runs, by `operation` and `outcome`.
+pub const JOB_RUNS: &str = "job_runs_total";
+/// Gauge of work items waiting in a job's queue, by `operation`.
+pub const JOB_QUEUE_DEPTH: &str = "job_queue_depth";
+/// Label: a background job's (operation's) name. Not `job`, which is Prometheus'
+/// own target label.
+pub const OPERATION: &str = "operation";
+/// Label: how a job run ended, `success` or `failure`.
+pub const OUTCOME: &str = "outcome";
+
+/// Gauge of a database pool's connections, by `pool` and `state` (`idle`, `used`);
+/// OpenTelemetry's `db.client.connection.count`.
+pub const DB_CLIENT_CONNECTION_COUNT: &str = "db_client_connection_count";
+/// Gauge of a database pool's maximum connections, by `pool`.
+pub const DB_CLIENT_CONNECTION_MAX: &str = "db_client_connection_max";
+/// Histogram of the time taken to obtain a connection from a pool, seconds, by
+/// `pool`; OpenTelemetry's `db.client.connection.wait_time`.
+pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = "db_client_connection_wait_time_seconds";
+/// Label: a database pool's name.
+pub const POOL: &str = "pool";
+/// Label: a pooled connection's state, `idle` or `used`.
+pub const STATE: &str = "state";
 
 /// `tracing` target of each request's span (see [`crate::observe`]).
 pub const REQUEST_TARGET: &str = "readiness::request";
