@@ -5,11 +5,12 @@
 //! errors naming the field.
 #![cfg(feature = "ops-kit")]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use readiness_core::ops::OpsKit;
+use readiness_core::ops::{Alert, Level, OpsKit, Tier};
 use readiness_core::Readiness;
 use serde_json::{json, Value};
 
@@ -59,8 +60,9 @@ fn the_rules_pass_promtool_check() {
     assert_eq!(paths.len(), 6);
     let (ok, output) = promtool(&["check", "rules", "prometheus-rules.yml"], &dir);
     assert!(ok, "{output}");
-    // 5 route rules + 4 windows x 3 SLO ratios; 15 alerts; 6 SLO burn alerts.
-    assert!(output.contains("SUCCESS: 38 rules found"), "{output}");
+    // Recording: 5 per route, 4xx ratio, 4 per version, 3 job percentiles, 4
+    // windows x 3 SLO ratios; 35 alert tiers; 6 SLO burn alerts.
+    assert!(output.contains("SUCCESS: 66 rules found"), "{output}");
 
     // And promtool does reject a broken file, so the check above means something.
     std::fs::write(
@@ -72,15 +74,16 @@ fn the_rules_pass_promtool_check() {
     assert!(!ok);
 }
 
-/// The alerts of the generated file, by name: their annotations (promtool
-/// compares them too).
-fn annotations(rules: &str) -> serde_json::Map<String, Value> {
+/// The alerts of the generated file, by name and severity: their annotations
+/// (promtool compares them too).
+fn annotations(rules: &str) -> BTreeMap<(String, String), Value> {
     let file: Value = serde_norway::from_str(rules).unwrap();
-    let mut out = serde_json::Map::new();
+    let mut out = BTreeMap::new();
     for group in file["groups"].as_array().unwrap() {
         for rule in group["rules"].as_array().unwrap() {
             if let Some(name) = rule["alert"].as_str() {
-                out.insert(name.to_owned(), rule["annotations"].clone());
+                let severity = rule["labels"]["severity"].as_str().unwrap().to_owned();
+                out.insert((name.to_owned(), severity), rule["annotations"].clone());
             }
         }
     }
@@ -90,8 +93,12 @@ fn annotations(rules: &str) -> serde_json::Map<String, Value> {
 const COUNT: &str = "http_server_request_duration_seconds_count";
 const BUCKET: &str = "http_server_request_duration_seconds_bucket";
 
+/// A series of job `orders`, on instance `pod-a:8080` unless `labels` name one.
 fn series(name: &str, labels: &[(&str, &str)], values: &str) -> Value {
-    let mut all = vec![("job", "orders"), ("instance", "pod-a:8080")];
+    let mut all = vec![("job", "orders")];
+    if !labels.iter().any(|(k, _)| *k == "instance") {
+        all.push(("instance", "pod-a:8080"));
+    }
     all.extend_from_slice(labels);
     let labels: Vec<String> = all.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     json!({ "series": format!("{name}{{{}}}", labels.join(", ")), "values": values })
@@ -99,9 +106,14 @@ fn series(name: &str, labels: &[(&str, &str)], values: &str) -> Value {
 
 /// Requests of `method` answered `status`, `per_minute` of them.
 fn requests(method: &str, status: &str, per_minute: u32) -> Value {
+    requests_on("pod-a:8080", method, status, per_minute)
+}
+
+fn requests_on(instance: &str, method: &str, status: &str, per_minute: u32) -> Value {
     series(
         COUNT,
         &[
+            ("instance", instance),
             ("http_route", "/items"),
             ("http_request_method", method),
             ("http_response_status_code", status),
@@ -110,52 +122,78 @@ fn requests(method: &str, status: &str, per_minute: u32) -> Value {
     )
 }
 
-/// A duration histogram of `method` with `per_minute` requests, all of them in
-/// the bucket above `fast_le` when `slow`, else all within it.
-fn latency(method: &str, fast_le: &str, slow_le: &str, slow: bool) -> Vec<Value> {
-    let labels = |le: &'static str| {
-        vec![
-            ("http_route", "/items"),
-            ("http_request_method", method),
-            ("http_response_status_code", "200"),
-            ("le", le),
-        ]
+/// A histogram `name` (with `labels`) of 60 observations a minute, all of them
+/// in the bucket from `fast_le` to `slow_le` when `slow`, else all within
+/// `fast_le`.
+fn histogram<'a>(
+    name: &str,
+    labels: &[(&'a str, &'a str)],
+    fast_le: &'a str,
+    slow_le: &'a str,
+    slow: bool,
+) -> Vec<Value> {
+    let with_le = |le: &'a str| {
+        let mut all = labels.to_vec();
+        all.push(("le", le));
+        all
     };
-    let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
-    let (fast, slow_count) = if slow {
-        ("0+0x60", "0+60x60")
-    } else {
-        ("0+60x60", "0+60x60")
-    };
+    let fast = if slow { "0+0x120" } else { "0+60x120" };
+    let bucket = format!("{name}_bucket");
     vec![
-        series(BUCKET, &labels(leak(fast_le)), fast),
-        series(BUCKET, &labels(leak(slow_le)), slow_count),
-        series(BUCKET, &labels("+Inf"), "0+60x60"),
-        series(
-            COUNT,
-            &[
-                ("http_route", "/items"),
-                ("http_request_method", method),
-                ("http_response_status_code", "200"),
-            ],
-            "0+60x60",
-        ),
+        series(&bucket, &with_le(fast_le), fast),
+        series(&bucket, &with_le(slow_le), "0+60x120"),
+        series(&bucket, &with_le("+Inf"), "0+60x120"),
+        series(&format!("{name}_count"), labels, "0+60x120"),
     ]
 }
 
-/// One expectation: at `at`, alert `name` fires with these labels (besides
-/// `severity` and `service`), or not at all (`None`).
+/// The request duration histogram of `method` on `instance` (see [`histogram`]).
+fn latency_on(
+    instance: &str,
+    method: &str,
+    fast_le: &str,
+    slow_le: &str,
+    slow: bool,
+) -> Vec<Value> {
+    histogram(
+        BUCKET.trim_end_matches("_bucket"),
+        &[
+            ("instance", instance),
+            ("http_route", "/items"),
+            ("http_request_method", method),
+            ("http_response_status_code", "200"),
+        ],
+        fast_le,
+        slow_le,
+        slow,
+    )
+}
+
+fn latency(method: &str, fast_le: &str, slow_le: &str, slow: bool) -> Vec<Value> {
+    latency_on("pod-a:8080", method, fast_le, slow_le, slow)
+}
+
+/// One expectation: at `at`, alert `name` fires in these severities with these
+/// labels (besides `severity` and `service`), or not at all (no severity).
+type Labels = Vec<(&'static str, &'static str)>;
+
 struct Expect {
     at: &'static str,
     name: &'static str,
-    fires: Option<Vec<(&'static str, &'static str)>>,
+    alerts: Vec<(&'static str, Labels)>,
 }
 
-fn fires(at: &'static str, name: &'static str, labels: &[(&'static str, &'static str)]) -> Expect {
+fn fires(
+    at: &'static str,
+    name: &'static str,
+    severities: &[&'static str],
+    labels: &[(&'static str, &'static str)],
+) -> Expect {
+    assert!(!severities.is_empty());
     Expect {
         at,
         name,
-        fires: Some(labels.to_vec()),
+        alerts: severities.iter().map(|s| (*s, labels.to_vec())).collect(),
     }
 }
 
@@ -163,51 +201,53 @@ fn quiet(at: &'static str, name: &'static str) -> Expect {
     Expect {
         at,
         name,
-        fires: None,
+        alerts: vec![],
     }
 }
 
-fn case(input: Vec<Value>, expects: Vec<Expect>, notes: &serde_json::Map<String, Value>) -> Value {
-    let severity = |name: &str| {
-        if name.ends_with("NonCriticalDependencyUnreachable") {
-            "warning"
-        } else if [
-            "HighErrorRate",
-            "Down",
-            "DependencyUnreachable",
-            "MemoryCritical",
-            "AuditRecordsLost",
-        ]
-        .iter()
-        .any(|n| name.ends_with(n))
-            || name.ends_with("Fast")
-        {
-            "critical"
-        } else {
-            "warning"
-        }
-    };
+const C: &str = "critical";
+const W: &str = "warning";
+const I: &str = "info";
+
+/// What the cases exercise: (alert, severity) seen firing, alerts seen quiet.
+#[derive(Default)]
+struct Seen {
+    firing: BTreeSet<(String, String)>,
+    quiet: BTreeSet<String>,
+}
+
+fn case(
+    input: Vec<Value>,
+    expects: Vec<Expect>,
+    notes: &BTreeMap<(String, String), Value>,
+    seen: &mut Seen,
+) -> Value {
     let tests: Vec<Value> = expects
         .into_iter()
         .map(|expect| {
             let alert = format!("Orders{}", expect.name);
-            let exp: Vec<Value> = match expect.fires {
-                None => vec![],
-                Some(labels) => {
+            if expect.alerts.is_empty() {
+                seen.quiet.insert(alert.clone());
+            }
+            let exp: Vec<Value> = expect
+                .alerts
+                .iter()
+                .map(|(severity, labels)| {
+                    seen.firing.insert((alert.clone(), (*severity).to_owned()));
                     let mut map = serde_json::Map::new();
                     map.insert("job".into(), json!("orders"));
-                    map.insert("severity".into(), json!(severity(&alert)));
+                    map.insert("severity".into(), json!(severity));
                     map.insert("service".into(), json!("orders"));
                     for (k, v) in labels {
-                        map.insert(k.into(), json!(v));
+                        map.insert((*k).into(), json!(v));
                     }
                     let annotations = notes
-                        .get(&alert)
-                        .unwrap_or_else(|| panic!("no alert {alert} in the rules"))
+                        .get(&(alert.clone(), (*severity).to_owned()))
+                        .unwrap_or_else(|| panic!("no {severity} alert {alert} in the rules"))
                         .clone();
-                    vec![json!({ "exp_labels": map, "exp_annotations": annotations })]
-                }
-            };
+                    json!({ "exp_labels": map, "exp_annotations": annotations })
+                })
+                .collect();
             json!({ "eval_time": expect.at, "alertname": alert, "exp_alerts": exp })
         })
         .collect();
@@ -220,41 +260,48 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
     let rules = kit().prometheus_rules();
     std::fs::write(dir.join("rules.yml"), &rules).unwrap();
     let notes = annotations(&rules);
+    let seen = &mut Seen::default();
     let pod = [("instance", "pod-a:8080")];
-    let tests = vec![
-        // 9% of answers are 5xx: every error alert and both availability burns.
+    let mut tests = vec![
+        // 9% of answers are 5xx: both tiers and both availability burns.
         case(
             vec![requests("GET", "200", 600), requests("GET", "500", 60)],
             vec![
-                fires("15m", "HighErrorRate", &[]),
-                fires("15m", "ElevatedErrorRate", &[]),
-                fires("15m", "AvailabilityBudgetBurnFast", &[]),
-                fires("40m", "AvailabilityBudgetBurnSlow", &[]),
+                fires("15m", "HighErrorRate", &[C, W], &[]),
+                fires("15m", "AvailabilityBudgetBurnFast", &[C], &[]),
+                fires("40m", "AvailabilityBudgetBurnSlow", &[W], &[]),
                 quiet("15m", "ReadLatencyBudgetBurnFast"),
+                quiet("30m", "HighClientErrorRate"),
             ],
             &notes,
+            seen,
         ),
         // 2%: a warning, not critical; the fast burn (1.44%) fires, as it should.
         case(
             vec![requests("GET", "200", 588), requests("GET", "500", 12)],
-            vec![
-                fires("15m", "ElevatedErrorRate", &[]),
-                quiet("15m", "HighErrorRate"),
-            ],
+            vec![fires("15m", "HighErrorRate", &[W], &[])],
             &notes,
+            seen,
         ),
-        // No 5xx at all: quiet.
+        // No 5xx at all, 20% 4xx: quiet, but for the info tier on 4xx.
         case(
-            vec![requests("GET", "200", 600), requests("GET", "500", 0)],
+            vec![
+                requests("GET", "200", 480),
+                requests("GET", "404", 120),
+                requests("GET", "500", 0),
+            ],
             vec![
                 quiet("30m", "HighErrorRate"),
-                quiet("30m", "ElevatedErrorRate"),
                 quiet("30m", "AvailabilityBudgetBurnFast"),
                 quiet("40m", "AvailabilityBudgetBurnSlow"),
+                quiet("10m", "HighClientErrorRate"),
+                fires("20m", "HighClientErrorRate", &[I], &[]),
             ],
             &notes,
+            seen,
         ),
-        // Every read between 0.5 s and 1 s: over the read budget; writes are fine.
+        // Every read between 0.5 s and 1 s: over the read budget, under 2 s;
+        // writes are fine.
         case(
             [
                 latency("GET", "0.5", "1", true),
@@ -262,41 +309,60 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
             ]
             .concat(),
             vec![
-                fires("15m", "ReadLatencyOverBudget", &[]),
-                fires("15m", "ReadLatencyBudgetBurnFast", &[]),
-                fires("40m", "ReadLatencyBudgetBurnSlow", &[]),
-                quiet("15m", "WriteLatencyOverBudget"),
+                fires("15m", "ReadLatencyHigh", &[W], &[]),
+                fires("15m", "ReadLatencyBudgetBurnFast", &[C], &[]),
+                fires("40m", "ReadLatencyBudgetBurnSlow", &[W], &[]),
+                quiet("15m", "WriteLatencyHigh"),
                 quiet("15m", "WriteLatencyBudgetBurnFast"),
                 quiet("40m", "WriteLatencyBudgetBurnSlow"),
             ],
             &notes,
+            seen,
         ),
-        // Every write between 1 s and 2.5 s; reads within 0.5 s.
+        // Every write between 1 s and 2 s (P95 1.95 s); reads within 0.5 s.
         case(
             [
                 latency("GET", "0.5", "1", false),
-                latency("POST", "1", "2.5", true),
+                latency("POST", "1", "2", true),
             ]
             .concat(),
             vec![
-                fires("15m", "WriteLatencyOverBudget", &[]),
-                fires("15m", "WriteLatencyBudgetBurnFast", &[]),
-                fires("40m", "WriteLatencyBudgetBurnSlow", &[]),
-                quiet("15m", "ReadLatencyOverBudget"),
+                fires("15m", "WriteLatencyHigh", &[W], &[]),
+                fires("15m", "WriteLatencyBudgetBurnFast", &[C], &[]),
+                fires("40m", "WriteLatencyBudgetBurnSlow", &[W], &[]),
+                quiet("15m", "ReadLatencyHigh"),
                 quiet("40m", "ReadLatencyBudgetBurnSlow"),
             ],
             &notes,
+            seen,
+        ),
+        // Reads and writes between 2.5 s and 5 s: critical too.
+        case(
+            [
+                latency("GET", "2.5", "5", true),
+                latency("POST", "2.5", "5", true),
+            ]
+            .concat(),
+            vec![
+                quiet("5m", "ReadLatencyHigh"),
+                fires("15m", "ReadLatencyHigh", &[C, W], &[]),
+                fires("15m", "WriteLatencyHigh", &[C, W], &[]),
+            ],
+            &notes,
+            seen,
         ),
         // A target down from minute 2: fires after 2 minutes down, not before.
         case(
             vec![series("up", &[], "1 1 0 0 0 0 0 0")],
-            vec![quiet("3m", "Down"), fires("5m", "Down", &pod)],
+            vec![quiet("3m", "Down"), fires("5m", "Down", &[C], &pod)],
             &notes,
+            seen,
         ),
         case(
             vec![series("up", &[], "1x10")],
             vec![quiet("8m", "Down")],
             &notes,
+            seen,
         ),
         // A critical dependency check failing from minute 1, a non-critical one
         // warning: the critical alert only.
@@ -319,6 +385,7 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 fires(
                     "3m",
                     "DependencyUnreachable",
+                    &[C],
                     &[
                         ("check", "db"),
                         ("critical", "true"),
@@ -328,6 +395,7 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 quiet("3m", "NonCriticalDependencyUnreachable"),
             ],
             &notes,
+            seen,
         ),
         // A non-critical check failing: a warning, never the page.
         case(
@@ -348,6 +416,7 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 fires(
                     "3m",
                     "NonCriticalDependencyUnreachable",
+                    &[W],
                     &[
                         ("check", "cache"),
                         ("critical", "false"),
@@ -357,55 +426,79 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 quiet("3m", "DependencyUnreachable"),
             ],
             &notes,
+            seen,
         ),
-        // CPU 90%, memory 87%, disk 90%: warnings; memory not yet critical.
+        // CPU 85%, memory 87%, disk 87%: warnings; not critical; CPU only after
+        // 15 minutes.
         case(
             vec![
-                series("system_cpu_utilization_ratio", &[], "0.9x20"),
-                series("system_memory_utilization_ratio", &[], "0.87x20"),
+                series("system_cpu_utilization_ratio", &[], "0.85x30"),
+                series("system_memory_utilization_ratio", &[], "0.87x30"),
                 series(
                     "system_filesystem_utilization_ratio",
                     &[("mountpoint", "/")],
-                    "0.9x20",
+                    "0.87x30",
                 ),
             ],
             vec![
-                fires("15m", "HighCpu", &pod),
-                fires("15m", "HighMemory", &pod),
-                quiet("15m", "MemoryCritical"),
+                quiet("10m", "HighCpu"),
+                fires("20m", "HighCpu", &[W], &pod),
+                fires("20m", "HighMemory", &[W], &pod),
                 fires(
-                    "15m",
+                    "20m",
                     "DiskAlmostFull",
+                    &[W],
                     &[("mountpoint", "/"), ("instance", "pod-a:8080")],
                 ),
             ],
             &notes,
+            seen,
         ),
-        // Memory 95%: critical too. CPU 50%, disk 40%: quiet.
+        // 95% of each: critical too.
         case(
             vec![
-                series("system_cpu_utilization_ratio", &[], "0.5x20"),
-                series("system_memory_utilization_ratio", &[], "0.95x20"),
+                series("system_cpu_utilization_ratio", &[], "0.95x30"),
+                series("system_memory_utilization_ratio", &[], "0.95x30"),
                 series(
                     "system_filesystem_utilization_ratio",
                     &[("mountpoint", "/")],
-                    "0.4x20",
+                    "0.95x30",
                 ),
             ],
             vec![
-                fires("15m", "MemoryCritical", &pod),
-                quiet("15m", "HighCpu"),
-                quiet("15m", "DiskAlmostFull"),
+                fires("20m", "HighCpu", &[C, W], &pod),
+                fires("20m", "HighMemory", &[C, W], &pod),
+                fires(
+                    "20m",
+                    "DiskAlmostFull",
+                    &[C, W],
+                    &[("mountpoint", "/"), ("instance", "pod-a:8080")],
+                ),
             ],
             &notes,
+            seen,
         ),
-        // Memory at half: neither memory alert.
+        // CPU 50%, memory half, disk 40%: quiet.
         case(
-            vec![series("system_memory_utilization_ratio", &[], "0.5x20")],
-            vec![quiet("15m", "HighMemory"), quiet("15m", "MemoryCritical")],
+            vec![
+                series("system_cpu_utilization_ratio", &[], "0.5x30"),
+                series("system_memory_utilization_ratio", &[], "0.5x30"),
+                series(
+                    "system_filesystem_utilization_ratio",
+                    &[("mountpoint", "/")],
+                    "0.4x30",
+                ),
+            ],
+            vec![
+                quiet("20m", "HighCpu"),
+                quiet("20m", "HighMemory"),
+                quiet("20m", "DiskAlmostFull"),
+            ],
             &notes,
+            seen,
         ),
-        // 5 authentication failures a minute (25 in 5 minutes) and one denied access.
+        // 5 authentication failures a minute (25 in 5 minutes), one denied access,
+        // 30 refused by a rate limit a minute: 176 security events in 5 minutes.
         case(
             vec![
                 series(
@@ -416,7 +509,12 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 series(
                     "security_events_total",
                     &[("kind", "access_denied"), ("severity", "high")],
-                    "0 0 1 1 1 1",
+                    "0 0 1 1 1 1 1 1",
+                ),
+                series(
+                    "security_events_total",
+                    &[("kind", "rate_limited"), ("severity", "low")],
+                    "0+30x10",
                 ),
                 series("log_lines_dropped_total", &[], "0 0 3 3 3"),
                 series("audit_records_total", &[("result", "written")], "0+10x10"),
@@ -428,12 +526,26 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                 series("audit_records_total", &[("result", "failed")], "0x10"),
             ],
             vec![
-                fires("6m", "AuthenticationFailures", &[]),
-                fires("3m", "UnauthorizedAccess", &[]),
-                fires("3m", "LogLinesDropped", &[]),
-                fires("4m", "AuditRecordsLost", &[("result", "dropped")]),
+                fires("6m", "AuthenticationFailures", &[W], &[]),
+                fires("3m", "UnauthorizedAccess", &[W], &[]),
+                fires("6m", "RateLimitExceeded", &[W], &[]),
+                fires("6m", "SecurityEventsHigh", &[W], &[]),
+                fires("3m", "LogLinesDropped", &[W], &[]),
+                fires("4m", "AuditRecordsLost", &[C], &[("result", "dropped")]),
             ],
             &notes,
+            seen,
+        ),
+        // 60 security events a minute: 300 in 5 minutes, critical.
+        case(
+            vec![series(
+                "security_events_total",
+                &[("kind", "invalid_input"), ("severity", "low")],
+                "0+60x10",
+            )],
+            vec![fires("6m", "SecurityEventsHigh", &[C, W], &[])],
+            &notes,
+            seen,
         ),
         // One failure a minute (5 in 5 minutes), no denied access, nothing dropped.
         case(
@@ -448,20 +560,248 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
                     &[("kind", "access_denied"), ("severity", "high")],
                     "0x10",
                 ),
+                series(
+                    "security_events_total",
+                    &[("kind", "rate_limited"), ("severity", "low")],
+                    "0x10",
+                ),
                 series("log_lines_dropped_total", &[], "0x10"),
                 series("audit_records_total", &[("result", "written")], "0+10x10"),
                 series("audit_records_total", &[("result", "dropped")], "0x10"),
                 series("audit_records_total", &[("result", "failed")], "0x10"),
+                series("audit_trail_integrity_status", &[], "1x10"),
             ],
             vec![
                 quiet("6m", "AuthenticationFailures"),
                 quiet("6m", "UnauthorizedAccess"),
+                quiet("6m", "RateLimitExceeded"),
+                quiet("6m", "SecurityEventsHigh"),
                 quiet("6m", "LogLinesDropped"),
                 quiet("6m", "AuditRecordsLost"),
+                quiet("6m", "AuditTrailCorrupted"),
             ],
             &notes,
+            seen,
+        ),
+        // The live integrity check finds the trail changed at minute 2.
+        case(
+            vec![series("audit_trail_integrity_status", &[], "1 1 0 0 0")],
+            vec![
+                quiet("1m", "AuditTrailCorrupted"),
+                fires("2m", "AuditTrailCorrupted", &[C], &pod),
+            ],
+            &notes,
+            seen,
+        ),
+        // Audit records at 10 a minute for a day, then 2 a minute: a fifth of the
+        // day before, an info; at an even pace, quiet.
+        case(
+            vec![series(
+                "audit_records_total",
+                &[("result", "written")],
+                "0+10x1440 14402+2x200",
+            )],
+            vec![fires("1560m", "AuditThroughputLow", &[I], &[])],
+            &notes,
+            seen,
+        ),
+        case(
+            vec![series(
+                "audit_records_total",
+                &[("result", "written")],
+                "0+10x1640",
+            )],
+            vec![quiet("1560m", "AuditThroughputLow")],
+            &notes,
+            seen,
+        ),
+        // A cache hit 6 times in 10: a warning; 3 in 10: critical after 30
+        // minutes; 9 in 10: quiet.
+        case(
+            vec![
+                series(
+                    "cache_requests_total",
+                    &[("cache", "users"), ("result", "hit")],
+                    "0+6x60",
+                ),
+                series(
+                    "cache_requests_total",
+                    &[("cache", "users"), ("result", "miss")],
+                    "0+4x60",
+                ),
+            ],
+            vec![
+                quiet("10m", "CacheHitRateLow"),
+                fires("25m", "CacheHitRateLow", &[W], &[("cache", "users")]),
+            ],
+            &notes,
+            seen,
+        ),
+        case(
+            vec![
+                series(
+                    "cache_requests_total",
+                    &[("cache", "users"), ("result", "hit")],
+                    "0+3x60",
+                ),
+                series(
+                    "cache_requests_total",
+                    &[("cache", "users"), ("result", "miss")],
+                    "0+7x60",
+                ),
+            ],
+            vec![
+                fires("25m", "CacheHitRateLow", &[W], &[("cache", "users")]),
+                fires("40m", "CacheHitRateLow", &[C, W], &[("cache", "users")]),
+            ],
+            &notes,
+            seen,
+        ),
+        case(
+            vec![
+                series(
+                    "cache_requests_total",
+                    &[("cache", "users"), ("result", "hit")],
+                    "0+9x60",
+                ),
+                series(
+                    "cache_requests_total",
+                    &[("cache", "users"), ("result", "miss")],
+                    "0+1x60",
+                ),
+            ],
+            vec![quiet("40m", "CacheHitRateLow")],
+            &notes,
+            seen,
+        ),
+        // Database pools: 40 in use warns, 50 pages, 10 is quiet; waits of 1 to
+        // 2.5 s warn, waits within 0.1 s do not.
+        case(
+            [
+                vec![
+                    series(
+                        "db_client_connection_count",
+                        &[("pool", "items"), ("state", "used")],
+                        "40x20",
+                    ),
+                    series(
+                        "db_client_connection_count",
+                        &[("pool", "audit"), ("state", "used")],
+                        "50x20",
+                    ),
+                    series(
+                        "db_client_connection_count",
+                        &[("pool", "spare"), ("state", "used")],
+                        "10x20",
+                    ),
+                    series(
+                        "db_client_connection_count",
+                        &[("pool", "items"), ("state", "idle")],
+                        "60x20",
+                    ),
+                ],
+                histogram(
+                    "db_client_connection_wait_time_seconds",
+                    &[("pool", "items")],
+                    "1",
+                    "2.5",
+                    true,
+                ),
+                histogram(
+                    "db_client_connection_wait_time_seconds",
+                    &[("pool", "audit")],
+                    "0.1",
+                    "0.25",
+                    false,
+                ),
+            ]
+            .concat(),
+            vec![
+                quiet("3m", "DatabasePoolSaturated"),
+                quiet("3m", "DatabasePoolWaitHigh"),
+                // One expectation per alert and time: both pools' alerts at 10m.
+                fires_pools(),
+                fires("10m", "DatabasePoolWaitHigh", &[W], &[("pool", "items")]),
+            ],
+            &notes,
+            seen,
+        ),
+        // A job failing once in ten runs, taking 5 to 10 minutes, 150 items
+        // queued; another fine.
+        case(
+            [
+                vec![
+                    series(
+                        "job_runs_total",
+                        &[("operation", "report_export"), ("outcome", "failure")],
+                        "0+1x60",
+                    ),
+                    series(
+                        "job_runs_total",
+                        &[("operation", "report_export"), ("outcome", "success")],
+                        "0+9x60",
+                    ),
+                    series(
+                        "job_runs_total",
+                        &[("operation", "cleanup"), ("outcome", "failure")],
+                        "0x60",
+                    ),
+                    series(
+                        "job_runs_total",
+                        &[("operation", "cleanup"), ("outcome", "success")],
+                        "0+9x60",
+                    ),
+                    series(
+                        "job_queue_depth",
+                        &[("operation", "report_export")],
+                        "150x60",
+                    ),
+                    series("job_queue_depth", &[("operation", "cleanup")], "20x60"),
+                ],
+                histogram(
+                    "job_duration_seconds",
+                    &[("operation", "report_export")],
+                    "300",
+                    "600",
+                    true,
+                ),
+                histogram(
+                    "job_duration_seconds",
+                    &[("operation", "cleanup")],
+                    "60",
+                    "120",
+                    false,
+                ),
+            ]
+            .concat(),
+            vec![
+                quiet("5m", "JobFailureRateHigh"),
+                fires(
+                    "25m",
+                    "JobFailureRateHigh",
+                    &[W],
+                    &[("operation", "report_export")],
+                ),
+                quiet("5m", "JobDurationHigh"),
+                fires(
+                    "25m",
+                    "JobDurationHigh",
+                    &[W],
+                    &[("operation", "report_export")],
+                ),
+                quiet("5m", "JobBacklogHigh"),
+                fires(
+                    "15m",
+                    "JobBacklogHigh",
+                    &[W],
+                    &[("operation", "report_export"), ("instance", "pod-a:8080")],
+                ),
+            ],
+            &notes,
+            seen,
         ),
     ];
+    tests.extend(rollouts(&notes, seen));
     let file = json!({
         "rule_files": ["rules.yml"],
         "evaluation_interval": "1m",
@@ -474,16 +814,106 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
     .unwrap();
     let (ok, output) = promtool(&["test", "rules", "tests.yml"], &dir);
     assert!(ok, "{output}");
-    // Every alert of the file is exercised above.
-    let exercised = std::fs::read_to_string(dir.join("tests.yml")).unwrap();
-    for alert in notes.keys() {
+    // Every tier of every alert of the file is seen firing, and every alert quiet.
+    for (alert, severity) in notes.keys() {
         assert!(
-            exercised.contains(&format!("alertname: {alert}")),
-            "{alert} untested"
+            seen.firing.contains(&(alert.clone(), severity.clone())),
+            "{alert} ({severity}) never seen firing"
         );
+        assert!(seen.quiet.contains(alert), "{alert} never seen quiet");
     }
 }
 
+/// The pool alerts of the pools case: `audit` pages and warns, `items` warns.
+fn fires_pools() -> Expect {
+    let pool = |name| {
+        vec![
+            ("pool", name),
+            ("state", "used"),
+            ("instance", "pod-a:8080"),
+        ]
+    };
+    Expect {
+        at: "10m",
+        name: "DatabasePoolSaturated",
+        alerts: vec![(C, pool("audit")), (W, pool("audit")), (W, pool("items"))],
+    }
+}
+
+/// `service_info` of `instance` running `version`.
+fn info(instance: &'static str, version: &'static str) -> Value {
+    series(
+        "service_info",
+        &[
+            ("instance", instance),
+            ("service", "orders"),
+            ("version", version),
+        ],
+        "1x120",
+    )
+}
+
+/// Two versions serving at once: 1.1 fails 9% of requests and is 25 times
+/// slower than 1.0, which passes the promotion gate; two equal versions, or one
+/// version alone, are quiet.
+fn rollouts(notes: &BTreeMap<(String, String), Value>, seen: &mut Seen) -> Vec<Value> {
+    let (a, b) = ("pod-a:8080", "pod-b:8080");
+    let new = [("version", "1.1")];
+    let mut worse = case(
+        [
+            vec![
+                info(a, "1.0"),
+                info(b, "1.1"),
+                requests_on(b, "GET", "500", 6),
+            ],
+            latency_on(a, "GET", "0.1", "0.25", false),
+            latency_on(b, "GET", "1", "2.5", true),
+        ]
+        .concat(),
+        vec![
+            fires("10m", "RolloutErrorRateHigh", &[C], &new),
+            fires("10m", "RolloutLatencyRegression", &[C], &new),
+        ],
+        notes,
+        seen,
+    );
+    worse["promql_expr_test"] = json!([{
+        "expr": "job_version:rollout_promotable:bool",
+        "eval_time": "10m",
+        "exp_samples": [
+            { "labels": "job_version:rollout_promotable:bool{job=\"orders\", version=\"1.0\"}", "value": 1 },
+            { "labels": "job_version:rollout_promotable:bool{job=\"orders\", version=\"1.1\"}", "value": 0 },
+        ],
+    }]);
+    let equal = case(
+        [
+            vec![info(a, "1.0"), info(b, "1.1")],
+            latency_on(a, "GET", "0.5", "1", false),
+            latency_on(b, "GET", "0.5", "1", false),
+        ]
+        .concat(),
+        vec![
+            quiet("10m", "RolloutErrorRateHigh"),
+            quiet("10m", "RolloutLatencyRegression"),
+        ],
+        notes,
+        seen,
+    );
+    let alone = case(
+        [
+            vec![info(a, "1.0"), requests_on(a, "GET", "500", 6)],
+            latency_on(a, "GET", "1", "2.5", true),
+        ]
+        .concat(),
+        vec![
+            quiet("10m", "RolloutErrorRateHigh"),
+            quiet("10m", "RolloutLatencyRegression"),
+        ],
+        notes,
+        seen,
+    );
+    vec![worse, equal, alone]
+}
 #[test]
 fn the_dashboard_is_grafana_json_over_known_series() {
     let dashboard: Value = serde_json::from_str(&kit().grafana_dashboard()).unwrap();
@@ -809,10 +1239,13 @@ fn bad_settings_are_errors_naming_the_field() {
         builder.build().unwrap_err().field().to_owned()
     };
     let b = || readiness.ops_kit();
-    assert_eq!(field(b().error_ratio(0.1, 0.05)), "ops.error_ratio.warning");
+    assert_eq!(
+        field(b().error_ratio(0.1, 0.05)),
+        "ops.alerts.error_ratio.warning"
+    );
     assert_eq!(
         field(b().error_ratio(0.01, 1.5)),
-        "ops.error_ratio.critical"
+        "ops.alerts.error_ratio.critical"
     );
     assert_eq!(field(b().availability_slo(1.0)), "ops.availability_slo");
     assert_eq!(
@@ -823,7 +1256,68 @@ fn bad_settings_are_errors_naming_the_field() {
         field(b().latency_budget(0.5, 3.0)),
         "ops.latency_budget.write"
     );
-    assert_eq!(field(b().memory(0.95, 0.9)), "ops.memory.warning");
+    assert_eq!(field(b().memory(0.95, 0.9)), "ops.alerts.memory.warning");
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    assert_eq!(
+        field(b().alert_level(Alert::Down, Tier::Critical, Level::new(1.0, minutes(2)))),
+        "ops.alerts.down.critical"
+    );
+    assert_eq!(
+        field(b().alert_level(Alert::Cpu, Tier::Info, Level::after(minutes(2)))),
+        "ops.alerts.cpu.info"
+    );
+    assert_eq!(
+        field(b().alert_level(Alert::Cpu, Tier::Critical, Level::new(1.5, minutes(5)))),
+        "ops.alerts.cpu.critical"
+    );
+    assert_eq!(
+        field(b().alert_level(
+            Alert::PoolInUse,
+            Tier::Warning,
+            Level::new(10.0, Duration::from_millis(1500))
+        )),
+        "ops.alerts.pool_in_use.warning"
+    );
+    // Lower is worse for the hit rate: the warning must not be below critical.
+    assert_eq!(
+        field(b().alert_level(
+            Alert::CacheHitRatio,
+            Tier::Critical,
+            Level::new(0.8, minutes(5))
+        )),
+        "ops.alerts.cache_hit_ratio.warning"
+    );
+    // A latency budget above the critical threshold needs the critical one raised.
+    assert_eq!(
+        field(b().latency_budget(2.5, 5.0)),
+        "ops.alerts.read_latency.warning"
+    );
+    assert!(b()
+        .latency_budget(2.5, 5.0)
+        .alert_level(
+            Alert::ReadLatency,
+            Tier::Critical,
+            Level::new(5.0, minutes(10))
+        )
+        .alert_level(
+            Alert::WriteLatency,
+            Tier::Critical,
+            Level::new(10.0, minutes(10))
+        )
+        .build()
+        .is_ok());
+    assert_eq!(
+        field(b().slo_burn_rates(Level::new(0.0, minutes(2)), Level::new(6.0, minutes(15)))),
+        "ops.slo_burn_rates.fast"
+    );
+    assert_eq!(
+        field(b().promotion_gate(0.001, 0.0)),
+        "ops.promotion_gate.p95_seconds"
+    );
+    assert_eq!(
+        field(b().promotion_gate(1.0, 0.2)),
+        "ops.promotion_gate.error_ratio"
+    );
     assert_eq!(field(b().job("")), "ops.job");
     assert_eq!(field(b().port(0)), "ops.port");
     assert_eq!(field(b().replicas(0)), "ops.replicas");

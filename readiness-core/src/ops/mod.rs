@@ -2,14 +2,26 @@
 //! dashboard and Kubernetes manifests, rendered from the metric names this library
 //! emits and the service's own settings, so they cannot drift from the code.
 //!
-//! Defaults follow common production practice: error ratio above 5% critical and
-//! above 1% warning, P95 latency over budget (500 ms for reads, 1 s for writes), a
-//! target down for 2 minutes, a dependency check failing for 1 minute, CPU above
-//! 80%, memory above 85% (warning) and 90% (critical), disk above 85%, bursts of
-//! authentication failures and any denied access; an availability SLO of 99.9% and
-//! latency SLOs (95% of reads within 500 ms, of writes within 1 s), each with the
-//! multi-window, multi-burn-rate alerts of Google's SRE workbook (1 h and 5 min at
-//! 14.4 times the budget, 6 h and 30 min at 6 times).
+//! Alerts come in three tiers, routed by their `severity` label: critical (page
+//! now), warning (within 30 minutes) and info (within 2 hours). The defaults
+//! follow common production practice: error ratio above 5% critical and above 1%
+//! warning, P95 latency above 2 s critical and over budget (500 ms for reads, 1 s
+//! for writes) warning, a target down for 2 minutes, CPU above 90% critical and 80%
+//! warning for 15 minutes, memory above 90% and 85%, disk above 90% and 85%, cache
+//! hit rate below 50% and 70%, database pools above 45 and 35 connections in use,
+//! background jobs failing, slow or backed up, security events, lost audit records
+//! and a corrupted audit trail; an availability SLO of 99.9% and latency SLOs (95%
+//! of reads within 500 ms, of writes within 1 s), each with the multi-window,
+//! multi-burn-rate alerts of Google's SRE workbook (1 h and 5 min at 14.4 times the
+//! budget, 6 h and 30 min at 6 times). [`Alert`] lists every alert with its
+//! defaults; each tier's threshold and `for:` is a setting
+//! ([`OpsKitBuilder::alert_level`]).
+//!
+//! Rollouts: recording rules give each version's request rate, error ratio and
+//! P95 latency (joined from `service_info{version}`, so request series carry no
+//! version label), `job_version:rollout_promotable:bool` says which version passes
+//! the promotion gate, and two critical alerts say when a version should be
+//! rolled back.
 //!
 //! ```
 //! use readiness_core::Readiness;
@@ -28,6 +40,7 @@
 //! ```
 
 mod alertmanager;
+mod alerts;
 mod dashboard;
 mod docker;
 mod kubernetes;
@@ -39,6 +52,9 @@ use std::time::Duration;
 
 use crate::error::BuildError;
 use crate::metrics::names;
+
+use alerts::Levels;
+pub use alerts::{Alert, Level, Tier};
 
 /// The rule file's name, as written by [`OpsKit::write_to`] and loaded by the
 /// Prometheus configuration beside it.
@@ -58,17 +74,17 @@ pub struct OpsKit {
     service: String,
     namespace: Option<String>,
     job: String,
-    error_warning: f64,
-    error_critical: f64,
+    /// Every alert's tiers.
+    levels: Levels,
     read_budget: f64,
     write_budget: f64,
     availability: f64,
     latency_target: f64,
-    cpu: f64,
-    memory_warning: f64,
-    memory_critical: f64,
-    disk: f64,
-    auth_failures: u32,
+    /// The fast (critical) and slow (warning) SLO burn-rate alerts: the burn rate
+    /// as threshold, and `for:`.
+    burn_rates: [Level; 2],
+    /// A version may be promoted below this error ratio and P95 latency (seconds).
+    promotion_gate: (f64, f64),
     env: Vec<(String, String)>,
     deploy: Deploy,
     /// The binary the Dockerfile copies (default: the service's name).
@@ -130,17 +146,16 @@ impl OpsKit {
                 job: kubernetes::object_name(&service),
                 service,
                 namespace,
-                error_warning: 0.01,
-                error_critical: 0.05,
+                levels: Levels::default(),
                 read_budget: 0.5,
                 write_budget: 1.0,
                 availability: 0.999,
                 latency_target: 0.95,
-                cpu: 0.8,
-                memory_warning: 0.85,
-                memory_critical: 0.9,
-                disk: 0.85,
-                auth_failures: 10,
+                burn_rates: [
+                    Level::new(14.4, Duration::from_secs(120)),
+                    Level::new(6.0, Duration::from_secs(15 * 60)),
+                ],
+                promotion_gate: (0.001, 0.2),
                 env: Vec::new(),
                 binary: None,
                 webhooks: ["critical", "warning", "info"]
@@ -224,8 +239,9 @@ impl OpsKit {
 
     /// Alertmanager's configuration (YAML): critical alerts to a paging receiver,
     /// warnings to a chat, info to a low-priority one (the webhooks of
-    /// [`alert_webhooks`](OpsKitBuilder::alert_webhooks)), and warnings held back
-    /// while a critical alert of the same job and instance fires.
+    /// [`alert_webhooks`](OpsKitBuilder::alert_webhooks)), and an alert's warning
+    /// held back while the same alert fires as critical for the same job and
+    /// instance.
     ///
     /// ```
     /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
@@ -304,19 +320,62 @@ impl OpsKitBuilder {
         self
     }
 
+    /// One tier of an alert: its threshold and `for:` duration (see [`Alert`] for
+    /// each alert's measure and defaults). A tier that was off is turned on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use readiness_core::ops::{Alert, Level, Tier};
+    ///
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// let kit = readiness.ops_kit()
+    ///     // Reads: warn above 300 ms, page above 500 ms, each for 10 minutes.
+    ///     .alert_level(Alert::ReadLatency, Tier::Warning, Level::new(0.3, Duration::from_secs(600)))
+    ///     .alert_level(Alert::ReadLatency, Tier::Critical, Level::new(0.5, Duration::from_secs(600)))
+    ///     // Page after one minute down instead of two.
+    ///     .alert_level(Alert::Down, Tier::Critical, Level::after(Duration::from_secs(60)))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(kit.prometheus_rules().contains("for: 1m"));
+    /// ```
+    pub fn alert_level(mut self, alert: Alert, tier: Tier, level: Level) -> Self {
+        self.kit.levels.set(alert, tier, Some(level));
+        self
+    }
+
+    /// Turns one tier of an alert off (all tiers off: no such alert).
+    pub fn alert_off(mut self, alert: Alert, tier: Tier) -> Self {
+        self.kit.levels.set(alert, tier, None);
+        self
+    }
+
     /// Error ratio (5xx among all answers over 5 minutes) that warns and that is
-    /// critical (default 0.01 and 0.05).
+    /// critical (default 0.01 and 0.05), keeping their `for:` durations: a
+    /// shorthand for [`alert_level`](Self::alert_level) with [`Alert::ErrorRatio`].
     pub fn error_ratio(mut self, warning: f64, critical: f64) -> Self {
-        self.kit.error_warning = warning;
-        self.kit.error_critical = critical;
+        self.kit
+            .levels
+            .set_threshold(Alert::ErrorRatio, Tier::Warning, warning);
+        self.kit
+            .levels
+            .set_threshold(Alert::ErrorRatio, Tier::Critical, critical);
         self
     }
 
     /// P95 latency budgets in seconds for reads (GET, HEAD) and writes (default 0.5
-    /// and 1): each must be a bucket boundary of the duration histogram.
+    /// and 1): each must be a bucket boundary of the duration histogram. The
+    /// latency SLOs count requests within them, and they are the warning
+    /// thresholds of [`Alert::ReadLatency`] and [`Alert::WriteLatency`] (whose
+    /// critical thresholds, 2 s by default, must not be lower).
     pub fn latency_budget(mut self, read: f64, write: f64) -> Self {
         self.kit.read_budget = read;
         self.kit.write_budget = write;
+        self.kit
+            .levels
+            .set_threshold(Alert::ReadLatency, Tier::Warning, read);
+        self.kit
+            .levels
+            .set_threshold(Alert::WriteLatency, Tier::Warning, write);
         self
     }
 
@@ -333,30 +392,69 @@ impl OpsKitBuilder {
         self
     }
 
-    /// CPU utilization that warns (default 0.8).
-    pub fn cpu(mut self, ratio: f64) -> Self {
-        self.kit.cpu = ratio;
+    /// The SLO burn-rate alerts: `fast` (critical, over 1 h and 5 min) and `slow`
+    /// (warning, over 6 h and 30 min), each a burn rate (how many times faster than
+    /// the budget allows) and its `for:` (default 14.4 for 2 minutes and 6 for 15
+    /// minutes, as Google's SRE workbook advises).
+    pub fn slo_burn_rates(mut self, fast: Level, slow: Level) -> Self {
+        self.kit.burn_rates = [fast, slow];
+        self
+    }
+
+    /// The rollout gate: a version may be promoted while its error ratio is under
+    /// `error_ratio` and its P95 latency under `p95_seconds` (default 0.001 and
+    /// 0.2), as the recording rule `job_version:rollout_promotable:bool` says (1 or
+    /// 0 per version). Rolling back is [`Alert::RolloutErrorRatio`] and
+    /// [`Alert::RolloutLatencyRegression`].
+    pub fn promotion_gate(mut self, error_ratio: f64, p95_seconds: f64) -> Self {
+        self.kit.promotion_gate = (error_ratio, p95_seconds);
+        self
+    }
+
+    /// CPU utilization that warns and that is critical (default 0.8 and 0.9, each
+    /// for 15 minutes): a shorthand for [`Alert::Cpu`].
+    pub fn cpu(mut self, warning: f64, critical: f64) -> Self {
+        self.kit
+            .levels
+            .set_threshold(Alert::Cpu, Tier::Warning, warning);
+        self.kit
+            .levels
+            .set_threshold(Alert::Cpu, Tier::Critical, critical);
         self
     }
 
     /// Memory utilization (of the cgroup limit when there is one) that warns and
-    /// that is critical (default 0.85 and 0.9).
+    /// that is critical (default 0.85 and 0.9): a shorthand for [`Alert::Memory`].
     pub fn memory(mut self, warning: f64, critical: f64) -> Self {
-        self.kit.memory_warning = warning;
-        self.kit.memory_critical = critical;
+        self.kit
+            .levels
+            .set_threshold(Alert::Memory, Tier::Warning, warning);
+        self.kit
+            .levels
+            .set_threshold(Alert::Memory, Tier::Critical, critical);
         self
     }
 
-    /// File system utilization that warns (default 0.85).
-    pub fn disk(mut self, ratio: f64) -> Self {
-        self.kit.disk = ratio;
+    /// File system utilization that warns and that is critical (default 0.85 and
+    /// 0.9): a shorthand for [`Alert::Disk`].
+    pub fn disk(mut self, warning: f64, critical: f64) -> Self {
+        self.kit
+            .levels
+            .set_threshold(Alert::Disk, Tier::Warning, warning);
+        self.kit
+            .levels
+            .set_threshold(Alert::Disk, Tier::Critical, critical);
         self
     }
 
-    /// Authentication failures within 5 minutes above which an alert fires
-    /// (default 10).
+    /// Authentication failures within 5 minutes above which a warning fires
+    /// (default 10): a shorthand for [`Alert::AuthenticationFailures`].
     pub fn auth_failures(mut self, per_5m: u32) -> Self {
-        self.kit.auth_failures = per_5m;
+        self.kit.levels.set_threshold(
+            Alert::AuthenticationFailures,
+            Tier::Warning,
+            f64::from(per_5m),
+        );
         self
     }
 
@@ -530,14 +628,9 @@ impl OpsKitBuilder {
     pub fn build(mut self) -> Result<OpsKit, BuildError> {
         let kit = &mut self.kit;
         for (field, value) in [
-            ("ops.error_ratio.warning", kit.error_warning),
-            ("ops.error_ratio.critical", kit.error_critical),
             ("ops.availability_slo", kit.availability),
             ("ops.latency_slo", kit.latency_target),
-            ("ops.cpu", kit.cpu),
-            ("ops.memory.warning", kit.memory_warning),
-            ("ops.memory.critical", kit.memory_critical),
-            ("ops.disk", kit.disk),
+            ("ops.promotion_gate.error_ratio", kit.promotion_gate.0),
         ] {
             if !(value > 0.0 && value < 1.0) {
                 return Err(BuildError::new(
@@ -546,17 +639,20 @@ impl OpsKitBuilder {
                 ));
             }
         }
-        if kit.error_warning > kit.error_critical {
+        if !(kit.promotion_gate.1.is_finite() && kit.promotion_gate.1 > 0.0) {
             return Err(BuildError::new(
-                "ops.error_ratio.warning",
-                "must not be above the critical ratio",
+                "ops.promotion_gate.p95_seconds",
+                "must be a number of seconds above 0",
             ));
         }
-        if kit.memory_warning > kit.memory_critical {
-            return Err(BuildError::new(
-                "ops.memory.warning",
-                "must not be above the critical ratio",
-            ));
+        for (level, field) in kit.burn_rates.iter().zip(["fast", "slow"]) {
+            let rate = level.threshold().unwrap_or(0.0);
+            if !(rate.is_finite() && rate > 0.0) || level.duration().subsec_nanos() != 0 {
+                return Err(BuildError::new(
+                    format!("ops.slo_burn_rates.{field}"),
+                    "must be `Level::new(rate, for)` with a rate above 0 and whole seconds",
+                ));
+            }
         }
         for (field, budget) in [
             ("ops.latency_budget.read", kit.read_budget),
@@ -573,6 +669,7 @@ impl OpsKitBuilder {
                 ));
             }
         }
+        kit.levels.validate()?;
         if kit.job.trim().is_empty() || kit.job.contains('"') {
             return Err(BuildError::new(
                 "ops.job",

@@ -21,7 +21,7 @@ struct Group {
 
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Rule {
+pub(super) enum Rule {
     Record {
         record: String,
         expr: String,
@@ -36,16 +36,13 @@ enum Rule {
     },
 }
 
-/// The SLO windows recorded, and the burn-rate pairs alerted on: (long, short,
-/// burn rate, `for`, severity).
+/// The SLO windows recorded, and the window pairs of the burn-rate alerts: (long,
+/// short, severity); their rates and `for:` are settings.
 const WINDOWS: [&str; 4] = ["5m", "30m", "1h", "6h"];
-const BURNS: [(&str, &str, f64, &str, &str); 2] = [
-    ("1h", "5m", 14.4, "2m", "critical"),
-    ("6h", "30m", 6.0, "15m", "warning"),
-];
+const BURNS: [(&str, &str, &str); 2] = [("1h", "5m", "critical"), ("6h", "30m", "warning")];
 
-const READS: &str = "GET|HEAD";
-const WRITES: &str = "POST|PUT|PATCH|DELETE";
+pub(super) const READS: &str = "GET|HEAD";
+pub(super) const WRITES: &str = "POST|PUT|PATCH|DELETE";
 
 pub(super) fn render(kit: &OpsKit) -> String {
     let file = RuleFile {
@@ -56,7 +53,7 @@ pub(super) fn render(kit: &OpsKit) -> String {
             },
             Group {
                 name: format!("{}-alerts", kit.service),
-                rules: alerts(kit),
+                rules: kit.levels.rules(kit),
             },
             Group {
                 name: format!("{}-slo", kit.service),
@@ -81,8 +78,24 @@ pub(super) fn route_errors() -> &'static str {
 pub(super) fn route_quantile(q: &str) -> String {
     format!("job_route:http_server_request_duration_seconds:p{q}_5m")
 }
-fn errors_ratio(window: &str) -> String {
+pub(super) fn errors_ratio(window: &str) -> String {
     format!("job:slo_availability_errors:ratio_rate{window}")
+}
+pub(super) fn client_errors_ratio() -> &'static str {
+    "job:http_server_client_errors:ratio_rate5m"
+}
+/// Per version (joined from `service_info`), for rollouts.
+pub(super) fn version_rate() -> &'static str {
+    "job_version:http_server_requests:rate5m"
+}
+pub(super) fn version_errors() -> &'static str {
+    "job_version:http_server_errors:ratio_rate5m"
+}
+pub(super) fn version_p95() -> &'static str {
+    "job_version:http_server_request_duration_seconds:p95_5m"
+}
+pub(super) fn version_promotable() -> &'static str {
+    "job_version:rollout_promotable:bool"
 }
 fn slow_ratio(kind: &str, window: &str) -> String {
     format!("job:slo_{kind}_latency_slow:ratio_rate{window}")
@@ -108,6 +121,14 @@ fn recording(kit: &OpsKit) -> Vec<Rule> {
             ),
         },
     ];
+    rules.push(Rule::Record {
+        record: client_errors_ratio().to_owned(),
+        expr: format!(
+            "(\n  sum by (job) (rate({count}{{{sel}, {status}=~\"4..\"}}[5m]))\n  or sum by (job) (rate({count}{{{sel}}}[5m])) * 0\n)\n/ sum by (job) (rate({count}{{{sel}}}[5m]))"
+        ),
+    });
+    rules.extend(per_version(kit));
+    rules.extend(jobs(kit));
     for (q, name) in [("0.5", "50"), ("0.95", "95"), ("0.99", "99")] {
         rules.push(Rule::Record {
             record: route_quantile(name),
@@ -139,7 +160,7 @@ fn recording(kit: &OpsKit) -> Vec<Rule> {
     rules
 }
 
-fn alert(
+pub(super) fn alert(
     kit: &OpsKit,
     name: &str,
     expr: String,
@@ -165,216 +186,68 @@ fn alert(
     }
 }
 
-fn alerts(kit: &OpsKit) -> Vec<Rule> {
+/// The RED figures per version, for rollouts: each instance's series joined with
+/// its `service_info{version}` (one per instance), so no request series carries a
+/// version label and cardinality stays as it is.
+fn per_version(kit: &OpsKit) -> Vec<Rule> {
     let sel = kit.selector();
+    let count = format!("{}_count", kit.duration());
     let bucket = format!("{}_bucket", kit.duration());
-    let method = names::HTTP_REQUEST_METHOD;
-    let percent = |ratio: f64| format!("{}%", number(ratio * 100.0));
-    let mut rules = vec![
-        alert(
-            kit,
-            "HighErrorRate",
-            format!(
-                "{}{{{sel}}} > {}",
-                errors_ratio("5m"),
-                number(kit.error_critical)
+    let status = names::HTTP_RESPONSE_STATUS_CODE;
+    let info = format!("{}{{{sel}}}", kit.metric(names::SERVICE_INFO));
+    let join = format!("* on (job, instance) group_left (version) {info}");
+    let (gate_errors, gate_p95) = kit.promotion_gate;
+    vec![
+        Rule::Record {
+            record: version_rate().to_owned(),
+            expr: format!("sum by (job, version) (rate({count}{{{sel}}}[5m]) {join})"),
+        },
+        Rule::Record {
+            record: version_errors().to_owned(),
+            expr: format!(
+                "(\n  sum by (job, version) (rate({count}{{{sel}, {status}=~\"5..\"}}[5m]) {join})\n  or sum by (job, version) (rate({count}{{{sel}}}[5m]) {join}) * 0\n)\n/ sum by (job, version) (rate({count}{{{sel}}}[5m]) {join})"
             ),
-            "5m",
-            "critical",
-            "error rate is high",
-            format!(
-                "More than {} of answers were 5xx over 5 minutes.",
-                percent(kit.error_critical)
+        },
+        Rule::Record {
+            record: version_p95().to_owned(),
+            expr: format!(
+                "histogram_quantile(0.95, sum by (job, version, le) (rate({bucket}{{{sel}}}[5m]) {join}))"
             ),
-        ),
-        alert(
-            kit,
-            "ElevatedErrorRate",
-            format!(
-                "{}{{{sel}}} > {}",
-                errors_ratio("5m"),
-                number(kit.error_warning)
+        },
+        // 1 where a version may be promoted: errors and P95 within the gate.
+        Rule::Record {
+            record: version_promotable().to_owned(),
+            expr: format!(
+                "({}{{{sel}}} < bool {})\n* on (job, version) ({}{{{sel}}} < bool {})",
+                version_errors(),
+                number(gate_errors),
+                version_p95(),
+                number(gate_p95)
             ),
-            "10m",
-            "warning",
-            "error rate is elevated",
-            format!(
-                "More than {} of answers were 5xx over 5 minutes.",
-                percent(kit.error_warning)
+        },
+    ]
+}
+
+/// Background jobs' duration percentiles by operation, over an hour (jobs run
+/// seldom, so five minutes would often hold no run).
+fn jobs(kit: &OpsKit) -> Vec<Rule> {
+    let sel = kit.selector();
+    let bucket = format!("{}_bucket", kit.metric(names::JOB_DURATION));
+    let op = names::OPERATION;
+    [("0.5", "50"), ("0.95", "95"), ("0.99", "99")]
+        .into_iter()
+        .map(|(q, name)| Rule::Record {
+            record: job_quantile(name),
+            expr: format!(
+                "histogram_quantile({q}, sum by (job, {op}, le) (rate({bucket}{{{sel}}}[1h])))"
             ),
-        ),
-    ];
-    for (name, kind, methods, budget) in [
-        ("ReadLatencyOverBudget", "reads", READS, kit.read_budget),
-        ("WriteLatencyOverBudget", "writes", WRITES, kit.write_budget),
-    ] {
-        rules.push(alert(
-            kit,
-            name,
-            format!(
-                "histogram_quantile(0.95, sum by (job, le) (rate({bucket}{{{sel}, {method}=~\"{methods}\"}}[5m]))) > {}",
-                number(budget)
-            ),
-            "10m",
-            "warning",
-            &format!("P95 latency of {kind} is over budget"),
-            format!("The 95th percentile of {kind} has been above {} s for 10 minutes.", number(budget)),
-        ));
-    }
-    rules.extend([
-        alert(
-            kit,
-            "Down",
-            format!("up{{{sel}}} == 0"),
-            "2m",
-            "critical",
-            "an instance is down",
-            "Prometheus has not been able to scrape the instance for 2 minutes.".to_owned(),
-        ),
-        alert(
-            kit,
-            "DependencyUnreachable",
-            format!(
-                "{}{{{sel}, {}=\"true\"}} == 0",
-                kit.metric(names::HEALTH_CHECK_STATUS),
-                names::CRITICAL
-            ),
-            "1m",
-            "critical",
-            "a critical dependency check is failing",
-            "A critical health check has failed for 1 minute: the instance is out of readiness.".to_owned(),
-        ),
-        alert(
-            kit,
-            "NonCriticalDependencyUnreachable",
-            format!(
-                "{}{{{sel}, {}=\"false\"}} == 0",
-                kit.metric(names::HEALTH_CHECK_STATUS),
-                names::CRITICAL
-            ),
-            "1m",
-            "warning",
-            "a non-critical dependency check is failing",
-            "A non-critical health check has failed for 1 minute: the instance still serves, degraded.".to_owned(),
-        ),
-        alert(
-            kit,
-            "HighCpu",
-            format!(
-                "{}{{{sel}}} > {}",
-                kit.metric(names::SYSTEM_CPU_UTILIZATION),
-                number(kit.cpu)
-            ),
-            "10m",
-            "warning",
-            "CPU utilization is high",
-            format!(
-                "CPU utilization has been above {} for 10 minutes.",
-                percent(kit.cpu)
-            ),
-        ),
-        alert(
-            kit,
-            "HighMemory",
-            format!(
-                "{}{{{sel}}} > {}",
-                kit.metric(names::SYSTEM_MEMORY_UTILIZATION),
-                number(kit.memory_warning)
-            ),
-            "5m",
-            "warning",
-            "memory utilization is high",
-            format!(
-                "Memory use has been above {} of the limit for 5 minutes.",
-                percent(kit.memory_warning)
-            ),
-        ),
-        alert(
-            kit,
-            "MemoryCritical",
-            format!(
-                "{}{{{sel}}} > {}",
-                kit.metric(names::SYSTEM_MEMORY_UTILIZATION),
-                number(kit.memory_critical)
-            ),
-            "5m",
-            "critical",
-            "memory utilization is critical",
-            format!(
-                "Memory use has been above {} of the limit for 5 minutes.",
-                percent(kit.memory_critical)
-            ),
-        ),
-        alert(
-            kit,
-            "DiskAlmostFull",
-            format!(
-                "{}{{{sel}}} > {}",
-                kit.metric(names::SYSTEM_FILESYSTEM_UTILIZATION),
-                number(kit.disk)
-            ),
-            "10m",
-            "warning",
-            "a file system is almost full",
-            format!(
-                "A file system has been more than {} full for 10 minutes.",
-                percent(kit.disk)
-            ),
-        ),
-        alert(
-            kit,
-            "AuthenticationFailures",
-            format!(
-                "sum by (job) (increase({}{{{sel}, kind=\"authentication_failure\"}}[5m])) > {}",
-                kit.metric(names::SECURITY_EVENTS),
-                kit.auth_failures
-            ),
-            "0m",
-            "warning",
-            "authentication failures",
-            format!(
-                "More than {} authentication failures within 5 minutes.",
-                kit.auth_failures
-            ),
-        ),
-        alert(
-            kit,
-            "UnauthorizedAccess",
-            format!(
-                "sum by (job) (increase({}{{{sel}, kind=\"access_denied\"}}[5m])) > 0",
-                kit.metric(names::SECURITY_EVENTS)
-            ),
-            "0m",
-            "warning",
-            "access was denied",
-            "A caller was denied access within the last 5 minutes.".to_owned(),
-        ),
-        alert(
-            kit,
-            "LogLinesDropped",
-            format!(
-                "sum by (job) (increase({}{{{sel}}}[15m])) > 0",
-                kit.metric(names::LOG_LINES_DROPPED)
-            ),
-            "0m",
-            "warning",
-            "log lines were dropped",
-            "The log writer's queue was full and lines were dropped within 15 minutes.".to_owned(),
-        ),
-        alert(
-            kit,
-            "AuditRecordsLost",
-            format!(
-                "sum by (job, result) (increase({}{{{sel},result=~\"dropped|failed\"}}[15m])) > 0",
-                kit.metric(names::AUDIT_RECORDS)
-            ),
-            "0m",
-            "critical",
-            "audit records were not written",
-            "The audit trail dropped records (batch queue full) or failed to write them within 15 minutes: audited actions went unrecorded.".to_owned(),
-        ),
-    ]);
-    rules
+        })
+        .collect()
+}
+
+/// Name of a job duration percentile's recording rule, shared with the dashboard.
+pub(super) fn job_quantile(q: &str) -> String {
+    format!("job_operation:job_duration_seconds:p{q}_1h")
 }
 
 fn slo_alerts(kit: &OpsKit) -> Vec<Rule> {
@@ -387,7 +260,9 @@ fn slo_alerts(kit: &OpsKit) -> Vec<Rule> {
     ];
     for (name, latency, target) in objectives {
         let budget = 1.0 - target;
-        for (long, short, burn, for_, severity) in BURNS {
+        for ((long, short, severity), level) in BURNS.into_iter().zip(kit.burn_rates) {
+            let burn = level.threshold().unwrap_or(1.0);
+            let for_ = super::alerts::prom_duration(level.duration());
             let ratio = |window: &str| match latency {
                 None => errors_ratio(window),
                 Some(kind) => slow_ratio(kind, window),
@@ -406,7 +281,7 @@ fn slo_alerts(kit: &OpsKit) -> Vec<Rule> {
                     ratio(long),
                     ratio(short)
                 ),
-                for_,
+                &for_,
                 severity,
                 &format!("{} SLO error budget burning {burn}x too fast", name.to_lowercase()),
                 format!(
