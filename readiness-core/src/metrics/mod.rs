@@ -15,6 +15,12 @@
 //! | `health_check_failures_total` | counter | `check` |
 //! | `health_check_observed_value` | gauge | `check`, `measurement` (pool `connections`, `idleConnections`, `inUseConnections`, `maxConnections`, disk `freePercent`, ...) |
 //! | `cache_requests_total` | counter | `cache`, `result` (`hit`, `miss`); see [`Readiness::cache`](crate::Readiness::cache) |
+//! | `job_duration_seconds` | histogram | `operation`; see [`Readiness::job`](crate::Readiness::job) |
+//! | `job_runs_total` | counter | `operation`, `outcome` (`success`, `failure`) |
+//! | `job_queue_depth` | gauge | `operation` |
+//! | `db_client_connection_count` | gauge | `pool`, `state` (`idle`, `used`); see `Readiness::sqlx_pool` (a `postgres`, `mysql` or `sqlite` feature) |
+//! | `db_client_connection_max` | gauge | `pool` |
+//! | `db_client_connection_wait_time_seconds` | histogram | `pool` |
 //! | `service_info` | gauge (1) | `service`, `version`, `instance` |
 //! | `process_cpu_seconds_total` | counter | |
 //! | `process_resident_memory_bytes`, `process_virtual_memory_bytes` | gauge | |
@@ -75,13 +81,19 @@
 
 mod cache;
 mod info;
+mod job;
 pub mod names;
+#[cfg(feature = "_sqlx")]
+mod pool;
 mod red;
 mod registrar;
 #[cfg(feature = "system")]
 mod system;
 
 pub(crate) use cache::CacheFamily;
+pub(crate) use job::JobFamily;
+#[cfg(feature = "_sqlx")]
+pub(crate) use pool::PoolFamily;
 
 /// Checks a metric namespace: letters, digits and `_`, not starting with a digit
 /// (field `metrics_namespace`).
@@ -99,6 +111,21 @@ pub(crate) fn validate_namespace(namespace: &str) -> Result<(), crate::BuildErro
     Ok(())
 }
 
+/// Checks a label value a caller names a series by (`operation`, `pool`): not empty,
+/// at most 100 bytes, no control characters. Errors name `field`.
+pub(crate) fn validate_label_value(field: &str, value: &str) -> Result<(), crate::BuildError> {
+    if value.is_empty() || value.len() > 100 || value.chars().any(char::is_control) {
+        return Err(crate::BuildError::new(
+            field,
+            format!(
+                "{value:?} must be 1 to 100 bytes without control characters, \
+                 and one of a fixed set of names (each is a series of its own)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A family's options, its name under the service's namespace when one is set.
 pub(crate) fn opts(namespace: Option<&str>, name: &str, help: &str) -> prometheus::Opts {
     let opts = prometheus::Opts::new(name, help);
@@ -109,6 +136,13 @@ pub(crate) fn opts(namespace: Option<&str>, name: &str, help: &str) -> prometheu
 }
 pub use cache::CacheMetrics;
 pub(crate) use info::register_info;
+pub use job::{JobMetrics, JobRun};
+#[cfg(feature = "_sqlx")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite")))
+)]
+pub use pool::PoolMetrics;
 pub use red::RedMetrics;
 pub(crate) use red::RedSettings;
 pub(crate) use red::{Finished, Route};

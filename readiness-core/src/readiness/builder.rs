@@ -14,7 +14,7 @@ use crate::health::{CheckInfo, CheckSpec, ReadySwitch};
 use crate::metrics::names::DEFAULT_DURATION_BUCKETS;
 #[cfg(feature = "system")]
 use crate::metrics::SystemSettings;
-use crate::metrics::{CacheFamily, RedMetrics, RedSettings, Registrar};
+use crate::metrics::{CacheFamily, JobFamily, RedMetrics, RedSettings, Registrar};
 use crate::observe::Observer;
 
 /// Builds a [`Readiness`]. See [`Readiness::builder`].
@@ -300,6 +300,13 @@ impl ReadinessBuilder {
                 .map_err(register_error)?;
             let caches = CacheFamily::register(&registrar, self.namespace.as_deref())
                 .map_err(register_error)?;
+            let jobs = JobFamily::register(&registrar, self.namespace.as_deref())
+                .map_err(register_error)?;
+            #[cfg(feature = "_sqlx")]
+            let pools = crate::metrics::PoolFamily::register(&registrar, self.namespace.as_deref())
+                .map_err(register_error)?;
+            #[cfg(not(feature = "_sqlx"))]
+            let pools = ();
             crate::metrics::register_info(
                 &registrar,
                 self.namespace.as_deref(),
@@ -324,9 +331,9 @@ impl ReadinessBuilder {
                 })?;
             #[cfg(not(feature = "system"))]
             let sampler = ();
-            Ok((red, health, caches, sampler))
+            Ok((red, health, caches, (jobs, pools), sampler))
         })();
-        let (red, health, caches, sampler) = match registered {
+        let (red, health, caches, (jobs, pools), sampler) = match registered {
             Ok(parts) => parts,
             Err(error) => {
                 registrar.rollback();
@@ -335,6 +342,8 @@ impl ReadinessBuilder {
         };
         #[cfg(not(feature = "system"))]
         let () = sampler;
+        #[cfg(not(feature = "_sqlx"))]
+        let () = pools;
 
         let checks: Vec<(CheckInfo, _)> =
             self.checks.into_iter().map(CheckSpec::into_parts).collect();
@@ -357,6 +366,9 @@ impl ReadinessBuilder {
                 buckets: self.buckets,
                 observer: Observer::new(red, self.access_log),
                 caches,
+                jobs,
+                #[cfg(feature = "_sqlx")]
+                pools,
                 tasks,
                 #[cfg(feature = "system")]
                 _sampler: sampler,

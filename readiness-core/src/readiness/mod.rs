@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::endpoint::{Answers, ProbeRequest, State};
 use crate::health::runner::Shared;
 use crate::health::{Probe, ReadySwitch, Status};
-use crate::metrics::{CacheFamily, CacheMetrics, RedMetrics};
+use crate::metrics::{CacheFamily, CacheMetrics, JobFamily, JobMetrics, RedMetrics};
 use crate::observe::Observer;
 
 /// The health of a service: its checks, their background refresh, the probe answers
@@ -55,6 +55,9 @@ pub(super) struct Inner {
     pub(super) buckets: Vec<f64>,
     pub(super) observer: Observer,
     pub(super) caches: CacheFamily,
+    pub(super) jobs: JobFamily,
+    #[cfg(feature = "_sqlx")]
+    pub(super) pools: crate::metrics::PoolFamily,
     pub(super) tasks: Vec<tokio::task::AbortHandle>,
     #[cfg(feature = "system")]
     pub(super) _sampler: Option<crate::metrics::Sampler>,
@@ -141,6 +144,65 @@ impl Readiness {
     #[must_use]
     pub fn cache(&self, name: &str) -> CacheMetrics {
         self.inner.caches.cache(name)
+    }
+
+    /// Duration, outcome and queue depth of the background job named `operation`
+    /// (`job_duration_seconds`, `job_runs_total`, `job_queue_depth`), every series
+    /// at zero from now on. Resolve it once and keep it beside the job; asking again
+    /// for the same name gives the same series. See [`JobMetrics`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = readiness_core::Readiness::builder().build()?;
+    /// let export = readiness.job("report_export")?;
+    /// export.start().success();
+    /// assert_eq!(readiness.job("").unwrap_err().field(), "operation");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`](crate::BuildError) naming `operation` when the name is empty,
+    /// longer than 100 bytes or holds control characters. Each name is a series of
+    /// its own: use a fixed set, never ids or user input.
+    pub fn job(&self, operation: &str) -> Result<JobMetrics, crate::BuildError> {
+        self.inner.jobs.job(operation)
+    }
+
+    /// Connections used, idle and allowed of `pool`, read on every scrape
+    /// (`db_client_connection_count`, `db_client_connection_max`), and the time taken
+    /// by the acquires made through the handle
+    /// (`db_client_connection_wait_time_seconds`), all under `pool="NAME"` and at
+    /// zero from now on. Works with a pool of any `sqlx` database. See
+    /// [`PoolMetrics`](crate::metrics::PoolMetrics).
+    ///
+    /// ```
+    /// # #[cfg(feature = "postgres")]
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = readiness_core::Readiness::builder().build()?;
+    /// let pool = sqlx::PgPool::connect_lazy("postgres://app@db.internal/orders")?;
+    /// let orders = readiness.sqlx_pool("orders", pool)?;
+    /// # let _ = orders;
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "postgres"))] fn main() {}
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`](crate::BuildError) naming `pool` when the name is empty,
+    /// longer than 100 bytes, holds control characters or is taken by a pool
+    /// registered before.
+    #[cfg(feature = "_sqlx")]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite")))
+    )]
+    pub fn sqlx_pool<DB: sqlx::Database>(
+        &self,
+        name: &str,
+        pool: sqlx::Pool<DB>,
+    ) -> Result<crate::metrics::PoolMetrics<DB>, crate::BuildError> {
+        self.inner.pools.add(name, pool)
     }
 
     /// The registry holding every family of this library, and the service's own
