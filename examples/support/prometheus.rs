@@ -133,6 +133,27 @@ pub fn prometheus_evaluates_the_kit_against_the_running_service(exe: &str, job: 
             "job:slo_read_latency_slow:ratio_rate5m{{job=\"{job}\"}}"
         ));
         assert_eq!(slow[0].1, 0.0, "{slow:?}");
+        // Per version: the request series joined with the scraped
+        // `service_info{version}` give one version, which passes the promotion
+        // gate (no errors, P95 under 0.2 s).
+        let info = query(&format!("service_info{{job=\"{job}\"}}"));
+        assert_eq!(info.len(), 1, "{info:?}");
+        let version = info[0].0["version"].as_str().unwrap().to_owned();
+        let per_version = query(&format!(
+            "job_version:http_server_requests:rate5m{{job=\"{job}\"}}"
+        ));
+        assert_eq!(per_version.len(), 1, "{per_version:?}");
+        assert_eq!(
+            per_version[0].0["version"],
+            version.as_str(),
+            "{per_version:?}"
+        );
+        assert!(per_version[0].1 > 0.0, "{per_version:?}");
+        let promotable = query(&format!(
+            "job_version:rollout_promotable:bool{{job=\"{job}\"}}"
+        ));
+        assert_eq!(promotable.len(), 1, "{promotable:?}");
+        assert_eq!(promotable[0].1, 1.0, "{promotable:?}");
         // Nothing fires against a healthy service.
         let alerts = query("ALERTS{alertstate=\"firing\"}");
         assert!(alerts.is_empty(), "{alerts:?}");

@@ -970,6 +970,16 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
             "Service"
         ]
     );
+    // The autoscaler sets the count: the Deployment names none.
+    assert!(docs[0]["spec"].get("replicas").is_none(), "{text}");
+    let fixed = readiness
+        .ops_kit()
+        .replicas(2)
+        .build()
+        .unwrap()
+        .kubernetes();
+    assert!(fixed.contains("  replicas: 2\n"), "{fixed}");
+    assert!(!fixed.contains("kind: HorizontalPodAutoscaler"), "{fixed}");
     // The headless Service the plain Prometheus configuration finds the pods by.
     assert_eq!(docs[5]["metadata"]["name"], "orders-api-pods");
     assert_eq!(docs[5]["spec"]["clusterIP"], "None");
@@ -1348,4 +1358,62 @@ fn bad_settings_are_errors_naming_the_field() {
     assert_eq!(field(b().binary("bin/orders")), "ops.binary");
     let error = b().latency_budget(0.4, 1.0).build().unwrap_err();
     assert!(error.to_string().contains("bucket"), "{error}");
+}
+
+/// The README's table of alerts by tier says what the default rules do: each
+/// alert has a row, a cell in each of its tiers' columns (and none in the
+/// others) naming its `for:` duration.
+#[test]
+fn the_readme_lists_every_alert_by_tier_with_its_duration() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let rows: BTreeMap<String, Vec<String>> = readme
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<String> = line
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .collect();
+            (cells[0].trim_matches('`').to_owned(), cells)
+        })
+        .collect();
+    let file: Value = serde_norway::from_str(&kit().prometheus_rules()).unwrap();
+    let mut tiers: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for group in file["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            let Some(name) = rule["alert"].as_str() else {
+                continue;
+            };
+            let name = name.strip_prefix("Orders").unwrap();
+            if name.contains("BudgetBurn") {
+                continue;
+            }
+            tiers.entry(name.to_owned()).or_default().insert(
+                rule["labels"]["severity"].as_str().unwrap().to_owned(),
+                rule["for"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    assert!(tiers.len() >= 26, "{tiers:?}");
+    for (name, by_severity) in &tiers {
+        let row = rows
+            .get(name)
+            .unwrap_or_else(|| panic!("README has no row for {name}"));
+        for (column, severity) in [(2, "critical"), (3, "warning"), (4, "info")] {
+            let cell = &row[column];
+            match by_severity.get(severity) {
+                None => assert!(cell.is_empty(), "{name}: README has a {severity} cell"),
+                Some(for_) if for_ == "0m" || for_ == "0s" => {
+                    assert!(!cell.is_empty(), "{name}: no {severity} cell");
+                    assert!(!cell.contains("for "), "{name} {severity}: fires at once");
+                }
+                Some(for_) => assert!(
+                    cell.contains(&format!("for {for_}")),
+                    "{name} {severity}: README says {cell:?}, the rule `for: {for_}`"
+                ),
+            }
+        }
+    }
 }

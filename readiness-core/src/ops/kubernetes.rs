@@ -94,7 +94,6 @@ pub(super) fn render(kit: &OpsKit) -> String {
         "kind": "Deployment",
         "metadata": metadata,
         "spec": {
-            "replicas": deploy.replicas,
             "selector": { "matchLabels": labels },
             "strategy": {
                 "type": "RollingUpdate",
@@ -213,7 +212,15 @@ pub(super) fn render(kit: &OpsKit) -> String {
             "ports": [{ "name": "http", "port": deploy.port, "targetPort": "http", "protocol": "TCP" }],
         },
     });
-    let docs: Vec<String> = [deployment, service, monitor, autoscaler, budget, headless]
+    // A fixed count, or none at all: with an autoscaler the Deployment must not
+    // name one, or each `kubectl apply` resets the count the autoscaler chose.
+    let mut docs = vec![deployment, service, monitor];
+    match deploy.replicas {
+        Some(replicas) => docs[0]["spec"]["replicas"] = json!(replicas),
+        None => docs.push(autoscaler),
+    }
+    docs.extend([budget, headless]);
+    let docs: Vec<String> = docs
         .iter()
         .map(|doc: &Value| serde_norway::to_string(doc).unwrap_or_default())
         .collect();

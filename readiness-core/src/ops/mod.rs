@@ -98,7 +98,8 @@ pub struct OpsKit {
 pub(crate) struct Deploy {
     pub(crate) image: String,
     pub(crate) port: u16,
-    pub(crate) replicas: u32,
+    /// A fixed pod count, without the autoscaler; `None`: the autoscaler's.
+    pub(crate) replicas: Option<u32>,
     pub(crate) cpu_request: String,
     pub(crate) cpu_limit: Option<String>,
     pub(crate) memory_request: String,
@@ -163,7 +164,7 @@ impl OpsKit {
                 deploy: Deploy {
                     image: String::new(),
                     port: 8080,
-                    replicas: 2,
+                    replicas: None,
                     cpu_request: "100m".to_owned(),
                     cpu_limit: None,
                     memory_request: "128Mi".to_owned(),
@@ -496,14 +497,24 @@ impl OpsKitBuilder {
         self
     }
 
-    /// Pods of the Deployment (default 2).
+    /// A fixed number of pods: the Deployment names it and no
+    /// HorizontalPodAutoscaler is written. By default the autoscaler of
+    /// [`autoscaling`](Self::autoscaling) sets the count and the Deployment names
+    /// none (or each `kubectl apply` would reset it).
+    ///
+    /// ```
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// let kit = readiness.ops_kit().replicas(2).build().unwrap();
+    /// assert!(kit.kubernetes().contains("replicas: 2"));
+    /// assert!(!kit.kubernetes().contains("kind: HorizontalPodAutoscaler"));
+    /// ```
     pub fn replicas(mut self, replicas: u32) -> Self {
-        self.kit.deploy.replicas = replicas;
+        self.kit.deploy.replicas = Some(replicas);
         self
     }
 
     /// The HorizontalPodAutoscaler's bounds: from `min` to `max` pods (default 3 to
-    /// 20).
+    /// 20); undoes [`replicas`](Self::replicas).
     ///
     /// ```
     /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
@@ -511,6 +522,7 @@ impl OpsKitBuilder {
     /// assert!(kit.kubernetes().contains("maxReplicas: 8"));
     /// ```
     pub fn autoscaling(mut self, min: u32, max: u32) -> Self {
+        self.kit.deploy.replicas = None;
         self.kit.deploy.autoscaling.min = min;
         self.kit.deploy.autoscaling.max = max;
         self
@@ -679,7 +691,7 @@ impl OpsKitBuilder {
         if kit.deploy.port == 0 {
             return Err(BuildError::new("ops.port", "must not be 0"));
         }
-        if kit.deploy.replicas == 0 {
+        if kit.deploy.replicas == Some(0) {
             return Err(BuildError::new("ops.replicas", "must be at least 1"));
         }
         let scaling = &kit.deploy.autoscaling;
