@@ -95,7 +95,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.check(checks::http_get(url).name("upstream").non_critical());
     }
     let readiness = builder.build()?;
-    store.count_cache_in(&readiness);
+    // Cache, pool and migration metrics, at zero until something happens.
+    store.measure_in(&readiness)?;
 
     // JSON lines through a non-blocking writer; the guard flushes them at exit.
     let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());

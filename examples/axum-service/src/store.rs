@@ -3,14 +3,14 @@
 //! single items when `REDIS_URL` is set. Framework-free: the same file serves the
 //! axum and the actix-web example.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::readiness::checks;
-use crate::readiness::metrics::CacheMetrics;
-use crate::readiness::{CheckOutcome, CheckSpec, Readiness};
+use crate::readiness::metrics::{CacheMetrics, JobMetrics, PoolMetrics};
+use crate::readiness::{BuildError, CheckOutcome, CheckSpec, Readiness};
 
 /// Rows above this count make the `items` check warn: a stand-in for a real limit.
 const SOFT_LIMIT: i64 = 10_000;
@@ -23,10 +23,12 @@ pub struct Item {
     pub name: String,
 }
 
+/// The pool, and its metrics once the service's `Readiness` exists (see
+/// [`Store::measure_in`]).
 #[derive(Clone)]
 enum Pool {
-    Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool, Arc<OnceLock<PoolMetrics<sqlx::Postgres>>>),
+    Sqlite(sqlx::SqlitePool, Arc<OnceLock<PoolMetrics<sqlx::Sqlite>>>),
 }
 
 /// Cheap to clone: pools and the cache connection are shared.
@@ -34,6 +36,8 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     cache: Option<Arc<Cache>>,
+    /// The table's migration, a background job (see [`Store::measure_in`]).
+    migration: Arc<OnceLock<JobMetrics>>,
 }
 
 struct Cache {
@@ -57,11 +61,13 @@ impl Store {
                     .max_connections(10)
                     .acquire_timeout(Duration::from_secs(3))
                     .connect_lazy(&url)?,
+                Arc::default(),
             ),
             Ok(url) => Pool::Sqlite(
                 sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(4)
                     .connect_lazy(&url)?,
+                Arc::default(),
             ),
             // One connection kept open forever: an in-memory database lives as long
             // as its connection.
@@ -71,6 +77,7 @@ impl Store {
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .connect_lazy("sqlite::memory:")?,
+                Arc::default(),
             ),
         };
         // The cache, when `REDIS_URL` is set: lazy too, one retry, 500 ms per answer.
@@ -87,22 +94,41 @@ impl Store {
             }
             Err(_) => None,
         };
-        Ok(Self { pool, cache })
+        Ok(Self {
+            pool,
+            cache,
+            migration: Arc::default(),
+        })
     }
 
-    /// Counts cache hits and misses in `cache_requests_total{cache="items"}`.
-    pub fn count_cache_in(&self, readiness: &Readiness) {
-        if let Some(cache) = &self.cache {
-            let _ = cache.metrics.set(readiness.cache("items"));
+    /// The store's metrics, on the service's registry and at zero from now on:
+    /// cache hits and misses (`cache_requests_total{cache="items"}`, which stay at
+    /// zero without `REDIS_URL`), the pool's connections and the time queries wait
+    /// for one (`db_client_connection_*{pool="items"}`), and the table's migration
+    /// as a background job (`job_*{operation="migrate"}`).
+    pub fn measure_in(&self, readiness: &Readiness) -> Result<(), BuildError> {
+        let cache = readiness.cache("items");
+        if let Some(redis) = &self.cache {
+            let _ = redis.metrics.set(cache);
         }
+        match &self.pool {
+            Pool::Postgres(pool, metrics) => {
+                let _ = metrics.set(readiness.sqlx_pool("items", pool.clone())?);
+            }
+            Pool::Sqlite(pool, metrics) => {
+                let _ = metrics.set(readiness.sqlx_pool("items", pool.clone())?);
+            }
+        }
+        let _ = self.migration.set(readiness.job("migrate")?);
+        Ok(())
     }
 
     /// The checks of the store: `db` (critical), `cache` (non-critical, when
     /// there is one) and `items` (warns above the soft limit).
     pub fn checks(&self) -> Vec<CheckSpec> {
         let mut specs = vec![match &self.pool {
-            Pool::Postgres(pool) => checks::postgres(pool.clone()).name("db"),
-            Pool::Sqlite(pool) => checks::sqlite(pool.clone()).name("db"),
+            Pool::Postgres(pool, _) => checks::postgres(pool.clone()).name("db"),
+            Pool::Sqlite(pool, _) => checks::sqlite(pool.clone()).name("db"),
         }];
         if let Some(cache) = &self.cache {
             specs.push(
@@ -135,13 +161,13 @@ impl Store {
     /// database answers.
     pub async fn migrate(&self) -> Result<(), Unavailable> {
         let result = match &self.pool {
-            Pool::Postgres(pool) => sqlx::query(
+            Pool::Postgres(pool, _) => sqlx::query(
                 "CREATE TABLE IF NOT EXISTS items (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL)",
             )
             .execute(pool)
             .await
             .map(drop),
-            Pool::Sqlite(pool) => sqlx::query(
+            Pool::Sqlite(pool, _) => sqlx::query(
                 "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)",
             )
             .execute(pool)
@@ -152,16 +178,19 @@ impl Store {
     }
 
     /// Runs [`migrate`](Self::migrate) now, and again every 2 s in the background
-    /// while it fails.
+    /// while it fails. Each attempt is a run of the `migrate` job (its duration and
+    /// outcome), and its queue depth is the migration still to apply: 1 until one
+    /// succeeds, then 0.
     pub async fn migrate_in_background(&self) {
-        if self.migrate().await.is_ok() {
+        self.set_migration_pending(true);
+        if self.migrate_recorded().await.is_ok() {
             return;
         }
         let store = self.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                match store.migrate().await {
+                match store.migrate_recorded().await {
                     Ok(()) => {
                         tracing::info!("items table ready");
                         return;
@@ -174,17 +203,37 @@ impl Store {
         });
     }
 
+    /// One attempt at [`migrate`](Self::migrate), recorded as a run of the job.
+    async fn migrate_recorded(&self) -> Result<(), Unavailable> {
+        let result = match self.migration.get() {
+            Some(job) => job.run(self.migrate()).await,
+            None => self.migrate().await,
+        };
+        if result.is_ok() {
+            self.set_migration_pending(false);
+        }
+        result
+    }
+
+    fn set_migration_pending(&self, pending: bool) {
+        if let Some(job) = self.migration.get() {
+            job.set_queue_depth(usize::from(pending));
+        }
+    }
+
     /// The first 1,000 items, oldest first.
     pub async fn list(&self) -> Result<Vec<Item>, Unavailable> {
         let rows: Vec<(i64, String)> = match &self.pool {
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, metrics) => {
+                let mut conn = acquire(pool, metrics).await?;
                 sqlx::query_as("SELECT id, name FROM items ORDER BY id LIMIT 1000")
-                    .fetch_all(pool)
+                    .fetch_all(&mut *conn)
                     .await
             }
-            Pool::Sqlite(pool) => {
+            Pool::Sqlite(pool, metrics) => {
+                let mut conn = acquire(pool, metrics).await?;
                 sqlx::query_as("SELECT id, name FROM items ORDER BY id LIMIT 1000")
-                    .fetch_all(pool)
+                    .fetch_all(&mut *conn)
                     .await
             }
         }
@@ -216,16 +265,18 @@ impl Store {
             }
         }
         let row: Option<(i64, String)> = match &self.pool {
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, metrics) => {
+                let mut conn = acquire(pool, metrics).await?;
                 sqlx::query_as("SELECT id, name FROM items WHERE id = $1")
                     .bind(id)
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *conn)
                     .await
             }
-            Pool::Sqlite(pool) => {
+            Pool::Sqlite(pool, metrics) => {
+                let mut conn = acquire(pool, metrics).await?;
                 sqlx::query_as("SELECT id, name FROM items WHERE id = ?")
                     .bind(id)
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *conn)
                     .await
             }
         }
@@ -258,8 +309,11 @@ impl Store {
         F: std::future::Future<Output = Result<(), E>>,
     {
         macro_rules! in_transaction {
-            ($pool:expr, $insert:expr) => {{
-                let mut tx = $pool.begin().await.map_err(Unavailable)?;
+            ($pool:expr, $metrics:expr, $insert:expr) => {{
+                let mut conn = acquire($pool, $metrics).await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn)
+                    .await
+                    .map_err(Unavailable)?;
                 let (id, name): (i64, String) = sqlx::query_as($insert)
                     .bind(name)
                     .fetch_one(&mut *tx)
@@ -279,12 +333,14 @@ impl Store {
             }};
         }
         match &self.pool {
-            Pool::Postgres(pool) => in_transaction!(
+            Pool::Postgres(pool, metrics) => in_transaction!(
                 pool,
+                metrics,
                 "INSERT INTO items (name) VALUES ($1) RETURNING id, name"
             ),
-            Pool::Sqlite(pool) => in_transaction!(
+            Pool::Sqlite(pool, metrics) => in_transaction!(
                 pool,
+                metrics,
                 "INSERT INTO items (name) VALUES (?) RETURNING id, name"
             ),
         }
@@ -300,12 +356,12 @@ impl Store {
 
     async fn count(&self) -> Result<i64, Unavailable> {
         let (rows,): (i64,) = match &self.pool {
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, _) => {
                 sqlx::query_as("SELECT COUNT(*) FROM items")
                     .fetch_one(pool)
                     .await
             }
-            Pool::Sqlite(pool) => {
+            Pool::Sqlite(pool, _) => {
                 sqlx::query_as("SELECT COUNT(*) FROM items")
                     .fetch_one(pool)
                     .await
@@ -318,8 +374,21 @@ impl Store {
     /// Closes the pool's connections (a shutdown hook).
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Postgres(pool) => pool.close().await,
-            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool, _) => pool.close().await,
+            Pool::Sqlite(pool, _) => pool.close().await,
         }
     }
+}
+
+/// A connection for a request's query, its wait timed in
+/// `db_client_connection_wait_time_seconds` once the store is measured.
+async fn acquire<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    metrics: &OnceLock<PoolMetrics<DB>>,
+) -> Result<sqlx::pool::PoolConnection<DB>, Unavailable> {
+    match metrics.get() {
+        Some(metrics) => metrics.acquire().await,
+        None => pool.acquire().await,
+    }
+    .map_err(Unavailable)
 }
