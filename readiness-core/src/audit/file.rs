@@ -2,7 +2,7 @@
 //! asks, with a writer thread of its own in `batch` mode.
 
 use std::fmt;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -12,11 +12,13 @@ use std::thread::JoinHandle;
 use serde_json::{json, Value};
 
 use super::chain::{Chain, Resume};
+use super::integrity::{IntegrityCheck, Watch};
 use super::outcome::{Counts, Fate};
 use super::{
     AuditTrailBuilder, Checkpoint, Durability, Ed25519VerifyingKey, TrailError, TrailStats,
 };
 use crate::error::BuildError;
+use crate::health::CheckSpec;
 use crate::logging::AuditEvent;
 
 /// Where a file trail goes: see [`FileTrail::builder`] and
@@ -57,6 +59,7 @@ struct Inner {
     queue: Option<SyncSender<Message>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     counts: Arc<Counts>,
+    watch: Arc<Watch>,
 }
 
 enum Message {
@@ -189,6 +192,50 @@ impl FileTrail {
     pub fn verifying_key(&self) -> Option<Ed25519VerifyingKey> {
         self.inner.verifying_key
     }
+
+    /// The live integrity check of this trail: see [`IntegrityCheck`].
+    ///
+    /// ```
+    /// use readiness_core::audit::FileTrail;
+    /// use readiness_core::{Check as _, Status};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), readiness_core::BoxError> {
+    /// let path = std::env::temp_dir().join(format!("doc-file-integrity-{}.jsonl", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let trail = FileTrail::builder(&path).build()?;
+    /// assert_eq!(trail.integrity().check().await?.status(), Status::Pass);
+    /// # let _ = std::fs::remove_file(&path);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn integrity(&self) -> IntegrityCheck {
+        IntegrityCheck::new(Arc::clone(&self.inner.watch))
+    }
+
+    /// The live integrity check, ready to register: see
+    /// [`IntegrityCheck::into_spec`] (non-critical, every 10 s).
+    ///
+    /// ```
+    /// use readiness_core::audit::FileTrail;
+    /// use readiness_core::Readiness;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let path = std::env::temp_dir().join(format!("doc-file-check-{}.jsonl", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let registry = prometheus::Registry::new();
+    /// let trail = FileTrail::builder(&path).registry(registry.clone(), None).build()?;
+    /// let readiness = Readiness::builder()
+    ///     .registry(registry)
+    ///     .check(trail.integrity_check())
+    ///     .build()?;
+    /// # let _ = readiness;
+    /// # let _ = std::fs::remove_file(&path);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn integrity_check(&self) -> CheckSpec {
+        self.integrity().into_spec()
+    }
 }
 
 impl fmt::Debug for FileTrail {
@@ -236,6 +283,7 @@ impl AuditTrailBuilder<FileSink> {
     /// registered.
     pub fn build(self) -> Result<FileTrail, BuildError> {
         let counts = self.checked()?;
+        let integrity = self.integrity_metrics()?;
         let verifying_key = self.verifying_key();
         let path_error = |path: &Path, e: io::Error| {
             BuildError::new("audit_trail.path", format!("{}: {e}", path.display()))
@@ -245,6 +293,10 @@ impl AuditTrailBuilder<FileSink> {
             Target::Path(path) => Resume::read(path).map_err(|e| path_error(path, e))?,
         };
         let links = self.links(&resume.tail);
+        let watched = match &self.sink.target {
+            Target::Path(path) => Some(path.clone()),
+            Target::Writer(_) => None,
+        };
         let (out, file) = match self.sink.target {
             Target::Writer(writer) => (writer, None),
             Target::Path(path) => {
@@ -258,13 +310,14 @@ impl AuditTrailBuilder<FileSink> {
                 (Box::new(writer) as Box<dyn Write + Send>, Some(file))
             }
         };
-        let len = match &file {
-            Some(file) => file
-                .metadata()
-                .map_err(|e| BuildError::new("audit_trail.path", e.to_string()))?
-                .len(),
-            None => 0,
-        };
+        let metadata = file
+            .as_ref()
+            .map(File::metadata)
+            .transpose()
+            .map_err(|e| BuildError::new("audit_trail.path", e.to_string()))?;
+        let len = metadata.as_ref().map_or(0, std::fs::Metadata::len);
+        // Only a regular file can be read back (not `/dev/full`, say).
+        let watched = watched.filter(|_| metadata.as_ref().is_some_and(std::fs::Metadata::is_file));
         let mut chain = Chain {
             out,
             file,
@@ -295,6 +348,17 @@ impl AuditTrailBuilder<FileSink> {
         // What an earlier process left after its last checkpoint is covered by
         // a checkpoint before the next record, within the interval it promised.
         chain.open |= broke;
+        // The first integrity pass, from the file's last checkpoint to what was
+        // just written, sets the gauge before it is registered.
+        let watch = match watched {
+            Some(path) => Watch::file(path.clone(), verifying_key, integrity.clone())
+                .map_err(|e| path_error(&path, e))?,
+            None => Watch::unreadable(),
+        };
+        super::settings::register_integrity(
+            self.registry.as_ref(),
+            integrity.filter(|_| !watch.is_unreadable()),
+        )?;
         let chain = Arc::new(Mutex::new(chain));
         let (queue, thread) = if self.durability == Durability::Batch {
             let (sender, receiver) = mpsc::sync_channel(self.queue);
@@ -320,6 +384,7 @@ impl AuditTrailBuilder<FileSink> {
                 queue,
                 thread: Mutex::new(thread),
                 counts,
+                watch: Arc::new(watch),
             }),
         })
     }

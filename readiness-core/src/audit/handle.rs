@@ -7,10 +7,11 @@ use serde_json::Value;
 
 use super::{
     AuditTrailBuilder, Checkpoint, Durability, Ed25519VerifyingKey, FileSink, FileTrail,
-    TrailError, TrailStats,
+    IntegrityCheck, TrailError, TrailStats,
 };
 #[cfg(feature = "postgres")]
 use super::{PgSink, PgTrail};
+use crate::health::CheckSpec;
 use crate::logging::AuditEvent;
 
 /// A tamper-evident audit trail in a file or, with the `postgres` feature, a
@@ -165,6 +166,66 @@ impl AuditTrail {
             let _ = write!(hex, "{byte:02x}");
             hex
         }))
+    }
+
+    /// The live integrity check of the trail: each run re-verifies what was
+    /// appended since the last, and sets `audit_trail_integrity_status` and
+    /// `audit_trail_verified_records_total`. See [`IntegrityCheck`] for what it
+    /// finds and what it does not.
+    ///
+    /// ```
+    /// use readiness_core::audit::AuditTrail;
+    /// use readiness_core::{Check as _, Status};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), readiness_core::BoxError> {
+    /// let path = std::env::temp_dir().join(format!("doc-handle-integrity-{}.jsonl", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let trail: AuditTrail = AuditTrail::file(&path).build()?.into();
+    /// assert_eq!(trail.integrity().check().await?.status(), Status::Pass);
+    /// # let _ = std::fs::remove_file(&path);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn integrity(&self) -> IntegrityCheck {
+        match &self.sink {
+            Sink::File(trail) => trail.integrity(),
+            #[cfg(feature = "postgres")]
+            Sink::Postgres(trail) => trail.integrity(),
+        }
+    }
+
+    /// The live integrity check, ready for
+    /// [`ReadinessBuilder::check`](crate::ReadinessBuilder::check): named
+    /// `audit-trail-integrity`, every 10 s, non-critical (see
+    /// [`IntegrityCheck::into_spec`] for why, and how to change it).
+    ///
+    /// ```
+    /// use readiness_core::audit::AuditTrail;
+    /// use readiness_core::{Readiness, Status};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let path = std::env::temp_dir().join(format!("doc-handle-check-{}.jsonl", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let registry = prometheus::Registry::new();
+    /// let trail: AuditTrail = AuditTrail::file(&path)
+    ///     .registry(registry.clone(), None)
+    ///     .build()?
+    ///     .into();
+    /// let readiness = Readiness::builder()
+    ///     .registry(registry.clone())
+    ///     .check(trail.integrity_check().interval(Duration::from_secs(30)))
+    ///     .build()?;
+    /// readiness.refresh().await;
+    /// assert_eq!(readiness.check_status("audit-trail-integrity"), Some(Status::Pass));
+    /// let scrape = String::from_utf8(readiness.metrics_response().into_body().to_vec())?;
+    /// assert!(scrape.contains("audit_trail_integrity_status 1"));
+    /// # let _ = std::fs::remove_file(&path);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn integrity_check(&self) -> CheckSpec {
+        self.integrity().into_spec()
     }
 
     /// The file trail underneath, for its blocking calls; `None` for a table.

@@ -19,6 +19,13 @@
 //! request when the record cannot be written, so no audited action proceeds
 //! unrecorded.
 //!
+//! Integrity is also a live signal: [`AuditTrail::integrity_check`] re-verifies,
+//! every 10 s, only the records appended since its last run (and re-hashes the last
+//! verified record and checkpoint where they were), sets
+//! `audit_trail_integrity_status` to 0 and logs a critical security event at the
+//! first bad record; see [`IntegrityCheck`] for what it finds and what it leaves
+//! to a full `audit-verify`.
+//!
 //! ```
 //! use readiness_core::audit::{verify, FileTrail, Durability, Verdict, VerifyOptions};
 //! use readiness_core::logging::{AuditEvent, Outcome};
@@ -40,6 +47,7 @@ mod chain;
 mod command;
 mod file;
 mod handle;
+mod integrity;
 mod outcome;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -53,6 +61,7 @@ pub use command::{VerifyArgs, VerifySource};
 pub use ed25519_dalek::{SigningKey as Ed25519SigningKey, VerifyingKey as Ed25519VerifyingKey};
 pub use file::{FileSink, FileTrail};
 pub use handle::AuditTrail;
+pub use integrity::IntegrityCheck;
 pub use outcome::{Checkpoint, TrailError, TrailStats};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

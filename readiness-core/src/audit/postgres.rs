@@ -8,10 +8,12 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::integrity::{IntegrityCheck, Watch};
 use super::outcome::{Counts, Fate};
 use super::record::{log_checkpoint, Built, Links, Tail, GENESIS};
 use super::{AuditTrailBuilder, Checkpoint, Durability, TrailError, TrailStats};
 use crate::error::BuildError;
+use crate::health::CheckSpec;
 use crate::logging::AuditEvent;
 
 /// How many times a write is rebuilt after another writer took its `seq`.
@@ -57,6 +59,7 @@ struct Inner {
     store: Arc<Store>,
     queue: Option<mpsc::Sender<Message>>,
     counts: Arc<Counts>,
+    watch: Arc<Watch>,
 }
 
 /// The table and where the chain stands in it.
@@ -223,6 +226,33 @@ impl PgTrail {
     pub fn verifying_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
         self.inner.verifying_key
     }
+
+    /// The live integrity check of this trail: see [`IntegrityCheck`]. Each run
+    /// reads the rows after the last it verified.
+    ///
+    /// ```no_run
+    /// use readiness_core::audit::PgTrail;
+    /// use readiness_core::Readiness;
+    ///
+    /// # #[allow(dead_code)]
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::PgPool::connect("postgres://app@db/orders").await?;
+    /// let trail = PgTrail::builder(pool).build().await?;
+    /// let readiness = Readiness::builder().check(trail.integrity_check()).build()?;
+    /// # let _ = (readiness, trail.integrity());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn integrity(&self) -> IntegrityCheck {
+        IntegrityCheck::new(Arc::clone(&self.inner.watch))
+    }
+
+    /// The live integrity check, ready to register: see
+    /// [`IntegrityCheck::into_spec`] (non-critical, every 10 s).
+    #[must_use]
+    pub fn integrity_check(&self) -> CheckSpec {
+        self.integrity().into_spec()
+    }
 }
 
 pub(super) fn database(error: sqlx::Error) -> TrailError {
@@ -266,6 +296,7 @@ impl AuditTrailBuilder<PgSink> {
             ));
         }
         let counts = self.checked()?;
+        let integrity = self.integrity_metrics()?;
         let table_error =
             |e: sqlx::Error| BuildError::new("audit_trail.table", format!("{table}: {e}"));
         if *create_table {
@@ -285,6 +316,17 @@ impl AuditTrailBuilder<PgSink> {
         let tail = tail(pool, table).await.map_err(table_error)?;
         let links = self.links(&tail);
         let verifying_key = self.verifying_key();
+        // The first integrity pass, from the table's last checkpoint, sets the
+        // gauge before it is registered.
+        let watch = Watch::table(
+            pool.clone(),
+            table.clone(),
+            verifying_key,
+            integrity.clone(),
+        )
+        .await
+        .map_err(table_error)?;
+        super::settings::register_integrity(self.registry.as_ref(), integrity)?;
         let store = Arc::new(Store {
             pool: self.sink.pool,
             table: self.sink.table,
@@ -308,6 +350,7 @@ impl AuditTrailBuilder<PgSink> {
                 store,
                 queue,
                 counts,
+                watch: Arc::new(watch),
             }),
         })
     }

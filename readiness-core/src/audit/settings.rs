@@ -132,7 +132,11 @@ impl<S> AuditTrailBuilder<S> {
     }
 
     /// Counts records on `registry` as `audit_records_total{result="written"|
-    /// "dropped"|"failed"}`.
+    /// "dropped"|"failed"}`, and for a trail that can be read back (a file or a
+    /// table) registers the live integrity check's `audit_trail_integrity_status`
+    /// and `audit_trail_verified_records_total`, set by a first pass at build (from
+    /// the trail's last checkpoint), so both are in the first scrape (see
+    /// [`IntegrityCheck`](super::IntegrityCheck)). `namespace` prefixes each.
     pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
         self.registry = Some((registry, namespace));
         self
@@ -154,6 +158,31 @@ impl<S> AuditTrailBuilder<S> {
             Some((registry, namespace)) => Some(register(registry, namespace.as_deref())?),
         };
         Ok(Arc::new(Counts::new(metrics)))
+    }
+
+    /// `audit_trail_integrity_status` and `audit_trail_verified_records_total`
+    /// when there is a registry: made, not yet registered, so the watch's first pass
+    /// sets them before a scrape can see them (see [`register_integrity`]).
+    pub(crate) fn integrity_metrics(
+        &self,
+    ) -> Result<Option<(prometheus::IntGauge, prometheus::IntCounter)>, BuildError> {
+        let Some((_, namespace)) = &self.registry else {
+            return Ok(None);
+        };
+        let namespace = namespace.as_deref();
+        let status = prometheus::IntGauge::with_opts(crate::metrics::opts(
+            namespace,
+            crate::metrics::names::AUDIT_TRAIL_INTEGRITY,
+            "1 while the audit trail re-verifies from its last verified checkpoint to its tail, 0 once it does not.",
+        ));
+        let verified = prometheus::IntCounter::with_opts(crate::metrics::opts(
+            namespace,
+            crate::metrics::names::AUDIT_TRAIL_VERIFIED,
+            "Audit trail records the live integrity check verified.",
+        ));
+        status
+            .and_then(|status| Ok(Some((status, verified?))))
+            .map_err(|e| BuildError::new("audit_trail.registry", e.to_string()))
     }
 
     /// The chain, going on from `tail`.
@@ -190,4 +219,19 @@ pub(crate) fn register(
     })
     .map_err(|e| BuildError::new("audit_trail.registry", e.to_string()))?;
     Ok(["written", "dropped", "failed"].map(|r| counter.with_label_values(&[r])))
+}
+
+/// Registers the integrity metrics [`AuditTrailBuilder::integrity_metrics`] made,
+/// once the first pass has set them, beside `audit_records_total`.
+pub(crate) fn register_integrity(
+    registry: Option<&(prometheus::Registry, Option<String>)>,
+    metrics: Option<(prometheus::IntGauge, prometheus::IntCounter)>,
+) -> Result<(), BuildError> {
+    let (Some((registry, _)), Some((status, verified))) = (registry, metrics) else {
+        return Ok(());
+    };
+    registry
+        .register(Box::new(status))
+        .and_then(|()| registry.register(Box::new(verified)))
+        .map_err(|e| BuildError::new("audit_trail.registry", e.to_string()))
 }

@@ -187,12 +187,12 @@ struct Covers<'a> {
 
 /// The trail's lines, each parsed when first needed: a verdict found early costs
 /// no parse of the rest.
-struct Lines<'a> {
-    raw: Vec<&'a [u8]>,
+pub(crate) struct Lines<'a> {
+    pub(crate) raw: Vec<&'a [u8]>,
 }
 
 impl<'a> Lines<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Self { raw: lines(bytes) }
     }
 
@@ -206,107 +206,192 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// A record the verifier accepted: its line, `seq` and `hash`, and whether it is a
+/// checkpoint.
+pub(crate) struct Accepted<'r> {
+    pub(crate) line: usize,
+    pub(crate) seq: u64,
+    pub(crate) hash: &'r str,
+    pub(crate) checkpoint: bool,
+}
+
+/// Where a verification stands: the record expected next, the hash it must link
+/// to, and the checkpoint rhythm so far. [`verify`] runs one over a whole trail; the
+/// live integrity check keeps one between passes and feeds it what is new.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor {
+    expected: u64,
+    prev: String,
+    /// Events since the last checkpoint, and how many it allowed.
+    since: u64,
+    promised: Option<u64>,
+    records: u64,
+    checkpoints: u64,
+    breaks: u64,
+}
+
+impl Cursor {
+    /// At the start of a chain.
+    pub(crate) fn genesis() -> Self {
+        Self::at(1, GENESIS.to_owned())
+    }
+
+    /// At record `seq`, which must link to `prev`: what comes before is taken as
+    /// verified.
+    pub(crate) fn at(seq: u64, prev: String) -> Self {
+        Self {
+            expected: seq,
+            prev,
+            since: 0,
+            promised: None,
+            records: 0,
+            checkpoints: 0,
+            breaks: 0,
+        }
+    }
+
+    /// The sequence number of the record expected next.
+    pub(crate) fn expected(&self) -> u64 {
+        self.expected
+    }
+
+    /// Records accepted so far.
+    pub(crate) fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// The verdict so far.
+    fn ok(&self) -> Verdict {
+        Verdict::Ok {
+            records: self.records,
+            checkpoints: self.checkpoints,
+            breaks: self.breaks,
+        }
+    }
+
+    /// Checks `lines` in order, going on from where the cursor stands, and calls
+    /// `accepted` for each good record. At the first bad one, its verdict; the cursor
+    /// then stands after the last good record.
+    pub(crate) fn feed(
+        &mut self,
+        lines: &Lines<'_>,
+        options: &VerifyOptions,
+        mut accepted: impl FnMut(Accepted<'_>),
+    ) -> Result<(), Verdict> {
+        let bad = |seq: u64, problem: Problem| Err(Verdict::Bad { seq, problem });
+        let mut i = 0;
+        while i < lines.len() {
+            let expected = self.expected;
+            let Some(record) = lines.head(i) else {
+                // Unreadable: fine only when a chain break right after owns up to it.
+                let mut j = i + 1;
+                while j < lines.len() && lines.head(j).is_none() {
+                    j += 1;
+                }
+                // ...and names their digest, so they cannot be changed either.
+                let owned = j < lines.len()
+                    && lines.head(j).is_some_and(|next| {
+                        next.kind == "chain_break"
+                            && next.seq == expected
+                            && next.prev_hash == self.prev
+                            && next.chain_break.and_then(|b| b.skipped_sha256)
+                                == Some(skipped_digest(&lines.raw[i..j]))
+                    });
+                if owned {
+                    i = j;
+                    continue;
+                }
+                return bad(expected, Problem::Unreadable);
+            };
+            // A record whose content does not match its hash is the bad one, whatever
+            // sequence number it claims.
+            let intact = line_hash(lines.raw[i])
+                .is_some_and(|(claimed, matches)| matches && claimed == record.hash);
+            if !intact {
+                return bad(expected, Problem::Modified);
+            }
+            let seq = record.seq;
+            if seq != expected {
+                let later =
+                    (i + 1..lines.len()).any(|j| lines.head(j).is_some_and(|r| r.seq == expected));
+                return if seq > expected && later {
+                    bad(expected, Problem::Reordered)
+                } else if seq > expected {
+                    bad(expected, Problem::Deleted { next: seq })
+                } else {
+                    // A sequence number seen already: the record before was slipped in.
+                    bad(expected - 1, Problem::Inserted)
+                };
+            }
+            if record.prev_hash != self.prev {
+                return bad(seq, Problem::BrokenLink);
+            }
+            match record.kind.as_ref() {
+                "checkpoint" => {
+                    let Some(covers) = &record.checkpoint else {
+                        return bad(seq, Problem::CheckpointMismatch);
+                    };
+                    if covers.seq != seq - 1 || covers.hash != self.prev || covers.every == 0 {
+                        return bad(seq, Problem::CheckpointMismatch);
+                    }
+                    if let Some(key) = &options.key {
+                        let Some(signature) = &covers.signature else {
+                            return bad(seq, Problem::Unsigned);
+                        };
+                        let valid = unhex::<64>(signature)
+                            .map(|bytes| Signature::from_bytes(&bytes))
+                            .is_some_and(|signature| {
+                                key.verify(
+                                    &checkpoint_message(seq - 1, &self.prev, covers.every),
+                                    &signature,
+                                )
+                                .is_ok()
+                            });
+                        if !valid {
+                            return bad(seq, Problem::BadSignature);
+                        }
+                    }
+                    self.checkpoints += 1;
+                    self.promised = Some(covers.every);
+                    self.since = 0;
+                }
+                "chain_break" => self.breaks += 1,
+                "event" => {
+                    if self.promised.is_some_and(|every| self.since + 1 > every) {
+                        return bad(seq, Problem::MissingCheckpoint);
+                    }
+                    self.since += 1;
+                }
+                _ => return bad(seq, Problem::Unreadable),
+            }
+            self.records += 1;
+            self.prev = record.hash.into_owned();
+            self.expected += 1;
+            accepted(Accepted {
+                line: i,
+                seq,
+                hash: &self.prev,
+                checkpoint: record.kind == "checkpoint",
+            });
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Checks a trail's bytes (a file's content). See [`Verdict`].
 pub fn verify(bytes: &[u8], options: &VerifyOptions) -> Verdict {
     let lines = Lines::new(bytes);
-    let mut expected = 1u64;
-    let mut prev = GENESIS.to_owned();
-    let (mut records, mut checkpoints, mut breaks) = (0u64, 0u64, 0u64);
-    // Events since the last checkpoint, and how many it allowed.
-    let (mut since, mut promised) = (0u64, None::<u64>);
+    let mut cursor = Cursor::genesis();
     let mut hashes: Vec<(u64, String)> = Vec::new();
-    let bad = |seq: u64, problem: Problem| Verdict::Bad { seq, problem };
-    let mut i = 0;
-    while i < lines.len() {
-        let Some(record) = lines.head(i) else {
-            // Unreadable: fine only when a chain break right after owns up to it.
-            let mut j = i + 1;
-            while j < lines.len() && lines.head(j).is_none() {
-                j += 1;
-            }
-            // ...and names their digest, so they cannot be changed either.
-            let owned = j < lines.len()
-                && lines.head(j).is_some_and(|next| {
-                    next.kind == "chain_break"
-                        && next.seq == expected
-                        && next.prev_hash == prev
-                        && next.chain_break.and_then(|b| b.skipped_sha256)
-                            == Some(skipped_digest(&lines.raw[i..j]))
-                });
-            if owned {
-                i = j;
-                continue;
-            }
-            return bad(expected, Problem::Unreadable);
-        };
-        // A record whose content does not match its hash is the bad one, whatever
-        // sequence number it claims.
-        let intact = line_hash(lines.raw[i])
-            .is_some_and(|(claimed, matches)| matches && claimed == record.hash);
-        if !intact {
-            return bad(expected, Problem::Modified);
+    let keep = !options.anchors.is_empty();
+    let fed = cursor.feed(&lines, options, |record| {
+        if keep {
+            hashes.push((record.seq, record.hash.to_owned()));
         }
-        let seq = record.seq;
-        if seq != expected {
-            let later =
-                (i + 1..lines.len()).any(|j| lines.head(j).is_some_and(|r| r.seq == expected));
-            return if seq > expected && later {
-                bad(expected, Problem::Reordered)
-            } else if seq > expected {
-                bad(expected, Problem::Deleted { next: seq })
-            } else {
-                // A sequence number seen already: the record before was slipped in.
-                bad(expected - 1, Problem::Inserted)
-            };
-        }
-        if record.prev_hash != prev {
-            return bad(seq, Problem::BrokenLink);
-        }
-        match record.kind.as_ref() {
-            "checkpoint" => {
-                checkpoints += 1;
-                let Some(covers) = &record.checkpoint else {
-                    return bad(seq, Problem::CheckpointMismatch);
-                };
-                if covers.seq != seq - 1 || covers.hash != prev || covers.every == 0 {
-                    return bad(seq, Problem::CheckpointMismatch);
-                }
-                if let Some(key) = &options.key {
-                    let Some(signature) = &covers.signature else {
-                        return bad(seq, Problem::Unsigned);
-                    };
-                    let valid = unhex::<64>(signature)
-                        .map(|bytes| Signature::from_bytes(&bytes))
-                        .is_some_and(|signature| {
-                            key.verify(
-                                &checkpoint_message(seq - 1, &prev, covers.every),
-                                &signature,
-                            )
-                            .is_ok()
-                        });
-                    if !valid {
-                        return bad(seq, Problem::BadSignature);
-                    }
-                }
-                promised = Some(covers.every);
-                since = 0;
-            }
-            "chain_break" => breaks += 1,
-            "event" => {
-                since += 1;
-                if promised.is_some_and(|every| since > every) {
-                    return bad(seq, Problem::MissingCheckpoint);
-                }
-            }
-            _ => return bad(seq, Problem::Unreadable),
-        }
-        records += 1;
-        prev = record.hash.into_owned();
-        if !options.anchors.is_empty() {
-            hashes.push((seq, prev.clone()));
-        }
-        expected += 1;
-        i += 1;
+    });
+    if let Err(verdict) = fed {
+        return verdict;
     }
     // Checkpoints kept outside: each record they cover must be here, unchanged.
     let mut anchors: Vec<&Checkpoint> = options.anchors.iter().collect();
@@ -317,13 +402,19 @@ pub fn verify(bytes: &[u8], options: &VerifyOptions) -> Verdict {
         }
         match hashes.binary_search_by_key(&anchor.seq, |(seq, _)| *seq) {
             Ok(at) if hashes[at].1 == anchor.hash => {}
-            Ok(_) => return bad(anchor.seq, Problem::AnchorMismatch),
-            Err(_) => return bad(expected, Problem::Truncated),
+            Ok(_) => {
+                return Verdict::Bad {
+                    seq: anchor.seq,
+                    problem: Problem::AnchorMismatch,
+                }
+            }
+            Err(_) => {
+                return Verdict::Bad {
+                    seq: cursor.expected,
+                    problem: Problem::Truncated,
+                }
+            }
         }
     }
-    Verdict::Ok {
-        records,
-        checkpoints,
-        breaks,
-    }
+    cursor.ok()
 }
