@@ -56,6 +56,19 @@ pub fn writes_are_recorded_in_a_trail_that_verifies(exe: &str) {
     });
     let key = json(&key_line)["public_key"].as_str().unwrap().to_owned();
     assert!(!key_line.contains(&seed), "the seed is never logged");
+    // Before any traffic, the series the integrity alert selects is there, and
+    // the trail (new and empty) verifies.
+    let (_, scrape) = service.get("/metrics");
+    assert_eq!(
+        sample(&scrape, "audit_trail_integrity_status"),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "audit_trail_verified_records_total"),
+        Some(0.0),
+        "{scrape}"
+    );
     for n in 0..3 {
         let (status, body) = post_item(service.addr, &format!("{{\"name\":\"audited-{n}\"}}"));
         assert_eq!(status, 201, "{body}");

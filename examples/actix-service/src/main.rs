@@ -81,6 +81,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for check in store.checks() {
         builder = builder.check(check);
     }
+    // The audit trail's live integrity check, handed the trail once it is open.
+    let integrity = audit::Integrity::default();
+    builder = builder.check(integrity.check());
     // An upstream this service depends on, when configured: a non-critical check.
     if let Ok(url) = std::env::var("UPSTREAM_URL") {
         builder = builder.check(checks::http_get(url).name("upstream").non_critical());
@@ -121,6 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     store.migrate_in_background().await;
     // Every write is recorded here before it is kept.
     let trail = audit::from_env(&readiness).await?;
+    integrity.watch(&trail);
     let served = store.clone();
     let audited = trail.clone();
     let server = HttpServer::new(move || {

@@ -2,13 +2,14 @@
 //! subcommand. Framework-free: the same file serves the axum and the actix-web
 //! example.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::readiness::audit::{
-    verify, verify_table, AuditTrail, AuditTrailBuilder, Durability, Verdict, VerifyArgs,
-    VerifySource,
+    verify, verify_table, AuditTrail, AuditTrailBuilder, Durability, IntegrityCheck, Verdict,
+    VerifyArgs, VerifySource,
 };
-use crate::readiness::{BuildError, Readiness};
+use crate::readiness::{checks, BuildError, Check as _, CheckOutcome, CheckSpec, Readiness};
 
 /// The trail from `AUDIT_TRAIL`: a file (default `audit-trail.jsonl`), or `postgres`
 /// for a table of `DATABASE_URL`'s database (`AUDIT_TABLE`, default `audit_trail`);
@@ -66,6 +67,38 @@ pub async fn from_env(readiness: &Readiness) -> Result<AuditTrail, Box<dyn std::
         tracing::info!(public_key = %key, "audit trail checkpoints are signed");
     }
     Ok(trail)
+}
+
+/// The trail's live integrity check (`audit-trail-integrity`, see
+/// `IntegrityCheck`): registered with the other checks, before the trail is open
+/// (the trail opens once logging is set up, and logging needs the built
+/// `Readiness`), and handed the trail by [`Integrity::watch`]; until then a run
+/// reports `warn`. Non-critical, every 10 s: a corrupt trail pages through
+/// `audit_trail_integrity_status == 0` without taking the pods out of service.
+#[derive(Clone, Default)]
+pub struct Integrity(Arc<OnceLock<IntegrityCheck>>);
+
+impl Integrity {
+    /// The check to register.
+    pub fn check(&self) -> CheckSpec {
+        let slot = Arc::clone(&self.0);
+        checks::from_fn(IntegrityCheck::NAME, move || {
+            let slot = Arc::clone(&slot);
+            async move {
+                match slot.get() {
+                    Some(check) => check.check().await,
+                    None => Ok(CheckOutcome::warn("the audit trail is not open yet")),
+                }
+            }
+        })
+        .non_critical()
+        .timeout(Duration::from_secs(5))
+    }
+
+    /// From now on, each run re-verifies what `trail` appended since the last.
+    pub fn watch(&self, trail: &AuditTrail) {
+        let _ = self.0.set(trail.integrity());
+    }
 }
 
 /// `audit-verify FILE|--table TABLE [--key PUBLIC_KEY_HEX] [--anchors LOG_FILE]`:

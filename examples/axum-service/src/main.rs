@@ -90,6 +90,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for check in store.checks() {
         builder = builder.check(check);
     }
+    // The audit trail's live integrity check, handed the trail once it is open.
+    let integrity = audit::Integrity::default();
+    builder = builder.check(integrity.check());
     // An upstream this service depends on, when configured: a non-critical check.
     if let Ok(url) = std::env::var("UPSTREAM_URL") {
         builder = builder.check(checks::http_get(url).name("upstream").non_critical());
@@ -122,6 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     store.migrate_in_background().await;
     let trail = audit::from_env(&readiness).await?;
+    integrity.watch(&trail);
     let state = AppState {
         store: store.clone(),
         trail: trail.clone(),
