@@ -1,5 +1,7 @@
-//! The Grafana dashboard: application performance (RED per route), system health
-//! (checks, process, machine) and security, over the recording rules and raw series.
+//! The Grafana dashboard: application performance (RED per route, 4xx, uptime),
+//! system health (checks, process, machine), background jobs and caches, database
+//! pools, and security (events, telemetry lost, audit trail), over the recording
+//! rules and raw series.
 
 use serde_json::{json, Value};
 
@@ -43,10 +45,43 @@ fn row(id: u32, title: &str, y: u32) -> Value {
     })
 }
 
+/// P50, P95 and P99 of the histogram `family` by the label `by`, one line each.
+fn quantiles(kit: &OpsKit, by: &str, family: &str) -> Vec<(String, String)> {
+    let sel = kit.selector();
+    [("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99")]
+        .iter()
+        .map(|(legend, q)| {
+            (
+                format!("{legend} {{{{{by}}}}}"),
+                format!(
+                    "histogram_quantile({q}, sum by ({by}, le) (rate({}_bucket{{{sel}}}[5m])))",
+                    kit.metric(family)
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `part` over the whole of a counter's rate, by `by`: a ratio, 0 where none of
+/// the rate is `part` and no line at all without any.
+fn ratio(kit: &OpsKit, family: &str, by: &str, part: &str, window: &str) -> String {
+    let sel = kit.selector();
+    let family = kit.metric(family);
+    format!(
+        "(sum by ({by}) (rate({family}{{{sel}, {part}}}[{window}])) or sum by ({by}) (rate({family}{{{sel}}}[{window}])) * 0) / sum by ({by}) (rate({family}{{{sel}}}[{window}]))"
+    )
+}
+
 pub(super) fn render(kit: &OpsKit) -> String {
     let sel = kit.selector();
     let m = |name: &str| kit.metric(name);
     let route = names::HTTP_ROUTE;
+    let count = format!("{}_count", kit.duration());
+    let job_quantiles = quantiles(kit, names::OPERATION, names::JOB_DURATION);
+    let job_quantiles: Vec<(&str, String)> = job_quantiles
+        .iter()
+        .map(|(legend, expr)| (legend.as_str(), expr.clone()))
+        .collect();
     let panels = vec![
         row(1, "Application performance", 0),
         panel(2, "Requests per second by route", "reqps", 0, 1, &[(
@@ -78,27 +113,38 @@ pub(super) fn render(kit: &OpsKit) -> String {
             ("slow reads", format!("job:slo_read_latency_slow:ratio_rate1h{{{sel}}}")),
             ("slow writes", format!("job:slo_write_latency_slow:ratio_rate1h{{{sel}}}")),
         ]),
-        row(8, "System health", 25),
-        panel(9, "Health check status (1 pass, 0.5 warn, 0 fail)", "short", 0, 26, &[(
+        panel(18, "Client error ratio (4xx) by route", "percentunit", 0, 25, &[(
+            "{{http_route}}",
+            format!(
+                "(sum by ({route}) (rate({count}{{{sel}, {status}=~\"4..\"}}[5m])) or sum by ({route}) (rate({count}{{{sel}}}[5m])) * 0) / sum by ({route}) (rate({count}{{{sel}}}[5m]))",
+                status = names::HTTP_RESPONSE_STATUS_CODE
+            ),
+        )]),
+        panel(19, "Uptime", "s", 12, 25, &[(
+            "{{instance}}",
+            format!("time() - {}{{{sel}}}", m(names::PROCESS_START_TIME)),
+        )]),
+        row(8, "System health", 33),
+        panel(9, "Health check status (1 pass, 0.5 warn, 0 fail)", "short", 0, 34, &[(
             "{{check}} {{instance}}",
             format!("{}{{{sel}}}", m(names::HEALTH_CHECK_STATUS)),
         )]),
-        panel(10, "Health check latency (p95)", "s", 12, 26, &[(
+        panel(10, "Health check latency (p95)", "s", 12, 34, &[(
             "{{check}}",
             format!(
                 "histogram_quantile(0.95, sum by (check, le) (rate({}_bucket{{{sel}}}[5m])))",
                 m(names::HEALTH_CHECK_DURATION)
             ),
         )]),
-        panel(11, "Process CPU (cores) and threads", "short", 0, 34, &[
+        panel(11, "Process CPU (cores) and threads", "short", 0, 42, &[
             ("cpu {{instance}}", format!("rate({}{{{sel}}}[5m])", m(names::PROCESS_CPU_SECONDS))),
             ("threads {{instance}}", format!("{}{{{sel}}}", m(names::PROCESS_THREADS))),
         ]),
-        panel(12, "Process memory", "bytes", 12, 34, &[(
+        panel(12, "Process memory", "bytes", 12, 42, &[(
             "resident {{instance}}",
             format!("{}{{{sel}}}", m(names::PROCESS_RESIDENT_MEMORY)),
         )]),
-        panel(13, "Machine utilization", "percentunit", 0, 42, &[
+        panel(13, "Machine utilization", "percentunit", 0, 50, &[
             ("cpu {{instance}}", format!("{}{{{sel}}}", m(names::SYSTEM_CPU_UTILIZATION))),
             ("memory {{instance}}", format!("{}{{{sel}}}", m(names::SYSTEM_MEMORY_UTILIZATION))),
             (
@@ -106,18 +152,54 @@ pub(super) fn render(kit: &OpsKit) -> String {
                 format!("{}{{{sel}}}", m(names::SYSTEM_FILESYSTEM_UTILIZATION)),
             ),
         ]),
-        panel(14, "Open file descriptors", "short", 12, 42, &[
+        panel(14, "Open file descriptors", "short", 12, 50, &[
             ("open {{instance}}", format!("{}{{{sel}}}", m(names::PROCESS_OPEN_FDS))),
             ("max {{instance}}", format!("{}{{{sel}}}", m(names::PROCESS_MAX_FDS))),
         ]),
-        row(15, "Security", 50),
-        panel(16, "Security events by kind", "short", 0, 51, &[(
+        row(20, "Background jobs and caches", 58),
+        panel(21, "Job duration by operation", "s", 0, 59, &job_quantiles),
+        panel(22, "Job failure ratio by operation (15 m)", "percentunit", 12, 59, &[(
+            "{{operation}}",
+            ratio(kit, names::JOB_RUNS, names::OPERATION, "outcome=\"failure\"", "15m"),
+        )]),
+        panel(23, "Job queue depth by operation", "short", 0, 67, &[(
+            "{{operation}}",
+            format!("sum by ({0}) ({1}{{{sel}}})", names::OPERATION, m(names::JOB_QUEUE_DEPTH)),
+        )]),
+        panel(24, "Cache hit ratio by cache", "percentunit", 12, 67, &[(
+            "{{cache}}",
+            ratio(kit, names::CACHE_REQUESTS, names::CACHE, "result=\"hit\"", "5m"),
+        )]),
+        row(25, "Database pools", 75),
+        panel(26, "Pool connections", "short", 0, 76, &[
+            (
+                "{{state}} {{pool}}",
+                format!("sum by (pool, state) ({}{{{sel}}})", m(names::DB_CLIENT_CONNECTION_COUNT)),
+            ),
+            ("max {{pool}}", format!("max by (pool) ({}{{{sel}}})", m(names::DB_CLIENT_CONNECTION_MAX))),
+        ]),
+        panel(27, "Connection wait (p95) by pool", "s", 12, 76, &[(
+            "p95 {{pool}}",
+            format!(
+                "histogram_quantile(0.95, sum by (pool, le) (rate({}_bucket{{{sel}}}[5m])))",
+                m(names::DB_CLIENT_CONNECTION_WAIT_TIME)
+            ),
+        )]),
+        row(15, "Security", 84),
+        panel(16, "Security events by kind", "short", 0, 85, &[(
             "{{kind}} ({{severity}})",
             format!("sum by (kind, severity) (increase({}{{{sel}}}[5m]))", m(names::SECURITY_EVENTS)),
         )]),
-        panel(17, "Telemetry lost", "short", 12, 51, &[(
+        // Spans dropped (`trace_spans_dropped_total`) join this panel once their
+        // counters exist without an OTLP endpoint too: the dashboard selects only
+        // series every service emits.
+        panel(17, "Telemetry lost", "short", 12, 85, &[(
             "log lines dropped",
             format!("sum(increase({}{{{sel}}}[5m]))", m(names::LOG_LINES_DROPPED)),
+        )]),
+        panel(28, "Audit trail records by result", "short", 0, 93, &[(
+            "{{result}}",
+            format!("sum by (result) (increase({}{{{sel}}}[5m]))", m(names::AUDIT_RECORDS)),
         )]),
     ];
     let dashboard = json!({
