@@ -116,7 +116,7 @@ pub fn the_ops_kit_selects_only_series_the_service_emits(exe: &str) {
         "system_memory_utilization_ratio",
         "security_events_total",
         "job_runs_total",
-        "db_client_connection_count",
+        "db_client_connections",
         "audit_trail_integrity_status",
         "cache_requests_total",
         "service_info",

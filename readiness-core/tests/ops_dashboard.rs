@@ -66,8 +66,8 @@ fn jobs_pools_caches_client_errors_audit_and_uptime_have_panels() {
         (
             "Pool connections",
             &[
-                "sum by (pool, state) (db_client_connection_count{job=\"orders\"})",
-                "db_client_connection_max{job=\"orders\"}",
+                "sum by (pool, state) (db_client_connections{job=\"orders\"})",
+                "db_client_connections_max{job=\"orders\"}",
             ],
         ),
         (
@@ -112,7 +112,7 @@ fn the_new_panels_select_the_namespaced_families() {
         ),
         ("Job queue depth by operation", "shop_job_queue_depth"),
         ("Cache hit ratio by cache", "shop_cache_requests_total"),
-        ("Pool connections", "shop_db_client_connection_"),
+        ("Pool connections", "shop_db_client_connections"),
         (
             "Connection wait (p95) by pool",
             "shop_db_client_connection_wait_time_seconds_bucket",

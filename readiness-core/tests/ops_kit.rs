@@ -680,22 +680,22 @@ fn each_alert_fires_when_it_should_and_stays_quiet_when_it_should_not() {
             [
                 vec![
                     series(
-                        "db_client_connection_count",
+                        "db_client_connections",
                         &[("pool", "items"), ("state", "used")],
                         "40x20",
                     ),
                     series(
-                        "db_client_connection_count",
+                        "db_client_connections",
                         &[("pool", "audit"), ("state", "used")],
                         "50x20",
                     ),
                     series(
-                        "db_client_connection_count",
+                        "db_client_connections",
                         &[("pool", "spare"), ("state", "used")],
                         "10x20",
                     ),
                     series(
-                        "db_client_connection_count",
+                        "db_client_connections",
                         &[("pool", "items"), ("state", "idle")],
                         "60x20",
                     ),

@@ -18,8 +18,8 @@
 //! | `job_duration_seconds` | histogram | `operation`; see [`Readiness::job`](crate::Readiness::job) |
 //! | `job_runs_total` | counter | `operation`, `outcome` (`success`, `failure`) |
 //! | `job_queue_depth` | gauge | `operation` |
-//! | `db_client_connection_count` | gauge | `pool`, `state` (`idle`, `used`); see `Readiness::sqlx_pool` (a `postgres`, `mysql` or `sqlite` feature) |
-//! | `db_client_connection_max` | gauge | `pool` |
+//! | `db_client_connections` | gauge | `pool`, `state` (`idle`, `used`); see `Readiness::sqlx_pool` (a `postgres`, `mysql` or `sqlite` feature) |
+//! | `db_client_connections_max` | gauge | `pool` |
 //! | `db_client_connection_wait_time_seconds` | histogram | `pool` |
 //! | `service_info` | gauge (1) | `service`, `version`, `instance` |
 //! | `process_cpu_seconds_total` | counter | |

@@ -125,11 +125,12 @@ pub const OPERATION: &str = "operation";
 /// Label: how a job run ended, `success` or `failure`.
 pub const OUTCOME: &str = "outcome";
 
-/// Gauge of a database pool's connections, by `pool` and `state` (`idle`, `used`);
-/// OpenTelemetry's `db.client.connection.count`.
-pub const DB_CLIENT_CONNECTION_COUNT: &str = "db_client_connection_count";
+/// Gauge of a database pool's connections, by `pool` and `state` (`idle`, `used`):
+/// OpenTelemetry's `db.client.connection.count`, without the `_count` suffix its
+/// Prometheus form would have, which Prometheus keeps for histograms and summaries.
+pub const DB_CLIENT_CONNECTIONS: &str = "db_client_connections";
 /// Gauge of a database pool's maximum connections, by `pool`.
-pub const DB_CLIENT_CONNECTION_MAX: &str = "db_client_connection_max";
+pub const DB_CLIENT_CONNECTIONS_MAX: &str = "db_client_connections_max";
 /// Histogram of the time taken to obtain a connection from a pool, seconds, by
 /// `pool`; OpenTelemetry's `db.client.connection.wait_time`.
 pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = "db_client_connection_wait_time_seconds";

@@ -12,8 +12,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool};
 
 use super::names::{
-    DB_CLIENT_CONNECTION_COUNT, DB_CLIENT_CONNECTION_MAX, DB_CLIENT_CONNECTION_WAIT_TIME, POOL,
-    STATE,
+    DB_CLIENT_CONNECTIONS, DB_CLIENT_CONNECTIONS_MAX, DB_CLIENT_CONNECTION_WAIT_TIME, POOL, STATE,
 };
 
 /// Buckets of `db_client_connection_wait_time_seconds`: an idle connection is handed
@@ -28,8 +27,8 @@ const WAIT_BUCKETS: &[f64] = &[
 ///
 /// | family | type | labels |
 /// |---|---|---|
-/// | `db_client_connection_count` | gauge | `pool`, `state` (`idle`, `used`) |
-/// | `db_client_connection_max` | gauge | `pool` |
+/// | `db_client_connections` | gauge | `pool`, `state` (`idle`, `used`) |
+/// | `db_client_connections_max` | gauge | `pool` |
 /// | `db_client_connection_wait_time_seconds` | histogram | `pool` |
 ///
 /// The gauges are read from the pool (`size()`, `num_idle()`, `max_connections`) on
@@ -52,8 +51,8 @@ const WAIT_BUCKETS: &[f64] = &[
 /// let mut conn = items.acquire().await?; // timed
 /// sqlx::query("SELECT 1").execute(&mut *conn).await?;
 /// let text = String::from_utf8(readiness.metrics_response().body().to_vec())?;
-/// assert!(text.contains(r#"db_client_connection_count{pool="items",state="used"} 1"#));
-/// assert!(text.contains(r#"db_client_connection_max{pool="items"} 2"#));
+/// assert!(text.contains(r#"db_client_connections{pool="items",state="used"} 1"#));
+/// assert!(text.contains(r#"db_client_connections_max{pool="items"} 2"#));
 /// assert!(text.contains(r#"db_client_connection_wait_time_seconds_count{pool="items"} 1"#));
 /// # Ok(()) }
 /// # #[cfg(not(feature = "sqlite"))] fn main() {}
@@ -230,7 +229,7 @@ impl PoolFamily {
         let count = IntGaugeVec::new(
             super::opts(
                 namespace,
-                DB_CLIENT_CONNECTION_COUNT,
+                DB_CLIENT_CONNECTIONS,
                 "Database pool connections, by pool and state (idle, used).",
             ),
             &[POOL, STATE],
@@ -238,7 +237,7 @@ impl PoolFamily {
         let max = IntGaugeVec::new(
             super::opts(
                 namespace,
-                DB_CLIENT_CONNECTION_MAX,
+                DB_CLIENT_CONNECTIONS_MAX,
                 "Database pool maximum connections, by pool.",
             ),
             &[POOL],

@@ -508,7 +508,7 @@ impl Alert {
             }
             Self::PoolInUse => format!(
                 "{}{{{sel}, {}=\"used\"}} > {t}",
-                m(names::DB_CLIENT_CONNECTION_COUNT),
+                m(names::DB_CLIENT_CONNECTIONS),
                 names::STATE
             ),
             Self::PoolWait => p95(names::DB_CLIENT_CONNECTION_WAIT_TIME, &format!("{}, ", names::POOL), "5m"),

@@ -174,9 +174,9 @@ pub(super) fn render(kit: &OpsKit) -> String {
         panel(26, "Pool connections", "short", 0, 76, &[
             (
                 "{{state}} {{pool}}",
-                format!("sum by (pool, state) ({}{{{sel}}})", m(names::DB_CLIENT_CONNECTION_COUNT)),
+                format!("sum by (pool, state) ({}{{{sel}}})", m(names::DB_CLIENT_CONNECTIONS)),
             ),
-            ("max {{pool}}", format!("max by (pool) ({}{{{sel}}})", m(names::DB_CLIENT_CONNECTION_MAX))),
+            ("max {{pool}}", format!("max by (pool) ({}{{{sel}}})", m(names::DB_CLIENT_CONNECTIONS_MAX))),
         ]),
         panel(27, "Connection wait (p95) by pool", "s", 12, 76, &[(
             "p95 {{pool}}",
@@ -190,13 +190,16 @@ pub(super) fn render(kit: &OpsKit) -> String {
             "{{kind}} ({{severity}})",
             format!("sum by (kind, severity) (increase({}{{{sel}}}[5m]))", m(names::SECURITY_EVENTS)),
         )]),
-        // Spans dropped (`trace_spans_dropped_total`) join this panel once their
-        // counters exist without an OTLP endpoint too: the dashboard selects only
-        // series every service emits.
-        panel(17, "Telemetry lost", "short", 12, 85, &[(
-            "log lines dropped",
-            format!("sum(increase({}{{{sel}}}[5m]))", m(names::LOG_LINES_DROPPED)),
-        )]),
+        panel(17, "Telemetry lost", "short", 12, 85, &[
+            (
+                "log lines dropped",
+                format!("sum(increase({}{{{sel}}}[5m]))", m(names::LOG_LINES_DROPPED)),
+            ),
+            (
+                "spans dropped ({{reason}})",
+                format!("sum by (reason) (increase({}{{{sel}}}[5m]))", m(names::TRACE_SPANS_DROPPED)),
+            ),
+        ]),
         panel(28, "Audit trail records by result", "short", 0, 93, &[(
             "{{result}}",
             format!("sum by (result) (increase({}{{{sel}}}[5m]))", m(names::AUDIT_RECORDS)),

@@ -170,7 +170,7 @@ impl Readiness {
     }
 
     /// Connections used, idle and allowed of `pool`, read on every scrape
-    /// (`db_client_connection_count`, `db_client_connection_max`), and the time taken
+    /// (`db_client_connections`, `db_client_connections_max`), and the time taken
     /// by the acquires made through the handle
     /// (`db_client_connection_wait_time_seconds`), all under `pool="NAME"` and at
     /// zero from now on. Works with a pool of any `sqlx` database. See

@@ -120,7 +120,7 @@ impl Telemetry {
 
     /// Counts exported and dropped spans on `registry` (`trace_spans_exported_total`,
     /// `trace_spans_dropped_total{reason="queue_full"|"export_failed"}`), with the
-    /// metric name prefix `namespace` if any. Only when an exporter runs.
+    /// metric name prefix `namespace` if any; at zero when no exporter runs.
     pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
         self.registry = Some((registry, namespace));
         self
@@ -193,6 +193,12 @@ impl Telemetry {
             .with_resource(resource.build())
             .with_sampler(sampler(settings.sampler));
         let mut counters = Arc::new(Counters::default());
+        // Registered with or without an exporter, so a dashboard or an alert over
+        // them finds the series at zero rather than none.
+        let metrics = match &self.registry {
+            Some((registry, namespace)) => Some(register_metrics(registry, namespace.as_deref())?),
+            None => None,
+        };
         // No endpoint, or the SDK disabled: no exporter; spans get ids (for log
         // lines) and go nowhere.
         if let (Some(endpoint), false) = (&settings.endpoint, settings.disabled) {
@@ -202,12 +208,6 @@ impl Telemetry {
                     format!("cannot make the OTLP exporter for {endpoint}: {error}"),
                 )
             })?;
-            let metrics = match &self.registry {
-                Some((registry, namespace)) => {
-                    Some(register_metrics(registry, namespace.as_deref())?)
-                }
-                None => None,
-            };
             counters = Arc::new(Counters::new(metrics));
             // The gate keeps at most `max_queue_size` spans pending, so the SDK's
             // queue, as large, never drops one we did not count.
