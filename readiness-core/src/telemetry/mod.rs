@@ -20,6 +20,8 @@ mod export;
 #[cfg(feature = "otel")]
 mod otel;
 #[cfg(feature = "otel")]
+mod otlp_http;
+#[cfg(feature = "otel")]
 mod propagation;
 #[cfg(feature = "otel")]
 pub(crate) mod server_span;

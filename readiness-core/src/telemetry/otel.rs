@@ -1,16 +1,17 @@
 //! The only file that names OpenTelemetry's types: the tracer provider built from
 //! [`OtelSettings`], the `tracing-opentelemetry` layer, and the guard that flushes.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _};
+use opentelemetry_otlp::{WithExportConfig as _, WithTonicConfig as _};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SpanData,
+    SpanExporter,
 };
 use opentelemetry_sdk::Resource;
 use tracing::{Metadata, Subscriber};
@@ -20,6 +21,7 @@ use tracing_subscriber::Layer as _;
 
 use super::config::{OtelSettings, Protocol, SamplerSetting};
 use super::export::{Counters, Counting, ExportStats, Gate, Metrics};
+use super::otlp_http::HttpSpanExporter;
 use crate::error::BuildError;
 use crate::metrics::names;
 
@@ -314,20 +316,14 @@ fn sampler(setting: SamplerSetting) -> Sampler {
 fn exporter(
     settings: &OtelSettings,
     endpoint: &str,
-) -> Result<opentelemetry_otlp::SpanExporter, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Exporter, Box<dyn std::error::Error + Send + Sync>> {
     // The SDK's batch processor has no export deadline of its own (outside an
     // experimental feature): the exporter's timeout bounds each export, so the
     // shorter of OTEL_EXPORTER_OTLP_TIMEOUT and OTEL_BSP_EXPORT_TIMEOUT applies.
     let timeout = settings.timeout.min(settings.batch.export_timeout);
     let exporter = match settings.protocol {
         Protocol::HttpProtobuf => {
-            let headers: HashMap<String, String> = settings.headers.iter().cloned().collect();
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_endpoint(endpoint)
-                .with_timeout(timeout)
-                .with_headers(headers)
-                .build()?
+            Exporter::Http(HttpSpanExporter::new(endpoint, &settings.headers, timeout)?)
         }
         Protocol::Grpc => {
             let mut headers = http::HeaderMap::new();
@@ -339,15 +335,55 @@ fn exporter(
             }
             let metadata =
                 opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint)
-                .with_timeout(timeout)
-                .with_metadata(metadata)
-                .build()?
+            Exporter::Grpc(
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(endpoint)
+                    .with_timeout(timeout)
+                    .with_metadata(metadata)
+                    .build()?,
+            )
         }
     };
     Ok(exporter)
+}
+
+/// The span exporter of the configured protocol: our own encoder for OTLP/HTTP
+/// (see `otlp_http`), opentelemetry-otlp's for gRPC.
+#[derive(Debug)]
+enum Exporter {
+    Http(HttpSpanExporter),
+    Grpc(opentelemetry_otlp::SpanExporter),
+}
+
+impl SpanExporter for Exporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            Self::Http(exporter) => exporter.export(batch).await,
+            Self::Grpc(exporter) => exporter.export(batch).await,
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self {
+            Self::Http(exporter) => exporter.shutdown_with_timeout(timeout),
+            Self::Grpc(exporter) => exporter.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self {
+            Self::Http(exporter) => exporter.force_flush(),
+            Self::Grpc(exporter) => exporter.force_flush(),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Self::Http(exporter) => exporter.set_resource(resource),
+            Self::Grpc(exporter) => exporter.set_resource(resource),
+        }
+    }
 }
 
 impl TelemetryGuard {
