@@ -62,6 +62,7 @@ pub mod observe;
 #[cfg_attr(docsrs, doc(cfg(feature = "ops-kit")))]
 pub mod ops;
 mod readiness;
+pub mod redact;
 mod request_id;
 pub mod shutdown;
 #[cfg(feature = "system")]

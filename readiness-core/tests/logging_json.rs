@@ -278,9 +278,10 @@ fn secrets_never_reach_a_line() {
     assert_eq!(get(&line, "card").unwrap(), "****1111");
     let email = get(&line, "email").unwrap().as_str().unwrap();
     assert!(email.starts_with("hmac:"), "{email}");
+    // The userinfo goes whole, as OpenTelemetry's conventions say.
     assert_eq!(
         get(&line, "url").unwrap(),
-        "postgres://app:[REDACTED]@db/orders"
+        "postgres://REDACTED:REDACTED@db/orders"
     );
     assert_eq!(get(&line, "message").unwrap(), "connecting with [REDACTED]");
     assert_eq!(get(&line, "user").unwrap(), "ada"); // the span's fields follow

@@ -17,6 +17,7 @@ use super::metrics::HealthMetrics;
 use super::snapshot::{CheckResult, SnapshotCell};
 use super::CheckInfo;
 use crate::error::BoxError;
+use crate::redact::{redact_urls_in, redact_urls_owned};
 
 tokio::task_local! {
     /// When the running check's timeout ends; see [`time_left`].
@@ -327,21 +328,24 @@ fn log_check_change(
 }
 
 impl RawRun {
+    /// A check's own outcome. Its output and detail, like every text of a run, have
+    /// the credentials of any URL in them redacted here, before they reach a body,
+    /// a log line or a span.
     fn from_outcome(outcome: CheckOutcome) -> Self {
         Self {
             status: outcome.status,
-            output: outcome.output,
+            output: outcome.output.map(redact_urls_in),
             measurements: outcome.measurements,
-            detail: outcome.detail,
+            detail: outcome.detail.map(redact_urls_owned),
         }
     }
 
     fn failed(output: impl Into<Cow<'static, str>>, detail: Option<String>) -> Self {
         Self {
             status: Status::Fail,
-            output: Some(output.into()),
+            output: Some(redact_urls_in(output.into())),
             measurements: Vec::new(),
-            detail,
+            detail: detail.map(redact_urls_owned),
         }
     }
 

@@ -7,6 +7,7 @@ use super::class::{Category, DataClass};
 use super::fields::{Fields, Value};
 use super::layer::Shared;
 use super::redact::REDACTED;
+use crate::redact::UrlRedactor;
 
 pub(super) const TRUNCATED: &str = "…[truncated]";
 
@@ -51,13 +52,18 @@ impl Line<'_> {
     }
 
     /// A text value as it may be written: restricted events write none, known
-    /// secrets are scrubbed, long values cut.
+    /// secrets are scrubbed, credentials in URLs redacted, long values cut.
     pub(super) fn text<'v>(&self, value: &'v str) -> std::borrow::Cow<'v, str> {
         if self.class == DataClass::Restricted {
             return REDACTED.into();
         }
-        if value.len() <= self.shared.max_field && !self.shared.redactor.has_secrets() {
-            return value.into(); // the common case: nothing to scrub or cut
+        // The common case: nothing to scrub or cut. A value without `@` or `=` holds
+        // no URL credentials (one vectorized scan, no copy).
+        if value.len() <= self.shared.max_field
+            && !self.shared.redactor.has_secrets()
+            && !UrlRedactor::may_redact(value)
+        {
+            return value.into();
         }
         let value = self.shared.redactor.scrub(value);
         truncate(value, self.shared.max_field)

@@ -30,7 +30,10 @@
 //!   password, secret, token, api key, authorization, cookie, ...) are written as
 //!   `[REDACTED]`; values wrapped in `secrecy` types stay `[REDACTED]`; configured
 //!   secret values are scrubbed wherever they appear; confidential fields can be
-//!   masked or hashed ([`Confidential`]).
+//!   masked or hashed ([`Confidential`]). In every value, the credentials of a URL
+//!   are redacted as OpenTelemetry says (`https://REDACTED:REDACTED@host/?sig=REDACTED`,
+//!   see [`crate::redact`]); log headers through
+//!   [`SafeHeaders`](crate::redact::SafeHeaders).
 //! - **Level**: `INFO` and above by default ([`LogSettings::level`]); add a
 //!   `tracing_subscriber` filter for per-target rules.
 //! - **Caps**: a value over 4 KiB is cut with a `…[truncated]` marker; a line over
@@ -138,6 +141,7 @@ pub struct LogSettings {
     confidential: Vec<(String, Confidential)>,
     hash_key: Option<Vec<u8>>,
     secrets: Vec<String>,
+    urls: crate::redact::UrlRedactor,
     targets: Vec<(String, Category)>,
     max_field: usize,
     max_line: usize,
@@ -163,6 +167,7 @@ impl LogSettings {
             confidential: Vec::new(),
             hash_key: None,
             secrets: Vec::new(),
+            urls: crate::redact::UrlRedactor::new(),
             targets: [
                 ("audit", Category::Audit),
                 ("security", Category::Security),
@@ -235,6 +240,18 @@ impl LogSettings {
         S: Into<String>,
     {
         self.secrets.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    /// More query parameters whose values are redacted from every URL in a line,
+    /// besides [`SENSITIVE_QUERY_PARAMS`](crate::redact::SENSITIVE_QUERY_PARAMS) (see
+    /// [`UrlRedactor`](crate::redact::UrlRedactor)).
+    pub fn redact_query_params<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.urls = self.urls.with_query_params(names);
         self
     }
 
@@ -413,7 +430,13 @@ impl LogSettings {
             }
         }
 
-        let redactor = Redactor::new(&self.deny, &self.confidential, self.hash_key, self.secrets);
+        let redactor = Redactor::new(
+            &self.deny,
+            &self.confidential,
+            self.hash_key,
+            self.secrets,
+            self.urls,
+        );
         Ok(LogLayer {
             shared: Arc::new(Shared {
                 format,

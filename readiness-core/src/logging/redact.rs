@@ -53,6 +53,8 @@ pub(crate) struct Redactor {
     confidential: Vec<(String, Confidential)>,
     hash_key: Option<Vec<u8>>,
     secrets: Vec<String>,
+    /// Credentials in URLs, redacted in every text value.
+    urls: crate::redact::UrlRedactor,
     /// Field names are `&'static str`: their rule is worked out once per name.
     rules: RwLock<HashMap<(usize, usize), Rule, foldhash::fast::RandomState>>,
 }
@@ -71,6 +73,7 @@ impl Redactor {
         confidential: &[(String, Confidential)],
         hash_key: Option<Vec<u8>>,
         secrets: Vec<String>,
+        urls: crate::redact::UrlRedactor,
     ) -> Self {
         Self {
             deny: deny.iter().map(|n| normalize(n)).collect(),
@@ -80,6 +83,7 @@ impl Redactor {
                 .collect(),
             hash_key,
             secrets,
+            urls,
             rules: RwLock::new(HashMap::default()),
         }
     }
@@ -120,9 +124,13 @@ impl Redactor {
         !self.secrets.is_empty()
     }
 
-    /// `value` with every configured secret value replaced by the marker.
+    /// `value` with every configured secret value replaced by the marker, and the
+    /// credentials of the URLs in it redacted.
     pub(crate) fn scrub<'a>(&self, value: &'a str) -> Cow<'a, str> {
-        let mut value = Cow::Borrowed(value);
+        let mut value = match self.urls.redact(value) {
+            Cow::Borrowed(_) => Cow::Borrowed(value),
+            Cow::Owned(redacted) => Cow::Owned(redacted),
+        };
         for secret in &self.secrets {
             if value.contains(secret.as_str()) {
                 value = Cow::Owned(value.replace(secret.as_str(), REDACTED));
@@ -187,6 +195,7 @@ mod tests {
             ],
             Some(b"0123456789abcdef".to_vec()),
             vec!["hunter2-hunter2".to_owned()],
+            crate::redact::UrlRedactor::new(),
         )
     }
 
@@ -233,5 +242,9 @@ mod tests {
             "login with [REDACTED] ok"
         );
         assert!(matches!(r.scrub("nothing here"), Cow::Borrowed(_)));
+        assert_eq!(
+            r.scrub("to redis://u:hunter2-hunter2@h/?token=t"),
+            "to redis://REDACTED:REDACTED@h/?token=REDACTED"
+        );
     }
 }

@@ -105,8 +105,10 @@ pub(crate) fn finished(span: &tracing::Span, status: u16) {
     }
 }
 
-/// The server's address as the request names it (`Host`, or the URI's authority).
+/// The server's address as the request names it (`Host`, or the URI's authority),
+/// without any userinfo a client put before an `@`.
 pub(crate) fn server_address(span: &tracing::Span, host: &str) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
     span.set_attribute("server.address", host.to_owned());
 }
