@@ -941,13 +941,10 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
         .system_metrics(false)
         .build()
         .unwrap();
+    let shutdown = shutdown_of(&readiness);
     let kit = readiness
         .ops_kit()
-        .shutdown(
-            Duration::from_secs(10),
-            Duration::from_secs(20),
-            Duration::from_secs(3),
-        )
+        .shutdown(&shutdown)
         .port(9000)
         .env("PORT", "9000")
         .kubernetes_namespace("shop")
@@ -1065,11 +1062,7 @@ fn manifests_agree_with_the_shutdown_settings_and_probe_paths() {
     for (pre_stop, sleep, delay, grace) in [(4, Some(4), "6000ms", 38), (0, None, "10000ms", 38)] {
         let kit = readiness
             .ops_kit()
-            .shutdown(
-                Duration::from_secs(10),
-                Duration::from_secs(20),
-                Duration::from_secs(3),
-            )
+            .shutdown(&shutdown)
             .pre_stop(Duration::from_secs(pre_stop))
             .build()
             .unwrap();
@@ -1415,5 +1408,114 @@ fn the_readme_lists_every_alert_by_tier_with_its_duration() {
                 ),
             }
         }
+    }
+}
+
+/// The service's shutdown for these tests: 10 s drain delay, 20 s drain timeout,
+/// 3 s for the hooks.
+fn shutdown_of(readiness: &Readiness) -> readiness_core::shutdown::Shutdown {
+    readiness
+        .shutdown()
+        .signals(false)
+        .drain_delay(Duration::from_secs(10))
+        .drain_timeout(Duration::from_secs(20))
+        .hooks_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap()
+}
+
+/// The kit takes the shutdown's timings from the `Shutdown` the service runs
+/// (environment included), not a second copy of them.
+#[test]
+fn the_manifests_take_the_timings_of_the_shutdown_they_describe() {
+    let readiness = Readiness::builder()
+        .service("orders", "1.0.0")
+        .system_metrics(false)
+        .build()
+        .unwrap();
+    let shutdown = readiness
+        .shutdown()
+        .signals(false)
+        .from_lookup(|name| match name {
+            "READINESS_SHUTDOWN_DRAIN_DELAY" => Some("7s".into()),
+            "READINESS_SHUTDOWN_DRAIN_TIMEOUT" => Some("11s".into()),
+            _ => None,
+        })
+        .unwrap()
+        .hooks_timeout(Duration::from_secs(4))
+        .build()
+        .unwrap();
+    let kit = readiness
+        .ops_kit()
+        .shutdown(&shutdown)
+        .pre_stop(Duration::ZERO)
+        .build()
+        .unwrap();
+    let doc: Value =
+        serde_norway::from_str(kit.kubernetes().split("\n---\n").next().unwrap()).unwrap();
+    let pod = &doc["spec"]["template"]["spec"];
+    let env: BTreeMap<String, String> = pod["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_owned(),
+                e["value"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    assert_eq!(env["READINESS_SHUTDOWN_DRAIN_DELAY"], "7000ms");
+    assert_eq!(env["READINESS_SHUTDOWN_DRAIN_TIMEOUT"], "11000ms");
+    assert_eq!(env["READINESS_SHUTDOWN_HOOKS_TIMEOUT"], "4000ms");
+    // 7 + 11 + 4 s, and 5 s to spare.
+    assert_eq!(pod["terminationGracePeriodSeconds"], 27);
+}
+
+/// The job the rules select is the job the kit's scrape configurations write,
+/// whatever it is set to; one that cannot be a scraped job is an error naming
+/// `ops.job`.
+#[test]
+fn the_rules_select_the_job_the_kit_scrapes_under() {
+    let readiness = Readiness::builder()
+        .service("Orders API", "1.0.0")
+        .system_metrics(false)
+        .build()
+        .unwrap();
+    for (job, kit) in [
+        ("orders-api", readiness.ops_kit().build().unwrap()),
+        (
+            "shop/orders prod",
+            readiness.ops_kit().job("shop/orders prod").build().unwrap(),
+        ),
+    ] {
+        let docs: Vec<Value> = kit
+            .kubernetes()
+            .split("\n---\n")
+            .map(|doc| serde_norway::from_str(doc).unwrap())
+            .collect();
+        let monitor = docs.iter().find(|d| d["kind"] == "ServiceMonitor").unwrap();
+        // The Service keeps its name; the scraped series get the kit's job.
+        assert_eq!(monitor["metadata"]["name"], "orders-api");
+        assert_eq!(
+            monitor["spec"]["endpoints"][0]["relabelings"],
+            json!([{ "action": "replace", "targetLabel": "job", "replacement": job }])
+        );
+        let config: Value = serde_norway::from_str(&kit.prometheus_config()).unwrap();
+        assert_eq!(config["scrape_configs"][0]["job_name"], job);
+        let selector = format!("job=\"{job}\"");
+        assert!(kit.prometheus_rules().contains(&selector), "{job}");
+        let dashboard: Value = serde_json::from_str(&kit.grafana_dashboard()).unwrap();
+        assert!(
+            dashboard
+                .to_string()
+                .contains(&selector.replace('"', "\\\"")),
+            "{job}"
+        );
+    }
+    for bad in ["", " orders", "orders\"", "a\\b", "or\nders"] {
+        let error = readiness.ops_kit().job(bad).build().unwrap_err();
+        assert_eq!(error.field(), "ops.job", "{bad:?}");
+        assert!(error.message().contains("job_name"), "{error}");
     }
 }

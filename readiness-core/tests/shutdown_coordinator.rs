@@ -141,7 +141,7 @@ async fn hooks_run_in_order_and_one_that_hangs_fails_or_panics_does_not_stop_the
             std::future::pending()
         })
         .hook("fails", Duration::from_secs(1), || async {
-            Err("pool already closed".to_owned())
+            Err("pool already closed".into())
         })
         .hook("panics", Duration::from_secs(1), || async {
             panic!("a bug in a hook")
@@ -444,4 +444,88 @@ async fn bad_settings_are_errors_naming_the_field_and_a_tight_grace_period_warns
         "{warning}"
     );
     assert_eq!(warning["grace_period_ms"], 20_000);
+}
+
+/// A hook's `?` takes any error type as it is: `std::io::Error`, an error of the
+/// service's own, a boxed one (what `anyhow::Error` converts into); its message and
+/// its sources are in the report.
+#[tokio::test(flavor = "current_thread")]
+async fn hooks_take_any_error_type_with_question_mark() {
+    #[derive(Debug)]
+    struct PoolError(std::io::Error);
+    impl std::fmt::Display for PoolError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("closing the pool")
+        }
+    }
+    impl std::error::Error for PoolError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    fn close_pool() -> Result<(), PoolError> {
+        Err(PoolError(std::io::Error::other("connection reset")))
+    }
+    /// As `anyhow::Result`, which converts into the same box.
+    fn flush() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Err("flush refused".into())
+    }
+    let io = || -> Result<(), std::io::Error> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no pid file",
+        ))
+    };
+    let readiness = Readiness::builder().build().unwrap();
+    let shutdown = readiness
+        .shutdown()
+        .signals(false)
+        .drain_delay(Duration::ZERO)
+        .hook("io", Duration::from_secs(1), move || async move {
+            io()?;
+            Ok(())
+        })
+        .hook("own", Duration::from_secs(1), || async {
+            close_pool()?;
+            Ok(())
+        })
+        .hook("boxed", Duration::from_secs(1), || async {
+            flush()?;
+            Ok(())
+        })
+        .hook_blocking("blocking", Duration::from_secs(1), || {
+            std::fs::metadata("/nonexistent/readiness-hook")?;
+            Ok(())
+        })
+        .hook("fine", Duration::from_secs(1), || async { Ok(()) })
+        .build()
+        .unwrap();
+    shutdown.handle().trigger("test");
+    let (server, _events) = stand(None);
+    let outcome = shutdown.run(server).await;
+    let results: Vec<(&str, &HookResult)> = outcome
+        .hooks
+        .iter()
+        .map(|h| (h.name.as_str(), &h.result))
+        .collect();
+    assert_eq!(
+        results[0],
+        ("io", &HookResult::Failed("no pid file".into()))
+    );
+    assert_eq!(
+        results[1],
+        (
+            "own",
+            &HookResult::Failed("closing the pool: connection reset".into())
+        )
+    );
+    assert_eq!(
+        results[2],
+        ("boxed", &HookResult::Failed("flush refused".into()))
+    );
+    assert!(
+        matches!(results[3], ("blocking", HookResult::Failed(e)) if e.contains("No such file")),
+        "{results:?}"
+    );
+    assert_eq!(results[4], ("fine", &HookResult::Done));
 }

@@ -83,9 +83,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .service("axum-service", env!("CARGO_PKG_VERSION"))
         .description("example item store")
         .check(
-            checks::disk_free_percent(".", 10.0, 5.0)
-                .liveness()
-                .readiness(),
+            // Readiness (the default) and liveness: a full disk takes the service
+            // out of traffic and, if it stays full, restarts it.
+            checks::disk_free_percent(".", 10.0, 5.0).also_liveness(),
         );
     for check in store.checks() {
         builder = builder.check(check);
@@ -154,11 +154,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .hook("checkpoint audit trail", Duration::from_secs(2), {
             let trail = trail.clone();
             move || async move {
-                trail
-                    .checkpoint()
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string())
+                trail.checkpoint().await?;
+                Ok(())
             }
         })
         .hook("close database", Duration::from_secs(2), {
@@ -271,8 +268,11 @@ fn write_ops_kit(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         .service("axum-service", env!("CARGO_PKG_VERSION"))
         .system_metrics(false)
         .build()?;
+    // The timings of the shutdown `main` runs, stated once.
+    let shutdown = readiness.shutdown().signals(false).from_env()?.build()?;
     let kit = readiness
         .ops_kit()
+        .shutdown(&shutdown)
         .binary(env!("CARGO_BIN_NAME"))
         .image(concat!("axum-service:", env!("CARGO_PKG_VERSION")))
         .env("BIND", "0.0.0.0")

@@ -161,9 +161,15 @@ pub(super) fn render(kit: &OpsKit) -> String {
         "kind": "ServiceMonitor",
         "metadata": metadata,
         "spec": {
-            "jobLabel": "app.kubernetes.io/name",
             "selector": { "matchLabels": labels },
-            "endpoints": [{ "port": "http", "path": METRICS_PATH, "interval": "15s" }],
+            "endpoints": [{
+                "port": "http",
+                "path": METRICS_PATH,
+                "interval": "15s",
+                // The job the rules and the dashboard select, whatever the
+                // Service is called.
+                "relabelings": [{ "action": "replace", "targetLabel": "job", "replacement": kit.job }],
+            }],
         },
     });
     let scaling = &deploy.autoscaling;

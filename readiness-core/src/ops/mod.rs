@@ -313,9 +313,24 @@ impl OpsKit {
 }
 
 impl OpsKitBuilder {
-    /// The Prometheus `job` label of the service's series (default: the service's
-    /// name as a Kubernetes object name, as the ServiceMonitor of
-    /// [`OpsKit::kubernetes`] sets it).
+    /// The Prometheus `job` label of the service's series, which every rule and
+    /// panel selects (default: the service's name as a Kubernetes object name).
+    ///
+    /// The kit's own scrape configurations scrape under this job: the
+    /// ServiceMonitor of [`OpsKit::kubernetes`] relabels its targets' `job` to it,
+    /// and [`OpsKit::prometheus_config`] names its `job_name` after it, so the rules
+    /// select what is scraped. With a scrape configuration of your own, set it to
+    /// that configuration's `job_name` (or, for a ServiceMonitor of your own, the
+    /// Service's name or its `jobLabel`'s value): a rule over another job selects
+    /// nothing and never fires.
+    ///
+    /// ```
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build().unwrap();
+    /// // prometheus.yml elsewhere: `scrape_configs: [{ job_name: orders-prod, ... }]`
+    /// let kit = readiness.ops_kit().job("orders-prod").build().unwrap();
+    /// assert!(kit.prometheus_rules().contains(r#"job="orders-prod""#));
+    /// assert!(kit.kubernetes().contains("replacement: orders-prod"));
+    /// ```
     pub fn job(mut self, job: impl Into<String>) -> Self {
         self.kit.job = job.into();
         self
@@ -592,18 +607,29 @@ impl OpsKitBuilder {
         self
     }
 
-    /// The graceful shutdown's timings (see [`crate::shutdown`]): the manifests'
+    /// The graceful shutdown the manifests describe: its drain delay, drain timeout
+    /// and hooks timeout, read from the [`Shutdown`](crate::shutdown::Shutdown) the
+    /// service runs, so they are stated once. The manifests'
     /// `terminationGracePeriodSeconds` covers them with 5 s to spare, and their
-    /// `READINESS_SHUTDOWN_*` variables set them (default 5 s, 15 s, 5 s).
-    pub fn shutdown(
-        mut self,
-        drain_delay: Duration,
-        drain_timeout: Duration,
-        hooks: Duration,
-    ) -> Self {
-        self.kit.deploy.drain_delay = drain_delay;
-        self.kit.deploy.drain_timeout = drain_timeout;
-        self.kit.deploy.hooks_timeout = hooks;
+    /// `READINESS_SHUTDOWN_*` variables set them (without this, the defaults: 5 s,
+    /// 15 s, 5 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let readiness = readiness_core::Readiness::builder().service("orders", "1").build()?;
+    /// let shutdown = readiness.shutdown()
+    ///     .signals(false) // a kit-writing subcommand listens to no signal
+    ///     .drain_timeout(Duration::from_secs(20))
+    ///     .build()?;
+    /// let kit = readiness.ops_kit().shutdown(&shutdown).build()?;
+    /// assert!(kit.kubernetes().contains("value: 20000ms"));
+    /// # Ok(()) }
+    /// ```
+    pub fn shutdown(mut self, shutdown: &crate::shutdown::Shutdown) -> Self {
+        self.kit.deploy.drain_delay = shutdown.drain_delay();
+        self.kit.deploy.drain_timeout = shutdown.drain_timeout();
+        self.kit.deploy.hooks_timeout = shutdown.hooks_timeout();
         self
     }
 
@@ -682,10 +708,18 @@ impl OpsKitBuilder {
             }
         }
         kit.levels.validate()?;
-        if kit.job.trim().is_empty() || kit.job.contains('"') {
+        if kit.job.trim() != kit.job
+            || kit.job.is_empty()
+            || kit
+                .job
+                .contains(|c: char| c == '"' || c == '\\' || c.is_control())
+        {
             return Err(BuildError::new(
                 "ops.job",
-                "must be a plain, non-empty label value",
+                format!(
+                    "must be the `job` label of the service's series as scraped (the `job_name` of its scrape configuration): a plain, non-empty value without quotes, backslashes or spaces around it, got {:?}",
+                    kit.job
+                ),
             ));
         }
         if kit.deploy.port == 0 {

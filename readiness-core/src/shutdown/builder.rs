@@ -15,7 +15,7 @@ use super::hook::Hook;
 #[cfg(unix)]
 use super::signal::Signals;
 use super::{millis, TARGET};
-use crate::error::BuildError;
+use crate::error::{BoxError, BuildError};
 use crate::health::ReadySwitch;
 use crate::metrics::RedMetrics;
 
@@ -175,11 +175,33 @@ impl ShutdownBuilder {
 
     /// Adds a hook: `run` is called once, after the drain, and may take `timeout`
     /// (cut shorter when the hooks timeout runs out). Hooks run in the order added.
-    /// An `Err` is logged and the next hook still runs.
+    /// An `Err` is logged (with its sources) and the next hook still runs.
+    ///
+    /// A hook returns a [`BoxError`], so `?` takes any error type (`std::io::Error`,
+    /// a client's error, `anyhow::Error`) as it is, and a message is
+    /// `Err("why".into())`:
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let readiness = readiness_core::Readiness::builder().build()?;
+    /// let shutdown = readiness.shutdown()
+    ///     .signals(false)
+    ///     .hook("remove the pid file", Duration::from_secs(1), || async {
+    ///         tokio::fs::remove_file("/tmp/orders.pid").await?; // std::io::Error
+    ///         Ok(())
+    ///     })
+    ///     .hook("say goodbye", Duration::from_secs(1), || async {
+    ///         Err("nobody to say it to".into())
+    ///     })
+    ///     .build()?;
+    /// # drop(shutdown);
+    /// # Ok(()) }
+    /// ```
     pub fn hook<F, Fut>(mut self, name: impl Into<String>, timeout: Duration, run: F) -> Self
     where
         F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         self.hooks.push(Hook {
             name: name.into(),
@@ -191,18 +213,19 @@ impl ShutdownBuilder {
 
     /// Adds a hook that blocks (a flush, a synchronous client): run on Tokio's
     /// blocking pool, so it cannot stall the runtime; left behind at its timeout.
+    /// Its errors are those of [`hook`](Self::hook).
     pub fn hook_blocking<F>(self, name: impl Into<String>, timeout: Duration, run: F) -> Self
     where
-        F: FnOnce() -> Result<(), String> + Send + 'static,
+        F: FnOnce() -> Result<(), BoxError> + Send + 'static,
     {
         self.hook(name, timeout, move || async move {
             tokio::task::spawn_blocking(run)
                 .await
                 .unwrap_or_else(|join| {
                     Err(if join.is_panic() {
-                        "panicked".to_owned()
+                        "panicked".into()
                     } else {
-                        join.to_string()
+                        join.into()
                     })
                 })
         })
@@ -220,11 +243,10 @@ impl ShutdownBuilder {
             let report = guard.shutdown(timeout);
             match report.error {
                 None if report.stats.pending == 0 => Ok(()),
-                None => Err(format!("{} spans not delivered", report.stats.pending)),
-                Some(error) => Err(format!(
-                    "{error} ({} spans not delivered)",
-                    report.stats.pending
-                )),
+                None => Err(format!("{} spans not delivered", report.stats.pending).into()),
+                Some(error) => {
+                    Err(format!("{error} ({} spans not delivered)", report.stats.pending).into())
+                }
             }
         })
     }

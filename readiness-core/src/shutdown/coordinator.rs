@@ -43,6 +43,27 @@ impl Shutdown {
         &self.red
     }
 
+    /// How long the server goes on serving after readiness fails
+    /// ([`ShutdownBuilder::drain_delay`](super::ShutdownBuilder::drain_delay)).
+    #[must_use]
+    pub fn drain_delay(&self) -> Duration {
+        self.drain_delay
+    }
+
+    /// How long requests in flight may take to finish once accepting stops
+    /// ([`ShutdownBuilder::drain_timeout`](super::ShutdownBuilder::drain_timeout)).
+    #[must_use]
+    pub fn drain_timeout(&self) -> Duration {
+        self.drain_timeout
+    }
+
+    /// How long all the hooks together may take
+    /// ([`ShutdownBuilder::hooks_timeout`](super::ShutdownBuilder::hooks_timeout)).
+    #[must_use]
+    pub fn hooks_timeout(&self) -> Duration {
+        self.hooks_timeout
+    }
+
     /// A handle that starts the shutdown from code.
     #[must_use]
     pub fn handle(&self) -> ShutdownHandle {

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use super::coordinator::Shutdown;
 use super::outcome::{HookReport, HookResult};
 use super::{millis, TARGET};
+use crate::error::BoxError;
 
-type HookFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+type HookFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
 pub(super) struct Hook {
     pub(super) name: String,
@@ -31,7 +32,7 @@ impl Shutdown {
                 let mut task = tokio::spawn((hook.run)());
                 match tokio::time::timeout(limit, &mut task).await {
                     Ok(Ok(Ok(()))) => HookResult::Done,
-                    Ok(Ok(Err(error))) => HookResult::Failed(error),
+                    Ok(Ok(Err(error))) => HookResult::Failed(describe(&*error)),
                     Ok(Err(join)) => HookResult::Failed(if join.is_panic() {
                         "panicked".to_owned()
                     } else {
@@ -74,4 +75,20 @@ impl Shutdown {
         );
         reports
     }
+}
+
+/// An error and its sources, as one line: `closing the pool: connection reset`.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        // Many errors repeat their source in their own message already.
+        if !text.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
 }
