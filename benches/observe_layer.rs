@@ -25,7 +25,7 @@ fn axum(c: &mut Criterion) {
         get(|Path(name): Path<String>| async move { name }),
     );
     let readiness = runtime.block_on(async { Readiness::builder().build().unwrap() });
-    let observed = readiness_axum::instrument(router.clone(), &readiness);
+    let observed = readiness_axum::instrument(router.clone(), &readiness).into_router();
     let mut group = c.benchmark_group("axum");
     for (name, app) in [("bare", router), ("red", observed)] {
         group.bench_function(name, |b| {

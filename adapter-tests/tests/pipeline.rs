@@ -85,7 +85,7 @@ async fn eventually(readiness: &Readiness, what: &str, done: impl Fn(&str) -> bo
 
 // ---- the same app on both frameworks ----
 
-fn axum_app(readiness: &Readiness) -> axum::Router {
+fn axum_app(readiness: &Readiness) -> readiness_axum::Instrumented {
     use axum::routing::{get, post};
     let mut router = axum::Router::new()
         .route("/users/{id}", get(|| async { "user" }))
@@ -193,7 +193,7 @@ fn serve_actix(readiness: &Readiness) -> SocketAddr {
 }
 
 /// Calls the axum app in-process; a panic is returned as `None`.
-async fn via_axum(app: &axum::Router, method: &str, uri: &str) -> Option<u16> {
+async fn via_axum(app: &readiness_axum::Instrumented, method: &str, uri: &str) -> Option<u16> {
     let request = axum::http::Request::builder()
         .method(axum::http::Method::from_bytes(method.as_bytes()).unwrap())
         .uri(uri)

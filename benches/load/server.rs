@@ -80,7 +80,7 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
                 if logging {
                     install_log_layer(&readiness, variant)?;
                 }
-                readiness_axum::instrument(router, &readiness)
+                readiness_axum::instrument(router, &readiness).into_router()
             }
             "axum-tracelayer" => {
                 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};

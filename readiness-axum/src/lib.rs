@@ -53,8 +53,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+mod instrument;
 #[cfg(feature = "serve")]
 mod serve;
+pub use instrument::{instrument, Instrument, Instrumented, MatchedRoute, ObserveLayer};
 #[cfg(feature = "serve")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
 pub use serve::serve;
@@ -63,7 +65,6 @@ use axum::body::Body;
 use std::collections::HashMap;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::MatchedPath;
 use axum::extract::{Path, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
@@ -73,14 +74,37 @@ pub use readiness_core as core;
 use readiness_core::endpoint::{
     CHECK_PATH, HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH,
 };
-use readiness_core::observe::{BodyCounter, CountedBody, ObserveLayer, RouteTemplate};
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 
-/// A router serving the health routes of `readiness`. See the [crate docs](crate).
+/// A router serving the health routes of `readiness` and `/metrics`. See the
+/// [crate docs](crate).
 ///
-/// Every method reaches the handler, which answers `405` with `Allow: GET, HEAD` for
-/// those it does not serve, as the actix-web adapter does.
+/// Every method reaches the health handlers, which answer `405` with
+/// `Allow: GET, HEAD` for those they do not serve, as the actix-web adapter does.
 pub fn routes<S>(readiness: &Readiness) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    health_routes(readiness).merge(metrics_route(readiness))
+}
+
+/// `/metrics` alone.
+fn metrics_route<S>(readiness: &Readiness) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let scrape = readiness.clone();
+    Router::new().route(
+        METRICS_PATH,
+        get(move || {
+            let readiness = scrape.clone();
+            async move { readiness.metrics_response().map(Body::from) }
+        }),
+    )
+}
+
+/// The health routes alone.
+fn health_routes<S>(readiness: &Readiness) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -92,15 +116,7 @@ where
         })
     };
     let one = readiness.clone();
-    let scrape = readiness.clone();
     Router::new()
-        .route(
-            METRICS_PATH,
-            get(move || {
-                let readiness = scrape.clone();
-                async move { readiness.metrics_response().map(Body::from) }
-            }),
-        )
         .route(LIVEZ_PATH, probe(Endpoint::Livez))
         .route(READYZ_PATH, probe(Endpoint::Readyz))
         .route(STARTUPZ_PATH, probe(Endpoint::Startupz))
@@ -121,62 +137,6 @@ where
                 },
             ),
         )
-}
-
-/// Adds the health routes and `/metrics` to `router`, and records every request of
-/// it (RED metrics by method, matched route template and status). See the
-/// [`metrics` docs](readiness_core::metrics) for the families.
-///
-/// Call it on the finished router: requests to routes added afterwards are not
-/// recorded. Requests no route matched are recorded under `_UNMATCHED`.
-///
-/// ```
-/// use axum::{routing::get, Router};
-/// use readiness_axum::core::Readiness;
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
-/// let app: Router = Router::new().route("/orders/{id}", get(|| async { "{}" }));
-/// let app = readiness_axum::instrument(app, &readiness);
-/// # let _ = app;
-/// # Ok(()) }
-/// ```
-pub fn instrument<S>(router: Router<S>, readiness: &Readiness) -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    router
-        .merge(routes(readiness))
-        .layer(ObserveLayer::new(readiness.observer(), Matched))
-}
-
-/// What axum's router knows of a request: the route template it matched, the peer
-/// from `ConnectInfo`, and its body type, in which a chunked upload is counted.
-#[derive(Clone, Copy, Debug)]
-struct Matched;
-
-impl RouteTemplate<Body> for Matched {
-    #[inline]
-    fn route<'a>(&self, request: &'a Request) -> Option<&'a str> {
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str)
-    }
-
-    /// From `ConnectInfo<SocketAddr>`, there when the app is served with
-    /// `into_make_service_with_connect_info::<SocketAddr>()`.
-    #[cfg(feature = "otel")]
-    fn client(&self, request: &Request) -> Option<std::net::IpAddr> {
-        request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip())
-    }
-
-    fn count_body(&self, body: &mut Body, counter: BodyCounter) {
-        *body = Body::new(CountedBody::new(std::mem::take(body), counter));
-    }
 }
 
 fn answer(readiness: &Readiness, endpoint: Endpoint<'_>, request: &Request) -> Response {

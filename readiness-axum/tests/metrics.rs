@@ -10,11 +10,12 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::FutureExt as _;
 use http_body_util::BodyExt as _;
+use readiness_axum::Instrumented;
 use readiness_core::observe::{End, RequestHead};
 use readiness_core::Readiness;
 use tower::ServiceExt as _;
 
-fn app(readiness: &Readiness) -> Router {
+fn app(readiness: &Readiness) -> Instrumented {
     let router = Router::new()
         .route(
             "/users/{id}",
@@ -42,7 +43,7 @@ fn app(readiness: &Readiness) -> Router {
 
 /// Sends a request and reads the whole answer, as a client does: a request is
 /// recorded when its body has been written out.
-async fn call(app: &Router, method: Method, uri: &str) -> StatusCode {
+async fn call(app: &Instrumented, method: Method, uri: &str) -> StatusCode {
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -54,7 +55,7 @@ async fn call(app: &Router, method: Method, uri: &str) -> StatusCode {
     status
 }
 
-async fn scrape(app: &Router) -> String {
+async fn scrape(app: &Instrumented) -> String {
     let response = app
         .clone()
         .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
