@@ -142,7 +142,12 @@ impl LogLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let shared = &*self.shared;
-        let typed = shared.request_names_kept && request::take_access(event.metadata(), fields);
+        let parked = if shared.request_names_kept {
+            request::take_access(event.metadata(), fields)
+        } else {
+            None
+        };
+        let typed = parked.is_some();
         if !typed {
             event.record(&mut Collect::new(&shared.redactor, fields));
         }
@@ -150,7 +155,11 @@ impl LogLayer {
 
         // Asked first: it takes the span's extensions for writing.
         #[cfg(feature = "otel")]
-        let trace = self.trace_ids(event, ctx);
+        let trace = match parked {
+            // The access line brought its request's ids (or said it is not traced).
+            Some(trace) => trace,
+            None => self.trace_ids(event, ctx),
+        };
         #[cfg(not(feature = "otel"))]
         let trace = None;
 
@@ -235,20 +244,10 @@ impl LogLayer {
         if !context.is_valid() {
             return None;
         }
-        let mut trace_id = [0u8; 32];
-        let mut span_id = [0u8; 16];
-        hex(&context.trace_id().to_bytes(), &mut trace_id);
-        hex(&context.span_id().to_bytes(), &mut span_id);
-        Some((trace_id, span_id))
-    }
-}
-
-#[cfg(feature = "otel")]
-fn hex(bytes: &[u8], out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, byte) in bytes.iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(byte >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
+        Some(request::trace_ids(
+            context.trace_id().to_bytes(),
+            context.span_id().to_bytes(),
+        ))
     }
 }
 

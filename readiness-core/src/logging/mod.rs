@@ -85,6 +85,8 @@ mod line;
 mod pretty;
 mod redact;
 pub(crate) mod request;
+#[cfg(feature = "otel")]
+pub(crate) use request::{trace_ids, TraceIds};
 mod writer;
 
 pub use crate::request_id::{RequestId, REQUEST_ID_HEADER};

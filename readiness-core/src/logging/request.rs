@@ -42,6 +42,30 @@ pub(crate) struct Access {
     pub(crate) duration_ms: f64,
     pub(crate) request_bytes: Option<u64>,
     pub(crate) response_bytes: Option<u64>,
+    /// The request's trace and span ids, when it is traced: the layer then needs
+    /// no lookup of the span's OpenTelemetry context.
+    pub(crate) trace: Option<TraceIds>,
+}
+
+/// A trace id and a span id as the line writes them: lower-case hex.
+pub(crate) type TraceIds = ([u8; 32], [u8; 16]);
+
+/// `trace` and `span` ids as hex.
+#[cfg(feature = "otel")]
+pub(crate) fn trace_ids(trace: [u8; 16], span: [u8; 8]) -> TraceIds {
+    let mut ids = ([0u8; 32], [0u8; 16]);
+    hex(&trace, &mut ids.0);
+    hex(&span, &mut ids.1);
+    ids
+}
+
+#[cfg(feature = "otel")]
+fn hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(byte >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
+    }
 }
 
 /// Whether the redaction rules keep every field name of the request span and the
@@ -143,13 +167,14 @@ pub(super) fn is_request_span(metadata: &Metadata<'_>) -> bool {
 
 /// The parked values of the access line `metadata` describes, if it is one, put in
 /// `fields`. Says whether it did.
-pub(super) fn take_access(metadata: &Metadata<'_>, fields: &mut Fields) -> bool {
+pub(super) fn take_access(
+    metadata: &Metadata<'_>,
+    fields: &mut Fields,
+) -> Option<Option<TraceIds>> {
     if metadata.target() != ACCESS_TARGET {
-        return false;
+        return None;
     }
-    let Some(access) = PARKED_ACCESS.take() else {
-        return false;
-    };
+    let access = PARKED_ACCESS.take()?;
     fields.set_message(ACCESS_MESSAGE);
     fields.push_u64("status", u64::from(access.status));
     fields.push_f64("duration_ms", access.duration_ms);
@@ -159,5 +184,5 @@ pub(super) fn take_access(metadata: &Metadata<'_>, fields: &mut Fields) -> bool 
     if let Some(bytes) = access.response_bytes {
         fields.push_u64("response_bytes", bytes);
     }
-    true
+    Some(access.trace)
 }

@@ -6,6 +6,14 @@ use crate::metrics::names::{ACCESS_TARGET, REQUEST_TARGET};
 use crate::metrics::Finished;
 use crate::request_id::RequestId;
 
+/// The request's span, and with OpenTelemetry its server span's context.
+pub(super) struct RequestSpan {
+    pub(super) span: tracing::Span,
+    /// The OpenTelemetry context of the span, when an OpenTelemetry layer traces it.
+    #[cfg(feature = "otel")]
+    otel: Option<opentelemetry::Context>,
+}
+
 /// Opens the request's span (target `readiness::request`), its fields named as
 /// OpenTelemetry's HTTP conventions name them: `request_id`, `http.request.method`
 /// (`_OTHER` for a method not known), `http.route` when known, `url.path` (without
@@ -15,13 +23,12 @@ use crate::request_id::RequestId;
 /// leaves the connection's out. With an OpenTelemetry layer in the subscriber it is
 /// the server span: named `{method} {route}`, kind server, its fields its attributes
 /// and `server.address`, with the caller's trace as its parent (`otel.*` fields
-/// steer tracing-opentelemetry and are not logged). The flag says whether it is
-/// traced so (`false` without the `otel` feature).
+/// steer tracing-opentelemetry and are not logged).
 pub(super) fn open_span(
     id: &RequestId,
     head: &RequestHead<'_>,
     method_label: &'static str,
-) -> (tracing::Span, bool) {
+) -> RequestSpan {
     #[cfg_attr(not(feature = "logging"), allow(unused_variables))]
     let method = head.method;
     let route = head.route;
@@ -46,15 +53,13 @@ pub(super) fn open_span(
     );
     #[cfg(not(feature = "otel"))]
     {
-        (span, false)
+        RequestSpan { span }
     }
     #[cfg(feature = "otel")]
     {
         use crate::telemetry::server_span as otel;
-        // Without an OpenTelemetry layer nothing more is built for the trace side.
-        if !otel::traced(&span) {
-            return (span, false);
-        }
+        // The parent goes in before the span starts; nothing is done without a
+        // `traceparent` (or without an OpenTelemetry layer).
         otel::set_remote_parent(&span, &|name| {
             let header = match name {
                 "traceparent" => RequestHeader::TraceParent,
@@ -64,70 +69,84 @@ pub(super) fn open_span(
             };
             head.header_str(header)
         });
+        // Without an OpenTelemetry layer nothing more is built for the trace side.
+        let Some(cx) = otel::start(&span) else {
+            return RequestSpan { span, otel: None };
+        };
         if method != method_label {
-            otel::original_method(&span, method);
+            otel::original_method(&cx, method);
         }
         // Set here rather than as a field: finding the `Host` header is not free,
         // and only the trace wants it.
         if let Some(host) = head.host.or_else(|| head.header_str(RequestHeader::Host)) {
-            otel::server_address(&span, host);
+            otel::server_address(&cx, host);
         }
-        // Named last: naming starts the OpenTelemetry span, which takes its parent
-        // and the attributes so far with it.
-        otel::rename(&span, method_label, route);
-        (span, true)
+        otel::rename(&cx, method_label, route);
+        RequestSpan {
+            span,
+            otel: Some(cx),
+        }
     }
 }
 
-/// The route, named after the span opened (a server that routes late); `traced`
-/// as [`open_span`] said.
-#[cfg_attr(not(feature = "otel"), allow(unused_variables))]
-pub(super) fn routed(span: &tracing::Span, traced: bool, method: &str, route: &str) {
-    span.record("http.route", route);
-    #[cfg(feature = "otel")]
-    if traced {
-        crate::telemetry::server_span::rename(span, method, Some(route));
+impl RequestSpan {
+    /// The route, named after the span opened (a server that routes late).
+    pub(super) fn routed(&self, method: &str, route: &str) {
+        self.span.record("http.route", route);
+        #[cfg(feature = "otel")]
+        if let Some(cx) = &self.otel {
+            crate::telemetry::server_span::rename(cx, method, Some(route));
+        }
+        #[cfg(not(feature = "otel"))]
+        let _ = method;
     }
-}
 
-/// The access line of a finished request, inside its span (its parent, without
-/// entering it): target `readiness::access`, `WARN` for 5xx, else `INFO`.
-#[cfg_attr(not(feature = "otel"), allow(unused_variables))]
-pub(super) fn finished(span: &tracing::Span, traced: bool, finished: &Finished) {
-    let status = finished.status;
-    #[cfg(feature = "otel")]
-    if traced {
-        crate::telemetry::server_span::finished(span, status);
-    }
-    let duration_ms = (finished.seconds * 1e6).round() / 1e3;
-    let request_bytes = finished.request_size;
-    let response_bytes = finished.response_size;
-    #[cfg(feature = "logging")]
-    let _parked = crate::logging::request::ParkedAccess::new(crate::logging::request::Access {
-        status,
-        duration_ms,
-        request_bytes,
-        response_bytes,
-    });
-    if status >= 500 {
-        tracing::warn!(
-            target: ACCESS_TARGET,
-            parent: span,
+    /// The access line of a finished request, inside its span (its parent, without
+    /// entering it): target `readiness::access`, `WARN` for 5xx, else `INFO`.
+    pub(super) fn finished(&self, finished: &Finished) {
+        let span = &self.span;
+        let status = finished.status;
+        #[cfg(feature = "otel")]
+        if let Some(cx) = &self.otel {
+            crate::telemetry::server_span::finished(cx, status);
+        }
+        let duration_ms = (finished.seconds * 1e6).round() / 1e3;
+        let request_bytes = finished.request_size;
+        let response_bytes = finished.response_size;
+        #[cfg(feature = "logging")]
+        let _parked = crate::logging::request::ParkedAccess::new(crate::logging::request::Access {
             status,
             duration_ms,
             request_bytes,
             response_bytes,
-            "request finished"
-        );
-    } else {
-        tracing::info!(
-            target: ACCESS_TARGET,
-            parent: span,
-            status,
-            duration_ms,
-            request_bytes,
-            response_bytes,
-            "request finished"
-        );
+            #[cfg(feature = "otel")]
+            trace: self
+                .otel
+                .as_ref()
+                .map(crate::telemetry::server_span::log_ids),
+            #[cfg(not(feature = "otel"))]
+            trace: None,
+        });
+        if status >= 500 {
+            tracing::warn!(
+                target: ACCESS_TARGET,
+                parent: span,
+                status,
+                duration_ms,
+                request_bytes,
+                response_bytes,
+                "request finished"
+            );
+        } else {
+            tracing::info!(
+                target: ACCESS_TARGET,
+                parent: span,
+                status,
+                duration_ms,
+                request_bytes,
+                response_bytes,
+                "request finished"
+            );
+        }
     }
 }

@@ -59,13 +59,8 @@ impl Observer {
             .and_then(content_length);
         let log = inner.access_log.then(|| {
             let request_id = RequestId::from_header(head.header(RequestHeader::RequestId));
-            let (span, traced) =
-                access::open_span(&request_id, head, RedMetrics::method_label(method));
-            Box::new(AccessLog {
-                span,
-                request_id,
-                traced,
-            })
+            let span = access::open_span(&request_id, head, RedMetrics::method_label(method));
+            Box::new(AccessLog { span, request_id })
         });
         Some(Observation {
             observer: self.clone(),
@@ -144,10 +139,8 @@ pub struct Observation {
 }
 
 struct AccessLog {
-    span: tracing::Span,
+    span: access::RequestSpan,
     request_id: RequestId,
-    /// Whether the span is an OpenTelemetry server span too.
-    traced: bool,
 }
 
 /// The span of a request without one (the access log off).
@@ -168,7 +161,7 @@ impl Observation {
     #[inline]
     #[must_use]
     pub fn span(&self) -> &tracing::Span {
-        self.log.as_ref().map_or(&NO_SPAN, |log| &log.span)
+        self.log.as_ref().map_or(&NO_SPAN, |log| &log.span.span)
     }
 
     /// Names the route once the server has routed the request: the matched template,
@@ -182,12 +175,8 @@ impl Observation {
         }
         self.route = Some(entry);
         if let (Some(log), Some(route)) = (&self.log, route) {
-            access::routed(
-                &log.span,
-                log.traced,
-                RedMetrics::method_label(self.method),
-                route,
-            );
+            log.span
+                .routed(RedMetrics::method_label(self.method), route);
         }
     }
 
@@ -324,7 +313,7 @@ impl Observation {
         };
         red.record(self.method, route, &finished);
         if let Some(log) = &self.log {
-            access::finished(&log.span, log.traced, &finished);
+            log.span.finished(&finished);
         }
     }
 }

@@ -47,57 +47,44 @@ pub(crate) fn name(method: &str, route: Option<&str>) -> String {
     }
 }
 
-/// Sets `network.protocol.name` (`http`) on `span` and says whether an
-/// OpenTelemetry layer took it. The value is built only when that layer asks for
-/// it, so without one this costs a lookup and the caller skips the rest of the
-/// span's OpenTelemetry side.
-pub(crate) fn traced(span: &tracing::Span) -> bool {
+/// Starts the OpenTelemetry side of `span` and returns its context, through which
+/// the rest of the request sets attributes on the SDK's span directly (one lookup
+/// here instead of one through `tracing` per attribute). `None` when no
+/// OpenTelemetry layer traces `span`: the caller then skips the trace side.
+pub(crate) fn start(span: &tracing::Span) -> Option<opentelemetry::Context> {
+    use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    let taken = std::cell::Cell::new(false);
-    span.set_attribute(
-        "network.protocol.name",
-        Probe {
-            value: "http",
-            taken: &taken,
-        },
-    );
-    taken.get()
-}
-
-/// A value that notes when it is taken (see [`traced`]).
-struct Probe<'a> {
-    value: &'static str,
-    taken: &'a std::cell::Cell<bool>,
-}
-
-impl From<Probe<'_>> for opentelemetry::Value {
-    fn from(probe: Probe<'_>) -> Self {
-        probe.taken.set(true);
-        Self::from(probe.value)
-    }
+    let cx = span.context();
+    cx.has_active_span().then_some(cx)
 }
 
 /// The method as sent, when it is not one of the known ones (`http.request.method`
 /// is then `_OTHER`).
-pub(crate) fn original_method(span: &tracing::Span, method: &str) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    span.set_attribute("http.request.method_original", method.to_owned());
+pub(crate) fn original_method(cx: &opentelemetry::Context, method: &str) {
+    use opentelemetry::trace::TraceContextExt as _;
+    cx.span().set_attribute(opentelemetry::KeyValue::new(
+        "http.request.method_original",
+        method.to_owned(),
+    ));
 }
 
 /// Names the server span `{method} {route}` (or the method alone while the route is
 /// not known): when the request arrives, and again once a framework that routes
 /// after its middleware knows the route (the `http.route` field is recorded on the
-/// span by the caller). Starts the OpenTelemetry span if it was not yet.
-pub(crate) fn rename(span: &tracing::Span, method: &str, route: Option<&str>) {
+/// span by the caller).
+pub(crate) fn rename(cx: &opentelemetry::Context, method: &str, route: Option<&str>) {
     use opentelemetry::trace::TraceContextExt as _;
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    span.context().span().update_name(name(method, route));
+    cx.span().update_name(name(method, route));
 }
 
 /// The answer's status; a 5xx marks the span as an error (a 4xx is the client's).
-pub(crate) fn finished(span: &tracing::Span, status: u16) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    span.set_attribute("http.response.status_code", i64::from(status));
+pub(crate) fn finished(cx: &opentelemetry::Context, status: u16) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let span = cx.span();
+    span.set_attribute(opentelemetry::KeyValue::new(
+        "http.response.status_code",
+        i64::from(status),
+    ));
     if status >= 500 {
         span.set_status(opentelemetry::trace::Status::error(format!(
             "HTTP {status}"
@@ -107,8 +94,21 @@ pub(crate) fn finished(span: &tracing::Span, status: u16) {
 
 /// The server's address as the request names it (`Host`, or the URI's authority),
 /// without any userinfo a client put before an `@`.
-pub(crate) fn server_address(span: &tracing::Span, host: &str) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+pub(crate) fn server_address(cx: &opentelemetry::Context, host: &str) {
+    use opentelemetry::trace::TraceContextExt as _;
     let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
-    span.set_attribute("server.address", host.to_owned());
+    cx.span().set_attribute(opentelemetry::KeyValue::new(
+        "server.address",
+        host.to_owned(),
+    ));
+}
+
+/// The trace and span ids of `cx`'s span, as the log line writes them (lower-case
+/// hex).
+#[cfg(feature = "logging")]
+pub(crate) fn log_ids(cx: &opentelemetry::Context) -> crate::logging::TraceIds {
+    use opentelemetry::trace::TraceContextExt as _;
+    let span = cx.span();
+    let context = span.span_context();
+    crate::logging::trace_ids(context.trace_id().to_bytes(), context.span_id().to_bytes())
 }
