@@ -7,6 +7,7 @@
 
 mod audit;
 mod backends;
+mod canary;
 mod client;
 mod client_gone;
 mod items;
@@ -26,6 +27,8 @@ pub use audit::{
     audit_verify, strict_mode_refuses_a_write_it_cannot_record, the_trail_can_live_in_postgres,
     writes_are_recorded_in_a_trail_that_verifies,
 };
+#[allow(unused_imports)]
+pub use canary::no_secret_reaches_an_output;
 #[allow(unused_imports)]
 pub use client::{request, KeepAlive, Outcome, Record};
 #[allow(unused_imports)]

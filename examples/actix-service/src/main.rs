@@ -88,6 +88,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(url) = std::env::var("UPSTREAM_URL") {
         builder = builder.check(checks::http_get(url).name("upstream").non_critical());
     }
+    // Operators see every check's output with `Authorization: Bearer $HEALTH_DETAILS_TOKEN`.
+    if let Ok(token) = std::env::var("HEALTH_DETAILS_TOKEN") {
+        builder = builder.details_token(token);
+    }
     let readiness = builder.build()?;
     // Cache, pool and migration metrics, at zero until something happens.
     store.measure_in(&readiness)?;
