@@ -43,7 +43,7 @@ async fn readiness(details: Details) -> Readiness {
         .check(
             checks::from_fn("heap", || async { true })
                 .interval(long)
-                .liveness(),
+                .liveness_only(),
         )
         .build()
         .unwrap();

@@ -155,7 +155,7 @@ async fn a_service_whose_database_hangs_at_start_up_still_starts() {
         )
         .check(
             checks::from_fn("process", || async { true })
-                .liveness()
+                .liveness_only()
                 .interval(Duration::from_secs(3600)),
         )
         .build()

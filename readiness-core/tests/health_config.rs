@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use readiness_core::{checks, BuildError, CheckSpec, Readiness};
+use readiness_core::{checks, BuildError, CheckSpec, Probe, Readiness};
 
 fn ok() -> CheckSpec {
     checks::from_fn("ok", || async { true })
@@ -105,6 +105,17 @@ async fn zero_or_absurd_timings_are_rejected() {
             "checks[ok].tags",
             "lowercase letters",
         ),
+        (
+            ok().retry_backoff(Duration::ZERO),
+            "checks[ok].retry",
+            "between 10 ms and 24 h",
+        ),
+        (
+            ok().retry_backoff(Duration::from_secs(400 * 86_400)),
+            "checks[ok].retry",
+            "between 10 ms and 24 h",
+        ),
+        (ok().probes([]), "checks[ok].probes", "at least one probe"),
     ];
     for (spec, field, message) in cases {
         let err = build_with(spec);
@@ -165,4 +176,46 @@ fn debug_never_shows_the_token() {
     assert!(!format!("{builder:?}").contains("operator-token"));
     let readiness = builder.build().unwrap();
     assert!(!format!("{readiness:?}").contains("operator-token"));
+}
+
+#[tokio::test]
+async fn the_builders_retry_is_validated_too() {
+    let err = Readiness::builder()
+        .retry_backoff(Duration::from_millis(1))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "retry");
+    assert!(err.message().contains("between 10 ms and 24 h"), "{err}");
+}
+
+#[test]
+fn also_adds_a_probe_and_only_replaces_them() {
+    let probes = |spec: &CheckSpec| {
+        [Probe::Liveness, Probe::Readiness, Probe::Startup].map(|p| spec.has_probe(p))
+    };
+    assert_eq!(probes(&ok()), [false, true, false]);
+    assert_eq!(probes(&ok().also_liveness()), [true, true, false]);
+    assert_eq!(
+        probes(&ok().also_liveness().also_startup()),
+        [true, true, true]
+    );
+    assert_eq!(probes(&ok().add_probe(Probe::Startup)), [false, true, true]);
+    assert_eq!(probes(&ok().liveness_only()), [true, false, false]);
+    assert_eq!(probes(&ok().startup_only()), [false, false, true]);
+    assert_eq!(
+        probes(&ok().liveness_only().add_probe(Probe::Readiness)),
+        [true, true, false]
+    );
+    assert_eq!(
+        probes(&ok().also_liveness().probes([Probe::Startup])),
+        [false, false, true]
+    );
+    // The deprecated names keep their old meaning: the first replaces, the rest add.
+    #[allow(deprecated)]
+    {
+        assert_eq!(probes(&ok().liveness()), [true, false, false]);
+        assert_eq!(probes(&ok().liveness().readiness()), [true, true, false]);
+        assert_eq!(probes(&ok().startup()), [false, false, true]);
+        assert_eq!(probes(&ok().probe(Probe::Readiness)), [false, true, false]);
+    }
 }

@@ -41,7 +41,7 @@ async fn service(details: Details) -> Readiness {
         .check(
             CheckSpec::new("heap", Scripted::new([pass()]))
                 .interval(LONG)
-                .liveness(),
+                .liveness_only(),
         )
         .build()
         .unwrap();
@@ -260,10 +260,10 @@ async fn tag_keeps_only_tagged_checks() {
     assert!(!checks.contains_key("heap:responseTime"));
 }
 
-#[tokio::test]
-async fn a_check_that_has_not_run_yet_is_warn() {
-    let readiness = Readiness::builder()
-        .details(Details::Full)
+/// A critical check whose first run is still going.
+fn not_run_yet(details: Details) -> Readiness {
+    Readiness::builder()
+        .details(details)
         .check(
             CheckSpec::new(
                 "slow",
@@ -271,18 +271,136 @@ async fn a_check_that_has_not_run_yet_is_warn() {
             )
             .timeout(Duration::from_secs(5)),
         )
+        .check(
+            CheckSpec::new(
+                "heap",
+                Scripted::new([Step::Sleep(Duration::from_secs(60))]),
+            )
+            .timeout(Duration::from_secs(5))
+            .liveness_only(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_check_that_has_not_run_yet_is_pending_and_never_200() {
+    let readiness = not_run_yet(Details::Components);
+    // Its own endpoint: 503, saying pending (a deployment's `curl -f` fails).
+    let (code, _, body) = get(&readiness, Endpoint::Check("slow"), None);
+    assert_eq!(code, 503);
+    let body = json(&body);
+    assert_eq!(body["status"], "fail");
+    assert_eq!(body["output"], "pending: not checked yet");
+    let component = &body["checks"]["slow:responseTime"][0];
+    assert_eq!(component["status"], "fail");
+    assert_eq!(component["output"], "pending: not checked yet");
+    assert!(component.get("time").is_none());
+    assert_eq!(readiness.is_pending("slow"), Some(true));
+    assert_eq!(
+        readiness.check_status("slow"),
+        Some(readiness_core::Status::Fail)
+    );
+
+    // Readiness waits for it; so does the whole report.
+    let (code, _, body) = get(&readiness, Endpoint::Readyz, None);
+    assert_eq!(code, 503);
+    assert_eq!(
+        json(&body)["checks"]["slow:responseTime"][0]["output"],
+        "pending: not checked yet"
+    );
+    assert_eq!(get(&readiness, Endpoint::Health, None).0, 503);
+    // Liveness does not: a check that has not run is no reason to restart.
+    let (code, _, body) = get(&readiness, Endpoint::Livez, None);
+    assert_eq!(code, 200);
+    assert_eq!(json(&body)["status"], "warn");
+
+    // The plain-text lists say pending.
+    let (code, _, text) = get(&readiness, Endpoint::Readyz, Some("verbose"));
+    assert_eq!(code, 503);
+    assert!(
+        text.starts_with("[-]slow pending: not checked yet\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("readyz check failed\n"), "{text}");
+    let (code, _, text) = get(&readiness, Endpoint::Check("slow"), Some("verbose"));
+    assert_eq!(code, 503);
+    assert!(
+        text.starts_with("[-]slow pending: not checked yet\n"),
+        "{text}"
+    );
+    let (code, _, text) = get(&readiness, Endpoint::Livez, Some("verbose"));
+    assert_eq!(code, 200);
+    assert_eq!(
+        text,
+        "[-]heap pending: not checked yet\nlivez check passed\n"
+    );
+}
+
+#[tokio::test]
+async fn status_only_hides_why_a_pending_check_fails() {
+    let readiness = not_run_yet(Details::StatusOnly);
+    let (code, _, body) = get(&readiness, Endpoint::Check("slow"), None);
+    assert_eq!(code, 503);
+    assert_eq!(body, r#"{"status":"fail"}"#);
+}
+
+#[tokio::test]
+async fn a_check_below_its_failure_threshold_is_pending() {
+    let readiness = Readiness::builder()
+        .details(Details::Components)
+        .details_token(TOKEN)
+        .check(CheckSpec::new("db", Scripted::new([pass()])).interval(LONG))
+        .check(
+            CheckSpec::new("cache", Scripted::new([fail("refused by cache.internal")]))
+                .interval(LONG)
+                .no_retry()
+                .failure_threshold(3)
+                .non_critical(),
+        )
         .build()
         .unwrap();
-    let (code, _, body) = get(&readiness, Endpoint::Health, None);
-    assert_eq!(code, 200);
+    readiness.refresh().await;
+    assert_eq!(readiness.is_pending("cache"), Some(true));
+
+    // Its own endpoint: 503 pending, the reason only with full details.
+    let (code, _, body) = get(&readiness, Endpoint::Check("cache"), None);
+    assert_eq!(code, 503);
+    assert!(!body.contains("cache.internal"), "{body}");
     let body = json(&body);
-    assert_eq!(body["checks"]["slow:responseTime"][0]["status"], "warn");
-    assert_eq!(
-        body["checks"]["slow:responseTime"][0]["output"],
-        "not checked yet"
+    assert_eq!(body["output"], "pending");
+    assert_eq!(body["checks"]["cache:responseTime"][0]["status"], "fail");
+    assert_eq!(body["checks"]["cache:responseTime"][0]["output"], "pending");
+    let bearer = format!("Bearer {TOKEN}");
+    let (_, _, text) = request(
+        &readiness,
+        Endpoint::Check("cache"),
+        "GET",
+        None,
+        Some(&bearer),
     );
-    // ...and readiness waits for it.
-    assert_eq!(get(&readiness, Endpoint::Readyz, None).0, 503);
+    assert_eq!(
+        json(&text)["output"],
+        "pending: refused by cache.internal (failure 1 of 3)"
+    );
+
+    // Non-critical: pending makes /readyz warn, as its failure would.
+    let (code, _, body) = get(&readiness, Endpoint::Readyz, None);
+    assert_eq!(code, 200);
+    assert_eq!(json(&body)["status"], "warn");
+    let (_, _, text) = get(&readiness, Endpoint::Readyz, Some("verbose"));
+    assert_eq!(text, "[+]db ok\n[-]cache pending\nreadyz check passed\n");
+    let (_, _, text) = request(
+        &readiness,
+        Endpoint::Readyz,
+        "GET",
+        Some("verbose"),
+        Some(&bearer),
+    );
+    assert!(
+        text.contains("\n[-]cache pending: refused by cache.internal (failure 1 of 3)\n"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -12,8 +12,12 @@ use support::{fail, get, json, pass, Scripted, Step};
 
 const LONG: Duration = Duration::from_secs(3600);
 
+/// A check refreshed only by the test's `refresh()` calls: no interval runs, no
+/// retries in the background.
 fn spec(name: &str, check: &Scripted) -> CheckSpec {
-    CheckSpec::new(name, check.clone()).interval(LONG)
+    CheckSpec::new(name, check.clone())
+        .interval(LONG)
+        .no_retry()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,7 +321,7 @@ async fn startup_holds_until_every_critical_check_passed_once_then_latches() {
 async fn startup_checks_hold_startupz_and_readyz() {
     let warm = Scripted::new([fail("cold"), pass()]);
     let readiness = Readiness::builder()
-        .check(spec("warm", &warm).startup())
+        .check(spec("warm", &warm).startup_only())
         .build()
         .unwrap();
     readiness.refresh().await;
@@ -334,7 +338,7 @@ async fn liveness_only_sees_liveness_checks() {
     let heap = Scripted::new([pass()]);
     let readiness = Readiness::builder()
         .check(spec("db", &db))
-        .check(spec("heap", &heap).liveness())
+        .check(spec("heap", &heap).liveness_only())
         .build()
         .unwrap();
     readiness.refresh().await;
@@ -420,14 +424,17 @@ async fn outcomes_from_closures_convert() {
 async fn the_failure_threshold_holds_from_the_first_run() {
     let check = Scripted::new([fail("down")]);
     let readiness = Readiness::builder()
-        .check(spec("heap", &check).liveness().failure_threshold(3))
+        .check(spec("heap", &check).liveness_only().failure_threshold(3))
         .build()
         .unwrap();
     readiness.refresh().await;
     readiness.refresh().await;
-    // Pending: shown as warn, so /livez still answers 200 ...
-    assert_eq!(readiness.check_status("heap"), Some(Status::Warn));
+    // Pending: not passed (so `fail` for itself), but no reason to restart, so
+    // /livez still answers 200 ...
+    assert_eq!(readiness.is_pending("heap"), Some(true));
+    assert_eq!(readiness.check_status("heap"), Some(Status::Fail));
     assert_eq!(get(&readiness, Endpoint::Livez, None).0, 200);
+    assert_eq!(get(&readiness, Endpoint::Check("heap"), None).0, 503);
     readiness.refresh().await;
     // ... until the third consecutive failure.
     assert_eq!(readiness.check_status("heap"), Some(Status::Fail));
@@ -442,7 +449,8 @@ async fn a_pending_check_does_not_open_the_startup_latch() {
         .build()
         .unwrap();
     readiness.refresh().await;
-    assert_eq!(readiness.check_status("db"), Some(Status::Warn));
+    assert_eq!(readiness.is_pending("db"), Some(true));
+    assert_eq!(readiness.check_status("db"), Some(Status::Fail));
     assert_eq!(readiness.status(Probe::Startup), Status::Fail);
     readiness.refresh().await;
     readiness.refresh().await;

@@ -32,7 +32,7 @@ pub struct FromFn<F> {
 ///         }
 ///     }
 /// })
-/// .startup();
+/// .startup_only();
 /// # let _ = cache;
 /// ```
 pub fn from_fn<F, Fut>(name: impl Into<String>, f: F) -> CheckSpec

@@ -1,7 +1,7 @@
 //! Ready-made checks, and closures as checks.
 //!
 //! Every constructor returns a [`CheckSpec`](crate::CheckSpec) with a default name,
-//! ready for the usual settings (`.name()`, `.liveness()`, `.timeout()`, ...).
+//! ready for the usual settings (`.name()`, `.also_liveness()`, `.timeout()`, ...).
 //!
 //! | check | constructor | feature |
 //! |---|---|---|
@@ -41,7 +41,7 @@
 //! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
 //! # rt.block_on(async {
 //! let readiness = Readiness::builder()
-//!     .check(checks::disk_free_percent("/", 20.0, 10.0).name("root-disk").liveness())
+//!     .check(checks::disk_free_percent("/", 20.0, 10.0).name("root-disk").also_liveness())
 //!     .check(checks::memory_used_percent(85.0, 95.0).non_critical())
 //!     .build()
 //!     .unwrap();

@@ -96,7 +96,7 @@ impl Drop for Done {
 ///
 /// ```
 /// use readiness_core::checks;
-/// let spec = checks::disk_free_percent("/var/lib/app", 20.0, 10.0).liveness();
+/// let spec = checks::disk_free_percent("/var/lib/app", 20.0, 10.0).also_liveness();
 /// # let _ = spec;
 /// ```
 pub fn disk_free_percent(path: impl Into<PathBuf>, warn_below: f64, fail_below: f64) -> CheckSpec {

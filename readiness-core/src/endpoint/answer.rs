@@ -166,7 +166,7 @@ impl Answers {
         let (indices, status, output, own_status) = match request.endpoint {
             Endpoint::Livez => {
                 let indices = selected(Some(Probe::Liveness));
-                let status = aggregate(&snapshot, infos, &indices);
+                let status = aggregate(&snapshot, infos, true, &indices);
                 (indices, status, None, false)
             }
             Endpoint::Readyz => {
@@ -176,7 +176,7 @@ impl Answers {
                 } else if !snapshot.started {
                     (Status::Fail, Some(STARTING.to_owned()))
                 } else {
-                    (aggregate(&snapshot, infos, &indices), None)
+                    (aggregate(&snapshot, infos, false, &indices), None)
                 };
                 (indices, status, output, false)
             }
@@ -196,17 +196,18 @@ impl Answers {
             }
             Endpoint::Health => {
                 let indices = selected(None);
-                let status = aggregate(&snapshot, infos, &indices);
+                let status = aggregate(&snapshot, infos, false, &indices);
                 (indices, status, None, false)
             }
             Endpoint::Check(name) => {
                 let Some(index) = infos.iter().position(|info| info.name == name) else {
                     return problem(StatusCode::NOT_FOUND, "unknown check");
                 };
-                let status = snapshot.results[index]
-                    .as_ref()
-                    .map_or(Status::Warn, |r| r.status);
-                (vec![index], status, None, true)
+                // Pending (no status reported yet): 503, saying so.
+                let output = snapshot.is_pending(index).then(|| {
+                    report::pending_output(&snapshot, index, details == Details::Full).into_owned()
+                });
+                (vec![index], snapshot.check_status(index), output, true)
             }
         };
 
@@ -275,8 +276,13 @@ impl Answers {
 
 const STARTING: &str = "starting: waiting for every critical check to pass once";
 
-fn aggregate(snapshot: &Snapshot, infos: &[CheckInfo], indices: &[usize]) -> Status {
-    snapshot.aggregate(infos, |i, _| indices.contains(&i))
+fn aggregate(
+    snapshot: &Snapshot,
+    infos: &[CheckInfo],
+    liveness: bool,
+    indices: &[usize],
+) -> Status {
+    snapshot.aggregate(infos, liveness, |i, _| indices.contains(&i))
 }
 
 /// Compares with no early exit and with work that depends on the secret's length
@@ -325,8 +331,13 @@ fn verbose(
     if details != Details::StatusOnly {
         for &i in indices {
             let info = &infos[i];
+            if snapshot.is_pending(i) {
+                let pending = report::pending_output(snapshot, i, details == Details::Full);
+                let _ = writeln!(text, "[-]{} {pending}", info.name);
+                continue;
+            }
             let result = snapshot.results[i].as_deref();
-            let check_status = result.map_or(Status::Warn, |r| r.status);
+            let check_status = snapshot.check_status(i);
             let (mark, word) = match check_status {
                 Status::Fail if own_status || info.critical => ('-', "failed"),
                 Status::Fail => ('-', "failed (non-critical)"),
@@ -336,9 +347,7 @@ fn verbose(
             let _ = write!(text, "[{mark}]{} {word}", info.name);
             if check_status != Status::Pass {
                 let reason = if details == Details::Full {
-                    result
-                        .and_then(|r| r.output.as_deref())
-                        .unwrap_or("not checked yet")
+                    result.and_then(|r| r.output.as_deref()).unwrap_or("failed")
                 } else {
                     "reason withheld"
                 };

@@ -20,6 +20,26 @@
 //! body when they write a HEAD response. Query parameters follow
 //! Kubernetes: `?verbose` answers a plain-text list (`[+]db ok`), `?exclude=NAME`
 //! (repeatable) leaves a check out; `?tag=NAME` keeps only the checks with that tag.
+//!
+//! # Pending checks
+//!
+//! A check that has not reported a status yet — its first run has not ended, or its
+//! first runs failed fewer times than its failure threshold — is *pending*. It has
+//! not passed, so it is never answered as healthy on its own:
+//!
+//! | where | a pending check |
+//! |---|---|
+//! | `/health/{check}` | `503`, `"status":"fail"`, `"output":"pending: not checked yet"` (or `"pending"`; with full details `"pending: OUTPUT (failure N of M)"`) |
+//! | its entry in any body | `"status":"fail"` with that `output`, no `time` before the first run |
+//! | `/readyz`, `/health` | counts as failing: a critical one fails them (before startup `/readyz` says `starting`), a non-critical one makes them `warn` |
+//! | `/livez` | makes it `warn` (200): a check that has not run is no reason to restart |
+//! | `?verbose` | `[-]db pending: not checked yet` (`[-]db pending` when reasons are withheld) |
+//! | [`Readiness::check_status`](crate::Readiness::check_status) | [`Status::Fail`](crate::Status::Fail); [`Readiness::is_pending`](crate::Readiness::is_pending) tells it apart |
+//!
+//! `health_check_status` keeps `0.5` for a pending check: it is not a failure to
+//! alert on. Failing and pending checks are retried soon (see the
+//! [`health` module docs](crate::health#retry)), so a check stays pending for about a
+//! second when its dependency is up.
 
 mod answer;
 mod healthcheck;

@@ -1,5 +1,6 @@
 //! The `application/health+json` body (draft-inadarei-api-health-check).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -39,10 +40,23 @@ pub(crate) struct Component<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) output: Option<&'a str>,
+    pub(crate) output: Option<Cow<'a, str>>,
 }
 
-const PENDING: &str = "not checked yet";
+/// What a pending check says of itself (see [`Snapshot::is_pending`]): `pending:
+/// not checked yet` before its first run ends; after runs that failed below its
+/// threshold, `pending: OUTPUT (failure N of M)` with full details and `pending`
+/// alone otherwise, since the output may name hosts.
+pub(crate) fn pending_output(snapshot: &Snapshot, index: usize, full: bool) -> Cow<'_, str> {
+    match snapshot.results[index].as_deref() {
+        None => Cow::Borrowed("pending: not checked yet"),
+        Some(result) if full => Cow::Owned(format!(
+            "pending: {}",
+            result.output.as_deref().unwrap_or("not checked yet")
+        )),
+        Some(_) => Cow::Borrowed("pending"),
+    }
+}
 
 /// Adds the entries of check `index` to `checks`, as much as `details` allows.
 pub(crate) fn add_check<'a>(
@@ -53,6 +67,10 @@ pub(crate) fn add_check<'a>(
     details: Details,
 ) {
     let full = details == Details::Full;
+    // A pending check says so at every level of detail that shows checks.
+    let pending = snapshot
+        .is_pending(index)
+        .then(|| pending_output(snapshot, index, full));
     let Some(result) = snapshot.results[index].as_deref() else {
         checks.insert(
             format!("{}:responseTime", info.name),
@@ -60,14 +78,19 @@ pub(crate) fn add_check<'a>(
                 component_type: info.component_type,
                 observed_value: None,
                 observed_unit: None,
-                status: Status::Warn,
+                status: Status::Fail,
                 time: None,
-                output: full.then_some(PENDING),
+                output: pending,
             }],
         );
         return;
     };
     let time = rfc3339(result.time);
+    let output = match pending {
+        Some(pending) => Some(pending),
+        None if full => result.output.as_deref().map(Cow::Borrowed),
+        None => None,
+    };
     checks.insert(
         format!("{}:responseTime", info.name),
         vec![Component {
@@ -76,7 +99,7 @@ pub(crate) fn add_check<'a>(
             observed_unit: Some("ms"),
             status: result.status,
             time: Some(time.clone()),
-            output: if full { result.output.as_deref() } else { None },
+            output,
         }],
     );
     if full {

@@ -6,10 +6,31 @@
 //! concurrently, one run at a time per check; a run that times out is dropped, one that
 //! panics or returns an error is recorded as [`Status::Fail`] and the next run goes on.
 //!
-//! Each check answers for one or more [`Probe`]s: readiness by default. A failing
+//! Each check answers for one or more [`Probe`]s: readiness by default. The `also_*`
+//! setters of [`CheckSpec`] add a probe, the `*_only` ones and
+//! [`probes`](CheckSpec::probes) replace them (see [`CheckSpec`]). A failing
 //! critical check fails its probes; a failing non-critical one makes them `warn`, which
 //! still answers 200. `/readyz` and `/startupz` fail until every critical readiness and
 //! startup check has passed once; after that `/startupz` stays `pass`.
+//!
+//! # Retry
+//!
+//! A check that fails, or has not passed yet, is run again soon rather than an
+//! interval later: after 200 ms, then 400 ms, 800 ms, ... doubling up to its interval,
+//! each run with its timeout. Once it passes it is back on its interval. So readiness
+//! follows a dependency that comes up (or a migration that finishes) within about a
+//! second. [`CheckSpec::retry_backoff`] and [`ReadinessBuilder::retry_backoff`](crate::ReadinessBuilder::retry_backoff)
+//! change the first delay, `no_retry()` on either turns it off.
+//!
+//! # Pending checks
+//!
+//! A check is *pending* until it reports a status: before its first run ends, and
+//! while its first runs have failed fewer times than its
+//! [`failure_threshold`](CheckSpec::failure_threshold). A pending check has not
+//! passed: [`Readiness::check_status`](crate::Readiness::check_status) gives
+//! [`Status::Fail`], `/health/{check}` answers 503 saying `pending`, and it counts
+//! as failing, with its criticality, everywhere but `/livez` (see the
+//! [`endpoint` module docs](crate::endpoint#pending-checks)).
 //!
 //! # Default
 //!
@@ -63,7 +84,7 @@ use std::time::Duration;
 pub(crate) use boxed::BoxedCheck;
 pub use check::{Check, CheckOutcome, ComponentType, IntoOutcome, Measurement, Status};
 pub use runner::time_left;
-pub(crate) use settings::{validate_checks, validate_name};
+pub(crate) use settings::{validate_checks, validate_name, validate_retry, DEFAULT_RETRY};
 pub use settings::{CheckSpec, Probe};
 pub(crate) use switch::ReadySwitch;
 
@@ -77,6 +98,9 @@ pub(crate) struct CheckInfo {
     pub(crate) critical: bool,
     pub(crate) timeout: Duration,
     pub(crate) interval: Duration,
+    /// The first retry of a failing or pending check, doubling up to `interval`;
+    /// `None`: no retry.
+    pub(crate) retry: Option<Duration>,
     pub(crate) warn_above: Option<Duration>,
     pub(crate) failure_threshold: u32,
     pub(crate) success_threshold: u32,
@@ -95,8 +119,16 @@ impl CheckInfo {
 }
 
 impl CheckSpec {
-    pub(crate) fn into_parts(self) -> (CheckInfo, BoxedCheck) {
+    /// The validated settings, with `default_retry` (the builder's) unless the
+    /// check set its own.
+    pub(crate) fn into_parts(self, default_retry: Option<Duration>) -> (CheckInfo, BoxedCheck) {
+        let retry = match self.retry {
+            settings::Retry::Inherit => default_retry,
+            settings::Retry::Off => None,
+            settings::Retry::After(initial) => Some(initial),
+        };
         let info = CheckInfo {
+            retry,
             liveness: self.has_probe(Probe::Liveness),
             readiness: self.has_probe(Probe::Readiness),
             startup: self.has_probe(Probe::Startup),

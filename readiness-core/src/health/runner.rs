@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use futures_util::FutureExt as _;
-use tokio::time::MissedTickBehavior;
 
 use super::boxed::BoxedCheck;
 use super::check::{CheckOutcome, Status};
@@ -155,22 +154,41 @@ impl Shared {
         }
     }
 
-    /// Refreshes check `index` forever on its interval, starting at once.
+    /// Refreshes check `index` forever, starting at once: on its interval while it
+    /// is healthy, and sooner while it fails or has not passed yet (see
+    /// [`retry_delay`]).
     pub(crate) async fn drive(self: Arc<Self>, index: usize) {
-        let mut ticker = tokio::time::interval(self.infos[index].interval);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        ticker.tick().await;
+        let info = &self.infos[index];
         // Generation 0: a `refresh()` right after `build()` shares this first run,
         // and a first run that `refresh()` already made is not repeated.
         let mut seen = 0;
+        // The delay before the next retry; `None` until a run leaves the check
+        // unhealthy.
+        let mut backoff = None;
+        // Like the first tick of an interval: the timer's next millisecond, so a
+        // `refresh()` made right after `build()` finds the first run not yet
+        // finished and shares it.
+        tokio::time::sleep_until(tokio::time::Instant::now()).await;
         loop {
+            let started = tokio::time::Instant::now();
             // The check's own panics are caught inside; this catches the rest (a
             // panicking `Drop` of a timed-out future, say) so the refresh goes on.
             let run = AssertUnwindSafe(self.run_check_after(index, seen)).catch_unwind();
             if run.await.is_err() {
-                tracing::error!(target: "readiness::health", check = %self.infos[index].name, "health check runner panicked; continuing");
+                tracing::error!(target: "readiness::health", check = %info.name, "health check runner panicked; continuing");
             }
-            ticker.tick().await;
+            let healthy = self.snapshot.load().results[index]
+                .as_ref()
+                .is_some_and(|result| !result.pending && result.status.is_healthy());
+            let wake = match retry_delay(info, healthy, &mut backoff) {
+                // A retry waits from the end of the run, so a slow failure is not
+                // retried back to back.
+                Some(delay) => tokio::time::Instant::now() + delay,
+                // On the interval from the start of the run, like a ticker that
+                // delays a missed tick.
+                None => started + info.interval,
+            };
+            tokio::time::sleep_until(wake).await;
             seen = self.runners[index].generation.load(Ordering::Acquire);
         }
     }
@@ -237,8 +255,10 @@ impl Shared {
 
         let previous = damper.reported;
         let reported = damper.apply(raw.status, info);
-        // A pending check shows as `warn` but has not passed: it holds the startup latch.
-        let status = reported.unwrap_or(Status::Warn);
+        // A pending check (no status reported yet) has not passed: it answers as
+        // failing, holds the startup latch and is retried soon.
+        let pending = reported.is_none();
+        let status = reported.unwrap_or(Status::Fail);
         let output = if reported == Some(raw.status) {
             raw.output
         } else if raw.status == Status::Fail {
@@ -274,10 +294,11 @@ impl Shared {
         }
 
         if let Some(metrics) = &self.metrics {
+            // The gauge keeps 0.5 for a pending check: not a failure to alert on.
             metrics.record(
                 &info.name,
                 info.critical,
-                status,
+                reported.unwrap_or(Status::Warn),
                 raw.status,
                 latency,
                 &raw.measurements,
@@ -289,6 +310,7 @@ impl Shared {
             reported.is_some_and(Status::is_healthy),
             CheckResult {
                 status,
+                pending,
                 output,
                 latency,
                 time: SystemTime::now(),
@@ -310,6 +332,25 @@ impl Shared {
             tracing::info!(target: "readiness::health", "startup complete: every critical check has passed once");
         }
     }
+}
+
+/// The wait before the next run of a check that is not `healthy` (failing, or
+/// pending: no status reported yet): `info.retry` at first, doubled after each
+/// further unhealthy run, never above the interval. `None` when the check is
+/// healthy or has no retry: the next run is on the interval, and the next
+/// unhealthy run starts the backoff again.
+fn retry_delay(
+    info: &CheckInfo,
+    healthy: bool,
+    backoff: &mut Option<std::time::Duration>,
+) -> Option<std::time::Duration> {
+    let Some(initial) = info.retry.filter(|_| !healthy) else {
+        *backoff = None;
+        return None;
+    };
+    let delay = backoff.unwrap_or(initial).min(info.interval);
+    *backoff = Some(delay.saturating_mul(2).min(info.interval));
+    Some(delay)
 }
 
 fn log_check_change(

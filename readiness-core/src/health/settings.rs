@@ -41,6 +41,9 @@ impl Probe {
 
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+/// The first retry of a failing or pending check; doubled after each retry, up to
+/// the check's interval.
+pub(crate) const DEFAULT_RETRY: Duration = Duration::from_millis(200);
 const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -51,10 +54,34 @@ const MAX_NAME_LEN: usize = 64;
 /// A check together with its settings, ready to hand to
 /// [`ReadinessBuilder::check`](crate::ReadinessBuilder::check).
 ///
-/// Defaults: readiness probe only, critical, timeout 1 s, refresh every 10 s, no
-/// latency warning, failure and success thresholds of 1, no tags. Settings are
-/// validated by [`build`](crate::ReadinessBuilder::build), which names the check and
-/// the field in its error.
+/// Defaults: readiness probe only, critical, timeout 1 s, refresh every 10 s (and a
+/// failing or pending check retried after 200 ms, 400 ms, 800 ms, ... up to those
+/// 10 s), no latency warning, failure and success thresholds of 1, no tags. Settings
+/// are validated by [`build`](crate::ReadinessBuilder::build), which names the check
+/// and the field in its error.
+///
+/// # Probes: add or replace
+///
+/// A check answers for [`Probe::Readiness`] unless told otherwise. The `also_*`
+/// setters and [`add_probe`](Self::add_probe) **add** a probe to the ones the check
+/// already answers for; the `*_only` setters and [`probes`](Self::probes)
+/// **replace** them:
+///
+/// ```
+/// use readiness_core::{checks, Probe};
+///
+/// // Disk space: restart the process when it runs out, and take no traffic meanwhile.
+/// let disk = checks::from_fn("disk", || async { true }).also_liveness();
+/// assert!(disk.has_probe(Probe::Readiness) && disk.has_probe(Probe::Liveness));
+///
+/// // A deadlock detector: liveness and nothing else.
+/// let heap = checks::from_fn("deadlock", || async { true }).liveness_only();
+/// assert!(!heap.has_probe(Probe::Readiness));
+///
+/// let warm = checks::from_fn("cache-warm", || async { true })
+///     .probes([Probe::Startup, Probe::Readiness]);
+/// assert!(!warm.has_probe(Probe::Liveness));
+/// ```
 ///
 /// ```
 /// use readiness_core::{checks, CheckSpec};
@@ -72,7 +99,9 @@ const MAX_NAME_LEN: usize = 64;
 pub struct CheckSpec {
     pub(crate) name: String,
     pub(crate) check: BoxedCheck,
-    probes: u8,
+    /// `None`: the default set, readiness only.
+    probes: Option<u8>,
+    pub(crate) retry: Retry,
     pub(crate) critical: bool,
     pub(crate) timeout: Duration,
     pub(crate) interval: Duration,
@@ -92,7 +121,8 @@ impl CheckSpec {
         Self {
             name: name.into(),
             check: BoxedCheck::new(check),
-            probes: 0,
+            probes: None,
+            retry: Retry::Inherit,
             critical: true,
             timeout: DEFAULT_TIMEOUT,
             interval: DEFAULT_INTERVAL,
@@ -136,42 +166,145 @@ impl CheckSpec {
         self.critical
     }
 
-    /// Adds a probe. Naming any probe replaces the default (readiness only):
-    /// `.probe(Probe::Liveness)` is liveness only, add `.probe(Probe::Readiness)` for both.
+    /// Adds `probe` to the probes the check answers for (by default readiness
+    /// only): `.add_probe(Probe::Liveness)` answers for readiness and liveness.
+    ///
+    /// ```
+    /// use readiness_core::{checks, Probe};
+    ///
+    /// let spec = checks::from_fn("heap", || async { true }).add_probe(Probe::Startup);
+    /// assert!(spec.has_probe(Probe::Readiness) && spec.has_probe(Probe::Startup));
+    /// ```
     #[must_use]
-    pub fn probe(mut self, probe: Probe) -> Self {
-        self.probes |= probe.bit();
+    pub fn add_probe(mut self, probe: Probe) -> Self {
+        self.probes = Some(self.probe_bits() | probe.bit());
         self
     }
 
-    /// Shorthand for `.probe(Probe::Liveness)`. Liveness checks should look at the
-    /// process only (disk, memory, a deadlock detector), never at a shared dependency.
+    /// Replaces the probes the check answers for with exactly `probes`. An empty
+    /// list is rejected by [`build`](crate::ReadinessBuilder::build) (field
+    /// `checks[NAME].probes`).
+    ///
+    /// ```
+    /// use readiness_core::{checks, Probe};
+    ///
+    /// let spec = checks::from_fn("heap", || async { true })
+    ///     .probes([Probe::Liveness, Probe::Startup]);
+    /// assert!(!spec.has_probe(Probe::Readiness));
+    /// ```
+    #[must_use]
+    pub fn probes(mut self, probes: impl IntoIterator<Item = Probe>) -> Self {
+        self.probes = Some(probes.into_iter().fold(0, |bits, p| bits | p.bit()));
+        self
+    }
+
+    /// Adds liveness to the probes the check answers for: `/livez` fails too when it
+    /// fails. Liveness checks should look at the process only (disk, memory, a
+    /// deadlock detector), never at a shared dependency.
+    ///
+    /// ```
+    /// use readiness_core::{checks, Probe};
+    ///
+    /// let disk = checks::from_fn("disk", || async { true }).also_liveness();
+    /// assert!(disk.has_probe(Probe::Liveness) && disk.has_probe(Probe::Readiness));
+    /// ```
+    #[must_use]
+    pub fn also_liveness(self) -> Self {
+        self.add_probe(Probe::Liveness)
+    }
+
+    /// Adds startup to the probes the check answers for: `/startupz` waits for it
+    /// to pass once.
+    ///
+    /// ```
+    /// use readiness_core::{checks, Probe};
+    ///
+    /// let spec = checks::from_fn("cache-warm", || async { true }).also_startup();
+    /// assert!(spec.has_probe(Probe::Startup) && spec.has_probe(Probe::Readiness));
+    /// ```
+    #[must_use]
+    pub fn also_startup(self) -> Self {
+        self.add_probe(Probe::Startup)
+    }
+
+    /// Makes the check answer for liveness only: `/readyz` no longer sees it.
+    ///
+    /// ```
+    /// use readiness_core::{checks, Probe};
+    ///
+    /// let spec = checks::from_fn("deadlock", || async { true }).liveness_only();
+    /// assert!(spec.has_probe(Probe::Liveness) && !spec.has_probe(Probe::Readiness));
+    /// ```
+    #[must_use]
+    pub fn liveness_only(self) -> Self {
+        self.probes([Probe::Liveness])
+    }
+
+    /// Makes the check answer for startup only: it holds `/startupz` (and with it
+    /// `/readyz`) until it passes once, and is not looked at afterwards.
+    ///
+    /// ```
+    /// use readiness_core::{checks, Probe};
+    ///
+    /// let spec = checks::from_fn("warm-up", || async { true }).startup_only();
+    /// assert!(spec.has_probe(Probe::Startup) && !spec.has_probe(Probe::Readiness));
+    /// ```
+    #[must_use]
+    pub fn startup_only(self) -> Self {
+        self.probes([Probe::Startup])
+    }
+
+    /// The old adding-or-replacing setter: the first call replaces the default
+    /// (readiness), later calls add.
+    #[deprecated(
+        note = "its first call replaces the default probe and later calls add: use `add_probe` to add, `probes([..])` to replace"
+    )]
+    #[must_use]
+    pub fn probe(mut self, probe: Probe) -> Self {
+        self.probes = Some(self.probes.unwrap_or(0) | probe.bit());
+        self
+    }
+
+    /// The old `.probe(Probe::Liveness)`: liveness **instead of** readiness when it
+    /// is the first probe named.
+    #[deprecated(
+        note = "it replaces readiness with liveness: use `also_liveness()` to add liveness, `liveness_only()` to replace"
+    )]
     #[must_use]
     pub fn liveness(self) -> Self {
+        #[allow(deprecated)]
         self.probe(Probe::Liveness)
     }
 
-    /// Shorthand for `.probe(Probe::Readiness)`.
+    /// The old `.probe(Probe::Readiness)`.
+    #[deprecated(
+        note = "readiness is the default; use `add_probe(Probe::Readiness)` to add it, `probes([..])` to replace"
+    )]
     #[must_use]
     pub fn readiness(self) -> Self {
+        #[allow(deprecated)]
         self.probe(Probe::Readiness)
     }
 
-    /// Shorthand for `.probe(Probe::Startup)`.
+    /// The old `.probe(Probe::Startup)`: startup **instead of** readiness when it is
+    /// the first probe named.
+    #[deprecated(
+        note = "it replaces readiness with startup: use `also_startup()` to add startup, `startup_only()` to replace"
+    )]
     #[must_use]
     pub fn startup(self) -> Self {
+        #[allow(deprecated)]
         self.probe(Probe::Startup)
+    }
+
+    fn probe_bits(&self) -> u8 {
+        self.probes.unwrap_or(Probe::Readiness.bit())
     }
 
     /// Whether the check answers for `probe`.
     #[must_use]
     pub fn has_probe(&self, probe: Probe) -> bool {
-        let probes = if self.probes == 0 {
-            Probe::Readiness.bit()
-        } else {
-            self.probes
-        };
-        probes & probe.bit() != 0
+        self.probe_bits() & probe.bit() != 0
     }
 
     /// A failing non-critical check makes the whole `warn` instead of `fail`.
@@ -200,6 +333,54 @@ impl CheckSpec {
     #[must_use]
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
+        self
+    }
+
+    /// How soon a check that is failing, or has not passed yet, is run again:
+    /// after `initial`, then twice as long after each further failed run, up to the
+    /// [interval](Self::interval); a run that passes puts the check back on its
+    /// interval. The default is 200 ms (or what
+    /// [`ReadinessBuilder::retry_backoff`](crate::ReadinessBuilder::retry_backoff)
+    /// sets for every check); 10 ms to 24 h.
+    ///
+    /// So readiness follows a dependency that comes up within about a second of
+    /// it, not an interval later. Each retry is a run: it has the check's timeout,
+    /// and counts towards the [`success_threshold`](Self::success_threshold) of a
+    /// failed check. A healthy check whose run fails below the
+    /// [`failure_threshold`](Self::failure_threshold) stays on its interval, so the
+    /// threshold still spans that many intervals.
+    ///
+    /// ```
+    /// use readiness_core::checks;
+    /// use std::time::Duration;
+    ///
+    /// // Retried after 1 s, 2 s, 4 s, ... 30 s while it fails.
+    /// let spec = checks::tcp("pricing:8080")
+    ///     .interval(Duration::from_secs(30))
+    ///     .retry_backoff(Duration::from_secs(1));
+    /// # let _ = spec;
+    /// ```
+    #[must_use]
+    pub fn retry_backoff(mut self, initial: Duration) -> Self {
+        self.retry = Retry::After(initial);
+        self
+    }
+
+    /// Turns the retry off for this check: a failing or pending check waits for its
+    /// next interval like a passing one.
+    ///
+    /// ```
+    /// use readiness_core::checks;
+    /// use std::time::Duration;
+    ///
+    /// let spec = checks::from_fn("batch-source", || async { true })
+    ///     .interval(Duration::from_secs(60))
+    ///     .no_retry();
+    /// # let _ = spec;
+    /// ```
+    #[must_use]
+    pub fn no_retry(mut self) -> Self {
+        self.retry = Retry::Off;
         self
     }
 
@@ -246,6 +427,15 @@ impl CheckSpec {
         validate_name(&self.name).map_err(|msg| BuildError::new(field("name"), msg))?;
         if let Some((name, message)) = &self.deferred {
             return Err(BuildError::new(field(name), message.clone()));
+        }
+        if self.probe_bits() == 0 {
+            return Err(BuildError::new(
+                field("probes"),
+                "must name at least one probe (Probe::Liveness, Readiness or Startup)",
+            ));
+        }
+        if let Retry::After(initial) = self.retry {
+            validate_retry(initial).map_err(|msg| BuildError::new(field("retry"), msg))?;
         }
         if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&self.timeout) {
             return Err(BuildError::new(
@@ -305,6 +495,29 @@ impl CheckSpec {
     }
 }
 
+/// How soon a failing or pending check is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// The builder's setting (by default 200 ms).
+    Inherit,
+    /// No retry: the interval only.
+    Off,
+    /// The first retry after this, doubling up to the interval.
+    After(Duration),
+}
+
+/// A retry's first delay: 10 ms to 24 h, like an interval.
+pub(crate) fn validate_retry(initial: Duration) -> Result<(), String> {
+    if (MIN_INTERVAL..=MAX_INTERVAL).contains(&initial) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be between 10 ms and 24 h, got {}",
+            humantime::format_duration(initial)
+        ))
+    }
+}
+
 /// Names and tags: 1 to 64 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.
 pub(crate) fn validate_name(name: &str) -> Result<(), String> {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
@@ -331,6 +544,7 @@ impl fmt::Debug for CheckSpec {
             .field("critical", &self.critical)
             .field("timeout", &self.timeout)
             .field("interval", &self.interval)
+            .field("retry", &self.retry)
             .field("warn_above", &self.warn_above)
             .field("failure_threshold", &self.failure_threshold)
             .field("success_threshold", &self.success_threshold)

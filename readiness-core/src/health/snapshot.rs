@@ -11,8 +11,11 @@ use super::CheckInfo;
 /// The latest reported result of one check.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckResult {
-    /// The status after flap dampening: what probes report.
+    /// The status after flap dampening: what probes report (`Fail` while pending).
     pub(crate) status: Status,
+    /// No status reported yet: the runs so far failed fewer times than the
+    /// failure threshold.
+    pub(crate) pending: bool,
     pub(crate) output: Option<Cow<'static, str>>,
     pub(crate) latency: Duration,
     pub(crate) time: SystemTime,
@@ -39,12 +42,30 @@ impl Snapshot {
         }
     }
 
+    /// Whether check `index` is pending: it has not finished a run yet, or has not
+    /// reported a status yet (its first runs failed fewer times than its failure
+    /// threshold).
+    pub(crate) fn is_pending(&self, index: usize) -> bool {
+        self.results[index].as_ref().is_none_or(|r| r.pending)
+    }
+
+    /// The status check `index` reports for itself: `Fail` while pending.
+    pub(crate) fn check_status(&self, index: usize) -> Status {
+        self.results[index]
+            .as_ref()
+            .map_or(Status::Fail, |r| r.status)
+    }
+
     /// The aggregate over the checks for which `include` holds: a failing critical
-    /// check fails it, a failing non-critical check or any warning makes it `warn`,
-    /// a check that has not reported yet makes it `warn`.
+    /// check fails it, a failing non-critical check or any warning makes it `warn`.
+    /// A pending check counts as failing (with its criticality), except for
+    /// liveness (`liveness`), where it makes the aggregate `warn`: a check that has
+    /// not run yet, or has failed fewer times than its threshold, is no reason to
+    /// restart the process.
     pub(crate) fn aggregate(
         &self,
         checks: &[CheckInfo],
+        liveness: bool,
         mut include: impl FnMut(usize, &CheckInfo) -> bool,
     ) -> Status {
         let mut status = Status::Pass;
@@ -52,10 +73,10 @@ impl Snapshot {
             if !include(i, info) {
                 continue;
             }
-            let this = match &self.results[i] {
-                None => Status::Warn,
-                Some(r) if r.status == Status::Fail && !info.critical => Status::Warn,
-                Some(r) => r.status,
+            let this = match self.check_status(i) {
+                Status::Fail if !info.critical => Status::Warn,
+                Status::Fail if liveness && self.is_pending(i) => Status::Warn,
+                other => other,
             };
             status = status.max(this);
         }
@@ -64,7 +85,8 @@ impl Snapshot {
 
     /// The status of one probe, before the manual switch is applied.
     pub(crate) fn probe_status(&self, checks: &[CheckInfo], probe: Probe) -> Status {
-        let checks_status = self.aggregate(checks, |_, info| info.has_probe(probe));
+        let liveness = probe == Probe::Liveness;
+        let checks_status = self.aggregate(checks, liveness, |_, info| info.has_probe(probe));
         match probe {
             Probe::Liveness => checks_status,
             // Startup latches: once started, kubelet stops asking and so do we.
@@ -75,7 +97,7 @@ impl Snapshot {
     }
 
     pub(crate) fn overall(&self, checks: &[CheckInfo]) -> Status {
-        self.aggregate(checks, |_, _| true)
+        self.aggregate(checks, false, |_, _| true)
     }
 
     fn compute_started(&self, checks: &[CheckInfo]) -> bool {

@@ -35,6 +35,9 @@ pub struct ReadinessBuilder {
     instance: Option<String>,
     access_log: bool,
     trace_checks: bool,
+    /// The first retry of failing and pending checks (`None`: off), for the checks
+    /// that do not set their own.
+    retry: Option<std::time::Duration>,
     #[cfg(feature = "system")]
     system_metrics: bool,
     #[cfg(feature = "system")]
@@ -60,6 +63,7 @@ impl Readiness {
             instance: None,
             access_log: true,
             trace_checks: false,
+            retry: Some(crate::health::DEFAULT_RETRY),
             #[cfg(feature = "system")]
             system_metrics: true,
             #[cfg(feature = "system")]
@@ -174,6 +178,41 @@ impl ReadinessBuilder {
         self
     }
 
+    /// How soon a check that is failing, or has not passed yet, is run again, for
+    /// every check that does not set its own
+    /// ([`CheckSpec::retry_backoff`](crate::CheckSpec::retry_backoff)): after
+    /// `initial`, then twice as long after each further failed run, up to the
+    /// check's interval. Default 200 ms; 10 ms to 24 h (field `retry`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// let readiness = readiness_core::Readiness::builder()
+    ///     .retry_backoff(Duration::from_millis(500))
+    ///     .build()?;
+    /// # let _ = readiness;
+    /// # Ok(()) }
+    /// ```
+    pub fn retry_backoff(mut self, initial: std::time::Duration) -> Self {
+        self.retry = Some(initial);
+        self
+    }
+
+    /// Turns the retry off for every check that does not set its own: a failing or
+    /// pending check waits for its next interval, as before the retry existed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = readiness_core::Readiness::builder().no_retry().build()?;
+    /// # let _ = readiness;
+    /// # Ok(()) }
+    /// ```
+    pub fn no_retry(mut self) -> Self {
+        self.retry = None;
+        self
+    }
+
     /// The `instance` label of `service_info` (default: `HOSTNAME`, as Kubernetes
     /// sets it to the pod name, else `unknown`).
     pub fn instance(mut self, instance: impl Into<String>) -> Self {
@@ -250,6 +289,10 @@ impl ReadinessBuilder {
             self.token,
         )?;
         crate::health::validate_checks(&self.checks)?;
+        if let Some(initial) = self.retry {
+            crate::health::validate_retry(initial)
+                .map_err(|message| BuildError::new("retry", message))?;
+        }
         let red_settings = RedSettings {
             namespace: self.namespace.clone(),
             buckets: self.buckets.clone(),
@@ -345,8 +388,11 @@ impl ReadinessBuilder {
         #[cfg(not(feature = "_sqlx"))]
         let () = pools;
 
-        let checks: Vec<(CheckInfo, _)> =
-            self.checks.into_iter().map(CheckSpec::into_parts).collect();
+        let checks: Vec<(CheckInfo, _)> = self
+            .checks
+            .into_iter()
+            .map(|check| check.into_parts(self.retry))
+            .collect();
         let mut shared = Shared::new(checks, Some(health));
         shared.trace_checks = self.trace_checks;
         let shared = Arc::new(shared);

@@ -318,17 +318,37 @@ impl Readiness {
     }
 
     /// The reported status of the check named `name`, or `None` if there is no such
-    /// check. A check that has not finished its first run reports `warn`.
+    /// check. A pending check (see [`is_pending`](Self::is_pending)) reports `fail`,
+    /// as `/health/{check}` answers 503 for it: it has not passed.
     #[must_use]
     pub fn check_status(&self, name: &str) -> Option<Status> {
         let shared = &self.inner.shared;
         let index = shared.infos.iter().position(|info| info.name == name)?;
-        let snapshot = shared.snapshot.load();
-        Some(
-            snapshot.results[index]
-                .as_ref()
-                .map_or(Status::Warn, |result| result.status),
-        )
+        Some(shared.snapshot.load().check_status(index))
+    }
+
+    /// Whether the check named `name` is pending, or `None` if there is no such
+    /// check. A check is pending until it reports a status: before its first run
+    /// ends, and while its first runs have failed fewer times than its
+    /// [failure threshold](crate::CheckSpec::failure_threshold). See the
+    /// [`endpoint` module docs](crate::endpoint#pending-checks) for the answers.
+    ///
+    /// ```
+    /// use readiness_core::{checks, Readiness};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder()
+    ///     .check(checks::from_fn("db", || async { true }))
+    ///     .build()?;
+    /// readiness.refresh().await;
+    /// assert_eq!(readiness.is_pending("db"), Some(false));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn is_pending(&self, name: &str) -> Option<bool> {
+        let shared = &self.inner.shared;
+        let index = shared.infos.iter().position(|info| info.name == name)?;
+        Some(shared.snapshot.load().is_pending(index))
     }
 
     /// The names of the configured checks, in registration order.
