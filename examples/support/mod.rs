@@ -19,6 +19,7 @@ mod otlp;
 mod prometheus;
 mod service;
 mod shutdown;
+mod startup;
 
 // Each test binary calls some of these and not the others (as `dead_code` above
 // allows for the items themselves).
@@ -57,3 +58,5 @@ pub use shutdown::{
     a_request_past_the_deadline_is_reported, a_second_signal_exits_at_once, drains_under_load,
     idle_connections_do_not_hold_shutdown,
 };
+#[allow(unused_imports)]
+pub use startup::ready_within_two_seconds_of_listening;

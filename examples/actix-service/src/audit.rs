@@ -2,13 +2,16 @@
 //! subcommand. Framework-free: the same file serves the axum and the actix-web
 //! example.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::readiness::audit::{
     verify, verify_table, AuditTrail, AuditTrailBuilder, Durability, IntegrityCheck, Verdict,
     VerifyArgs, VerifySource,
 };
+use crate::readiness::health::time_left;
 use crate::readiness::{checks, BuildError, Check as _, CheckOutcome, CheckSpec, Readiness};
 
 /// The trail from `AUDIT_TRAIL`: a file (default `audit-trail.jsonl`), or `postgres`
@@ -72,20 +75,35 @@ pub async fn from_env(readiness: &Readiness) -> Result<AuditTrail, Box<dyn std::
 /// The trail's live integrity check (`audit-trail-integrity`, see
 /// `IntegrityCheck`): registered with the other checks, before the trail is open
 /// (the trail opens once logging is set up, and logging needs the built
-/// `Readiness`), and handed the trail by [`Integrity::watch`]; until then a run
-/// reports `warn`. Non-critical, every 10 s: a corrupt trail pages through
+/// `Readiness`), and handed the trail by [`Integrity::watch`]. Its first run
+/// waits for that (a few milliseconds at start) within its timeout, so its first
+/// result is the trail's; a trail still not open then is reported as `warn`.
+/// Non-critical, every 10 s: a corrupt trail pages through
 /// `audit_trail_integrity_status == 0` without taking the pods out of service.
-#[derive(Clone, Default)]
-pub struct Integrity(Arc<OnceLock<IntegrityCheck>>);
+#[derive(Clone)]
+pub struct Integrity(Arc<watch::Sender<Option<Arc<IntegrityCheck>>>>);
+
+impl Default for Integrity {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(None)))
+    }
+}
 
 impl Integrity {
     /// The check to register.
     pub fn check(&self) -> CheckSpec {
         let slot = Arc::clone(&self.0);
         checks::from_fn(IntegrityCheck::NAME, move || {
-            let slot = Arc::clone(&slot);
+            let mut opened = slot.subscribe();
             async move {
-                match slot.get() {
+                let budget = time_left().unwrap_or(Duration::from_secs(1)).mul_f32(0.8);
+                // The borrow of the channel ends here, before the check runs.
+                let check =
+                    match tokio::time::timeout(budget, opened.wait_for(Option::is_some)).await {
+                        Ok(Ok(check)) => check.clone(),
+                        _ => None,
+                    };
+                match check {
                     Some(check) => check.check().await,
                     None => Ok(CheckOutcome::warn("the audit trail is not open yet")),
                 }
@@ -97,7 +115,13 @@ impl Integrity {
 
     /// From now on, each run re-verifies what `trail` appended since the last.
     pub fn watch(&self, trail: &AuditTrail) {
-        let _ = self.0.set(trail.integrity());
+        self.0.send_if_modified(|slot| {
+            let unset = slot.is_none();
+            if unset {
+                *slot = Some(Arc::new(trail.integrity()));
+            }
+            unset
+        });
     }
 }
 

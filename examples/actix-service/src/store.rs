@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::readiness::checks;
+use crate::readiness::health::time_left;
 use crate::readiness::metrics::{CacheMetrics, JobMetrics, PoolMetrics};
 use crate::readiness::{BuildError, CheckOutcome, CheckSpec, Readiness};
 
@@ -38,6 +39,8 @@ pub struct Store {
     cache: Option<Arc<Cache>>,
     /// The table's migration, a background job (see [`Store::measure_in`]).
     migration: Arc<OnceLock<JobMetrics>>,
+    /// `true` once the table exists: the `items` check waits for it.
+    migrated: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 struct Cache {
@@ -98,6 +101,7 @@ impl Store {
             pool,
             cache,
             migration: Arc::default(),
+            migrated: Arc::new(tokio::sync::watch::Sender::new(false)),
         })
     }
 
@@ -124,7 +128,9 @@ impl Store {
     }
 
     /// The checks of the store: `db` (critical), `cache` (non-critical, when
-    /// there is one) and `items` (warns above the soft limit).
+    /// there is one) and `items` (warns above the soft limit). The checks start
+    /// with the service, before the table's migration has run: `items` waits for
+    /// it (within its timeout) instead of failing on a table that is not there yet.
     pub fn checks(&self) -> Vec<CheckSpec> {
         let mut specs = vec![match &self.pool {
             Pool::Postgres(pool, _) => checks::postgres(pool.clone()).name("db"),
@@ -142,6 +148,9 @@ impl Store {
             checks::from_fn("items", move || {
                 let store = store.clone();
                 async move {
+                    if !store.wait_for_migration().await {
+                        return CheckOutcome::fail("the items table is not created yet");
+                    }
                     match store.count().await {
                         Ok(rows) if rows > SOFT_LIMIT => {
                             CheckOutcome::warn(format!("{rows} items, above the soft limit"))
@@ -174,7 +183,19 @@ impl Store {
             .await
             .map(drop),
         };
+        if result.is_ok() {
+            self.migrated.send_replace(true);
+        }
         result.map_err(Unavailable)
+    }
+
+    /// Whether the table exists, waiting for the migration for most of the time
+    /// the running check has left (`false` when it is still to run then).
+    async fn wait_for_migration(&self) -> bool {
+        let budget = time_left().unwrap_or(Duration::from_secs(1)).mul_f32(0.8);
+        let mut migrated = self.migrated.subscribe();
+        let waited = tokio::time::timeout(budget, migrated.wait_for(|done| *done)).await;
+        matches!(waited, Ok(Ok(_)))
     }
 
     /// Runs [`migrate`](Self::migrate) now, and again every 2 s in the background

@@ -12,6 +12,11 @@ fn items_round_trip() {
 }
 
 #[test]
+fn ready_within_two_seconds_of_listening() {
+    support::ready_within_two_seconds_of_listening(EXE);
+}
+
+#[test]
 fn a_database_away_fails_readiness_not_liveness() {
     support::a_database_away_fails_readiness_not_liveness(EXE);
 }
