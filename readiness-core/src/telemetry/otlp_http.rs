@@ -39,6 +39,43 @@ const RETRYABLE: [u16; 4] = [429, 502, 503, 504];
 const RETRIES: u32 = 3;
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 
+/// An `AnyValue` of one scalar: its `oneof` member's field and value.
+enum Scalar<'a> {
+    Text(&'a [u8]),
+    Varint(u32, u64),
+    Fixed64(u32, u64),
+}
+
+impl Scalar<'_> {
+    /// The encoded `AnyValue`'s length (each member's tag is one byte).
+    fn len(&self) -> usize {
+        match self {
+            Self::Text(text) => 1 + varint_len(text.len() as u64) + text.len(),
+            Self::Varint(_, value) => 1 + varint_len(*value),
+            Self::Fixed64(..) => 1 + 8,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match *self {
+            Self::Text(text) => bytes_always(out, 1, text),
+            Self::Varint(field, value) => {
+                tag(out, field, VARINT);
+                varint(out, value);
+            }
+            Self::Fixed64(field, value) => {
+                tag(out, field, FIXED64);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+    }
+}
+
+fn varint_len(value: u64) -> usize {
+    // 7 bits a byte; 0 takes one.
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 /// A protobuf writer over a stack of reused buffers, one per nesting level.
 #[derive(Default)]
 struct Writer {
@@ -120,10 +157,35 @@ impl Writer {
         attributes: impl IntoIterator<Item = (&'a str, &'a Value)>,
     ) {
         for (key, value) in attributes {
-            self.message(out, field, |w, kv| {
-                bytes(kv, 1, key.as_bytes());
-                w.message(kv, 2, |w, any| w.any_value(any, value));
-            });
+            // A scalar's sizes are known up front: written in place, without the
+            // nested buffers an array needs.
+            let scalar = match value {
+                Value::String(text) => Some(Scalar::Text(text.as_str().as_bytes())),
+                Value::Bool(flag) => Some(Scalar::Varint(2, u64::from(*flag))),
+                Value::I64(number) => Some(Scalar::Varint(3, *number as u64)),
+                Value::F64(number) => Some(Scalar::Fixed64(4, number.to_bits())),
+                _ => None,
+            };
+            let Some(scalar) = scalar else {
+                self.message(out, field, |w, kv| {
+                    bytes(kv, 1, key.as_bytes());
+                    w.message(kv, 2, |w, any| w.any_value(any, value));
+                });
+                continue;
+            };
+            let any_len = scalar.len();
+            let key_len = if key.is_empty() {
+                0
+            } else {
+                1 + varint_len(key.len() as u64) + key.len()
+            };
+            let kv_len = key_len + 1 + varint_len(any_len as u64) + any_len;
+            tag(out, field, LEN);
+            varint(out, kv_len as u64);
+            bytes(out, 1, key.as_bytes());
+            tag(out, 2, LEN);
+            varint(out, any_len as u64);
+            scalar.write(out);
         }
     }
 
@@ -524,6 +586,24 @@ mod tests {
                 .with_schema_url("https://opentelemetry.io/schemas/1.28.0")
                 .with_attributes([KeyValue::new("scope.attr", 1_i64)])
                 .build(),
+        }
+    }
+
+    #[test]
+    fn varint_lengths_match_the_encoding() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            super::varint(&mut out, value);
+            assert_eq!(super::varint_len(value), out.len(), "{value}");
         }
     }
 
