@@ -1,7 +1,6 @@
 //! The built service, run as a child process: secrets in request headers, query
 //! strings and configured URLs never reach its logs, answers, metrics or spans.
 
-#[path = "../../support/mod.rs"]
 mod support;
 
 #[test]

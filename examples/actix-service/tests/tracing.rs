@@ -1,7 +1,6 @@
 //! The built service, run as a child process: spans reach an OTLP collector when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
-#[path = "../../support/mod.rs"]
 mod support;
 
 #[test]

@@ -1,7 +1,6 @@
 //! The built service's item API against its real stores: SQLite by default,
 //! PostgreSQL and Redis when configured, and a database that is away.
 
-#[path = "../../support/mod.rs"]
 mod support;
 
 const EXE: &str = env!("CARGO_BIN_EXE_axum-service");

@@ -2,7 +2,6 @@
 //! select are in its real scrape, and a real Prometheus server evaluates the rules
 //! against it.
 
-#[path = "../../support/mod.rs"]
 mod support;
 
 const EXE: &str = env!("CARGO_BIN_EXE_axum-service");

@@ -1,7 +1,6 @@
 //! The built service, run as a child process and stopped with real signals: the
 //! phases of a graceful shutdown, under load and with idle connections.
 
-#[path = "../../support/mod.rs"]
 mod support;
 
 const EXE: &str = env!("CARGO_BIN_EXE_axum-service");

@@ -1,7 +1,8 @@
-//! Helpers shared by the tests of both example services, which run the built
-//! service as a child process and talk to it over real sockets. Included by path
-//! (`#[path = "../../support/mod.rs"]`): copied out of this repository, an example
-//! builds and runs without it; only its tests need these files next to it.
+//! Helpers for this example's tests, which run the built service as a child
+//! process and talk to it over real sockets (`mod support;` in each test file).
+//! Only the standard library: copied out of this repository with its example,
+//! the tests build and run there as they do here. Both examples carry the same
+//! folder (`.ci/run` checks they are identical): edit one, copy it to the other.
 
 #![allow(dead_code)]
 
