@@ -79,6 +79,7 @@
 mod audit;
 mod class;
 mod fields;
+pub(crate) mod filter;
 mod json;
 mod layer;
 mod line;
@@ -86,12 +87,13 @@ mod pretty;
 mod redact;
 pub(crate) mod request;
 #[cfg(feature = "otel")]
-pub(crate) use request::{trace_ids, TraceIds};
+pub(crate) use request::trace_ids;
 mod writer;
 
 pub use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 pub use audit::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
 pub use class::{Category, DataClass};
+pub use filter::{LogFilter, LogFilterError, ReloadFilter, LOG_FILTER_ENV};
 pub use json::RESERVED_KEYS;
 pub use layer::LogLayer;
 pub use redact::{Confidential, DEFAULT_DENY_LIST, REDACTED};

@@ -120,10 +120,10 @@ impl RequestSpan {
             request_bytes,
             response_bytes,
             #[cfg(feature = "otel")]
-            trace: self
-                .otel
-                .as_ref()
-                .map(crate::telemetry::server_span::log_ids),
+            trace: self.otel.as_ref().map(|cx| {
+                let (trace, span) = crate::telemetry::server_span::ids(cx);
+                crate::logging::trace_ids(trace, span)
+            }),
             #[cfg(not(feature = "otel"))]
             trace: None,
         });

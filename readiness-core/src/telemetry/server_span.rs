@@ -103,12 +103,10 @@ pub(crate) fn server_address(cx: &opentelemetry::Context, host: &str) {
     ));
 }
 
-/// The trace and span ids of `cx`'s span, as the log line writes them (lower-case
-/// hex).
-#[cfg(feature = "logging")]
-pub(crate) fn log_ids(cx: &opentelemetry::Context) -> crate::logging::TraceIds {
+/// The trace and span ids of `cx`'s span.
+pub(crate) fn ids(cx: &opentelemetry::Context) -> ([u8; 16], [u8; 8]) {
     use opentelemetry::trace::TraceContextExt as _;
     let span = cx.span();
     let context = span.span_context();
-    crate::logging::trace_ids(context.trace_id().to_bytes(), context.span_id().to_bytes())
+    (context.trace_id().to_bytes(), context.span_id().to_bytes())
 }
