@@ -51,8 +51,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 pub use middleware::{Observe, ObserveFuture, ObserveMiddleware, ObservedBody};
 pub use readiness_core as core;
 
+#[cfg(feature = "logging")]
+mod app;
 mod middleware;
 mod serve;
+#[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+pub use app::serve_app;
 use readiness_core::endpoint::{
     CHECK_PATH, HEALTH_PATH, LIVEZ_PATH, METRICS_PATH, READYZ_PATH, STARTUPZ_PATH,
 };

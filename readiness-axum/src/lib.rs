@@ -53,9 +53,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(all(feature = "serve", feature = "logging"))]
+mod app;
 mod instrument;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(all(feature = "serve", feature = "logging"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "serve", feature = "logging"))))]
+pub use app::serve_app;
 pub use instrument::{instrument, Instrument, Instrumented, MatchedRoute, ObserveLayer};
 #[cfg(feature = "serve")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]

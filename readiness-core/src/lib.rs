@@ -75,4 +75,7 @@ pub use health::{
     Check, CheckOutcome, CheckSpec, ComponentType, IntoOutcome, Measurement, Probe, Status,
 };
 pub use readiness::{Readiness, ReadinessBuilder};
+#[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+pub use readiness::{Installed, Setup};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};

@@ -23,22 +23,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 use readiness_actix::core as readiness;
 use readiness_actix::core::audit::TrailError;
-use readiness_actix::core::logging::{
-    AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
-};
-use readiness_actix::core::{checks, Readiness};
+use readiness_actix::core::logging::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
+use readiness_actix::core::{checks, Readiness, Setup};
 use serde::Deserialize;
 use store::{Store, Unavailable};
 
 mod audit;
 mod store;
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::Layer as _;
 
 /// The bearer token writes need; `None` refuses every write.
 #[derive(Clone)]
@@ -96,66 +90,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Cache, pool and migration metrics, at zero until something happens.
     store.measure_in(&readiness)?;
 
-    // JSON lines through a non-blocking writer; the guard flushes them at exit.
+    // JSON lines on stdout through a non-blocking writer, filtered by RUST_LOG;
+    // spans with trace ids for every line, exported over OTLP when
+    // OTEL_EXPORTER_OTLP_ENDPOINT is set; the shutdown's timings from
+    // READINESS_SHUTDOWN_*, the address from BIND and PORT. Installed once, here.
     let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());
-    let (writer, log_guard) = LogWriter::stdout().build()?;
-    let filter: Targets = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|directives| directives.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
-    let logs = readiness
-        .log_settings()
-        .secret_values(token.clone()) // never in a line, whatever field it lands in
-        .build_with_writer(&writer)?;
-    // Spans with trace ids for every log line; exported over OTLP when
-    // OTEL_EXPORTER_OTLP_ENDPOINT is set (and the other OTEL_* variables).
-    let (otel, otel_guard) = readiness.telemetry()?.build()?;
-    tracing_subscriber::registry()
-        .with(otel.with_filter(filter.clone()))
-        .with(logs.with_filter(filter))
-        .init();
+    let service = Setup::from_env(&readiness)?
+        // Never in a line, whatever field it lands in.
+        .log_settings(|logs| logs.secret_values(token.clone()))
+        .init()?;
     if token.is_none() {
         tracing::warn!("API_TOKEN is not set: every write is refused");
     }
     let token = ApiToken(token.map(Arc::from));
 
-    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1".into());
-    let port: u16 = std::env::var("PORT")
-        .unwrap_or_else(|_| "8080".into())
-        .parse()?;
-    let health = readiness_actix::configure(&readiness);
-    let observe = readiness_actix::Observe::new(&readiness);
     store.migrate_in_background().await;
     // Every write is recorded here before it is kept.
     let trail = audit::from_env(&readiness).await?;
     integrity.watch(&trail);
-    let served = store.clone();
-    let audited = trail.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(observe.clone())
-            .app_data(web::Data::new(served.clone()))
-            .app_data(web::Data::new(token.clone()))
-            .app_data(web::Data::new(audited.clone()))
-            .route("/items", web::get().to(list_items))
-            .route("/items", web::post().to(create_item))
-            .route("/items/{id}", web::get().to(get_item))
-            .route("/slow/{ms}", web::get().to(slow))
-            .configure(health.clone())
-    })
-    // The shutdown below handles the signals, with a drain delay actix does not have.
-    .disable_signals()
-    .h1_allow_half_closed(false)
-    .bind((bind.as_str(), port))?;
-    for addr in server.addrs() {
-        tracing::info!(address = %addr, "listening");
-    }
+
     // SIGTERM or SIGINT: readiness fails at once, the server goes on serving for the
-    // drain delay, stops accepting, lets requests in flight finish, then the hooks
-    // run in order.
-    let shutdown = readiness
-        .shutdown()
-        .from_env()?
+    // drain delay, stops accepting, lets requests in flight finish, then these hooks
+    // run in order, and the spans and log lines are flushed last.
+    let service = service
         // What is queued for the audit trail is written, and a checkpoint after it.
         .hook("checkpoint audit trail", Duration::from_secs(2), {
             let trail = trail.clone();
@@ -164,18 +121,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok(())
             }
         })
-        .hook(
-            "close database",
-            Duration::from_secs(2),
+        .hook("close database", Duration::from_secs(2), {
+            let store = store.clone();
             move || async move {
                 store.close().await;
                 Ok(())
-            },
-        )
-        .flush_telemetry(otel_guard, Duration::from_secs(2))
-        .flush_logs(log_guard)
-        .build()?;
-    let outcome = readiness_actix::run(server.run(), shutdown).await;
+            }
+        });
+    // Health routes, /metrics and RED metrics for every route below, on BIND:PORT.
+    let outcome = readiness_actix::serve_app(service, move || {
+        App::new()
+            .app_data(web::Data::new(store.clone()))
+            .app_data(web::Data::new(token.clone()))
+            .app_data(web::Data::new(trail.clone()))
+            .route("/items", web::get().to(list_items))
+            .route("/items", web::post().to(create_item))
+            .route("/items/{id}", web::get().to(get_item))
+            .route("/slow/{ms}", web::get().to(slow))
+    })
+    .await?;
     std::process::exit(outcome.exit_code());
 }
 

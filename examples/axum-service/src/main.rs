@@ -30,19 +30,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use readiness_axum::core as readiness;
 use readiness_axum::core::audit::TrailError;
-use readiness_axum::core::logging::{
-    AuditEvent, LogWriter, Outcome, SecurityEvent, SecurityKind, Severity,
-};
-use readiness_axum::core::{checks, Readiness};
+use readiness_axum::core::logging::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
+use readiness_axum::core::{checks, Readiness, Setup};
 use serde::Deserialize;
 use store::{Item, Store, Unavailable};
 
 mod audit;
 mod store;
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::Layer as _;
 
 #[derive(Clone)]
 struct AppState {
@@ -105,24 +99,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Cache, pool and migration metrics, at zero until something happens.
     store.measure_in(&readiness)?;
 
-    // JSON lines through a non-blocking writer; the guard flushes them at exit.
+    // JSON lines on stdout through a non-blocking writer, filtered by RUST_LOG;
+    // spans with trace ids for every line, exported over OTLP when
+    // OTEL_EXPORTER_OTLP_ENDPOINT is set; the shutdown's timings from
+    // READINESS_SHUTDOWN_*, the address from BIND and PORT. Installed once, here.
     let token = std::env::var("API_TOKEN").ok().filter(|t| !t.is_empty());
-    let (writer, log_guard) = LogWriter::stdout().build()?;
-    let filter: Targets = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|directives| directives.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
-    let logs = readiness
-        .log_settings()
-        .secret_values(token.clone()) // never in a line, whatever field it lands in
-        .build_with_writer(&writer)?;
-    // Spans with trace ids for every log line; exported over OTLP when
-    // OTEL_EXPORTER_OTLP_ENDPOINT is set (and the other OTEL_* variables).
-    let (otel, otel_guard) = readiness.telemetry()?.build()?;
-    tracing_subscriber::registry()
-        .with(otel.with_filter(filter.clone()))
-        .with(logs.with_filter(filter))
-        .init();
+    let service = Setup::from_env(&readiness)?
+        // Never in a line, whatever field it lands in.
+        .log_settings(|logs| logs.secret_values(token.clone()))
+        .init()?;
     if token.is_none() {
         tracing::warn!("API_TOKEN is not set: every write is refused");
     }
@@ -140,20 +125,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/items/{id}", get(get_item))
         .route("/slow/{ms}", get(slow))
         .with_state(state);
-    // Health routes, /metrics, and RED metrics for every route above.
-    let app = readiness_axum::instrument(app, &readiness);
 
-    let addr = format!(
-        "{}:{}",
-        std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1".into()),
-        std::env::var("PORT").unwrap_or_else(|_| "8080".into())
-    );
     // SIGTERM or SIGINT: readiness fails at once, the server goes on serving for the
-    // drain delay, stops accepting, lets requests in flight finish, then the hooks
-    // run in order (READINESS_SHUTDOWN_* variables for the timings).
-    let shutdown = readiness
-        .shutdown()
-        .from_env()?
+    // drain delay, stops accepting, lets requests in flight finish, then these hooks
+    // run in order, and the spans and log lines are flushed last.
+    let service = service
         // What is queued for the audit trail is written, and a checkpoint after it.
         .hook("checkpoint audit trail", Duration::from_secs(2), {
             let trail = trail.clone();
@@ -168,15 +144,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 store.close().await;
                 Ok(())
             }
-        })
-        .flush_telemetry(otel_guard, Duration::from_secs(2))
-        .flush_logs(log_guard)
-        .build()?;
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    // With the peer's address, for `client.address` on the request's span.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let outcome = readiness_axum::serve(listener, app, shutdown).await;
+        });
+    // Health routes, /metrics and RED metrics for every route above, on BIND:PORT.
+    let outcome = readiness_axum::serve_app(service, app).await?;
     std::process::exit(outcome.exit_code());
 }
 

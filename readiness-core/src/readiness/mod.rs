@@ -2,8 +2,12 @@
 //! [builder](ReadinessBuilder) puts together.
 
 mod builder;
+#[cfg(feature = "logging")]
+mod setup;
 
 pub use builder::ReadinessBuilder;
+#[cfg(feature = "logging")]
+pub use setup::{Installed, Setup};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -264,7 +268,16 @@ impl Readiness {
     #[cfg(feature = "otel")]
     #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
     pub fn telemetry(&self) -> Result<crate::telemetry::Telemetry, crate::BuildError> {
-        let mut telemetry = crate::telemetry::Telemetry::from_env()?
+        Ok(self.telemetry_from(crate::telemetry::OtelSettings::from_env()?))
+    }
+
+    /// [`telemetry`](Self::telemetry) from settings read elsewhere.
+    #[cfg(feature = "otel")]
+    pub(crate) fn telemetry_from(
+        &self,
+        settings: crate::telemetry::OtelSettings,
+    ) -> crate::telemetry::Telemetry {
+        let mut telemetry = crate::telemetry::Telemetry::from_settings(settings)
             .registry(self.inner.registry.clone(), self.inner.namespace.clone());
         if let (Some(service), Some(version)) = (
             &self.inner.answers.identity.service,
@@ -272,7 +285,7 @@ impl Readiness {
         ) {
             telemetry = telemetry.service(service.clone(), version.clone());
         }
-        Ok(telemetry)
+        telemetry
     }
 
     /// The `/metrics` answer: every family of the registry in Prometheus' text format.

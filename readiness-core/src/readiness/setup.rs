@@ -1,0 +1,406 @@
+//! [`Setup`]: the top rung. From one [`Readiness`] and the environment, the log
+//! writer and layer, the filter, the OpenTelemetry layer and the shutdown settings,
+//! installed as the global subscriber by one explicit call, [`Setup::init`].
+//!
+//! Every step is one of the lower rungs ([`LogWriter`], [`Readiness::log_settings`],
+//! [`Readiness::telemetry`], [`Readiness::shutdown`]), usable on its own; this file
+//! only puts them together in the usual way.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer as _;
+
+use super::Readiness;
+use crate::error::{BoxError, BuildError};
+use crate::logging::{Format, LogGuard, LogSettings, LogWriter, LogWriterBuilder, LOG_FORMAT_ENV};
+use crate::shutdown::ShutdownBuilder;
+
+/// The variable holding the log filter: `tracing_subscriber` target directives
+/// (`info`, `warn,orders=debug`). Unset or empty: `info`.
+const LOG_FILTER_ENV: &str = "RUST_LOG";
+/// The variable holding the address to listen on (default `127.0.0.1`; `0.0.0.0`
+/// in a container).
+const BIND_ENV: &str = "BIND";
+/// The variable holding the port to listen on (default `8080`; `0` picks a free one).
+const PORT_ENV: &str = "PORT";
+
+/// How long the span flush may take at shutdown.
+const FLUSH_SPANS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A production service's observability in one call: JSON log lines on standard
+/// output, the filter from `RUST_LOG`, OpenTelemetry tracing from `OTEL_*` (with the
+/// `otel` feature), the graceful shutdown from `READINESS_SHUTDOWN_*` with the
+/// standard hooks, and the address from `BIND` and `PORT`.
+///
+/// Nothing global happens until [`init`](Self::init), the one call that installs
+/// the global `tracing` subscriber; it returns an [`Installed`], which takes the
+/// service's own shutdown hooks and is what `readiness_axum::serve_app` and
+/// `readiness_actix::serve_app` serve. Checks are the [`Readiness`]'s: add them to
+/// its builder first.
+///
+/// | Variable | Read by | Default |
+/// |---|---|---|
+/// | `RUST_LOG` | the filter of the log and span layers ([`Targets`] directives) | `info` |
+/// | `READINESS_LOG_FORMAT` | [`LogSettings`]: `json` or `pretty` | `json` |
+/// | `OTEL_*` | [`Telemetry`](crate::telemetry::Telemetry) (feature `otel`) | no export |
+/// | `READINESS_SHUTDOWN_*` | [`ShutdownBuilder::from_env`] | 5 s, 15 s, 5 s, 30 s |
+/// | `BIND`, `PORT` | the adapters' `serve_app` | `127.0.0.1`, `8080` |
+///
+/// Each step can be replaced by its lower rung: [`log_settings`](Self::log_settings),
+/// [`writer`](Self::writer) and [`filter`](Self::filter) for the logs,
+/// [`Installed::shutdown_settings`] for the shutdown, or none of this type at all
+/// (see the lower rungs in [`Readiness::log_settings`] and
+/// [`Readiness::shutdown`]).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use readiness_core::{checks, Readiness, Setup};
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let readiness = Readiness::builder()
+///     .service("orders", "1.4.2")
+///     .check(checks::from_fn("queue", || async { true }))
+///     .build()?;
+/// let service = Setup::from_env(&readiness)?
+///     .log_settings(|logs| logs.secret_values(["the-api-token"]))
+///     .init()? // the global subscriber: once per process
+///     .hook("close the queue", Duration::from_secs(2), || async { Ok(()) });
+/// // readiness_axum::serve_app(service, app) or readiness_actix::serve_app(service, || app)
+/// # drop(service); Ok(()) }
+/// ```
+#[must_use]
+pub struct Setup {
+    readiness: Readiness,
+    logs: LogSettings,
+    writer: Option<LogWriterBuilder>,
+    filter: Targets,
+    #[cfg(feature = "otel")]
+    telemetry: Option<crate::telemetry::Telemetry>,
+    shutdown: ShutdownBuilder,
+    host: String,
+    port: u16,
+}
+
+impl Setup {
+    /// The settings of `readiness`'s service from the process environment (see the
+    /// table in the [type docs](Self)).
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the variable holding a value that cannot be used:
+    /// `RUST_LOG`, `READINESS_LOG_FORMAT`, an `OTEL_*` variable,
+    /// `READINESS_SHUTDOWN_*` or `PORT`.
+    pub fn from_env(readiness: &Readiness) -> Result<Self, BuildError> {
+        Self::from_lookup(readiness, |name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables read by `lookup`.
+    ///
+    /// ```
+    /// use readiness_core::{Readiness, Setup};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder().build()?;
+    /// let error = Setup::from_lookup(&readiness, |name| (name == "PORT").then(|| "http".into()))
+    ///     .unwrap_err();
+    /// assert_eq!(error.field(), "PORT");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(
+        readiness: &Readiness,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, BuildError> {
+        let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let filter = match set(LOG_FILTER_ENV) {
+            None => Targets::new().with_default(LevelFilter::INFO),
+            Some(directives) => directives.trim().parse().map_err(|error| {
+                BuildError::new(
+                    LOG_FILTER_ENV,
+                    format!(
+                        "must be target directives such as `info` or `warn,orders=debug`, got {directives:?}: {error}"
+                    ),
+                )
+            })?,
+        };
+        // The filter decides; the layer's own level lets everything through.
+        let mut logs = readiness.log_settings().level(LevelFilter::TRACE);
+        match set(LOG_FORMAT_ENV).as_deref().map(str::trim) {
+            None | Some("json") => logs = logs.format(Format::Json),
+            Some("pretty") => logs = logs.format(Format::Pretty),
+            Some(other) => {
+                return Err(BuildError::new(
+                    LOG_FORMAT_ENV,
+                    format!("must be `json` or `pretty`, got {other:?}"),
+                ));
+            }
+        }
+        let port = match set(PORT_ENV) {
+            None => 8080,
+            Some(port) => port.trim().parse().map_err(|_| {
+                BuildError::new(
+                    PORT_ENV,
+                    format!("must be a port number from 0 to 65535, got {port:?}"),
+                )
+            })?,
+        };
+        Ok(Self {
+            readiness: readiness.clone(),
+            logs,
+            writer: None,
+            filter,
+            #[cfg(feature = "otel")]
+            telemetry: Some(
+                readiness.telemetry_from(crate::telemetry::OtelSettings::from_lookup(&lookup)?),
+            ),
+            shutdown: readiness.shutdown().from_lookup(&lookup)?,
+            host: set(BIND_ENV).map_or_else(|| "127.0.0.1".to_owned(), |b| b.trim().to_owned()),
+            port,
+        })
+    }
+
+    /// Changes the log settings (already holding the service's name, version and
+    /// registry, and the format from `READINESS_LOG_FORMAT`): secret values,
+    /// confidential fields, target categories.
+    ///
+    /// ```
+    /// # use readiness_core::{Readiness, Setup};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let readiness = Readiness::builder().build()?;
+    /// let setup = Setup::from_env(&readiness)?
+    ///     .log_settings(|logs| logs.secret_values(["the-database-password"]).deny_fields(["iban"]));
+    /// # drop(setup); Ok(()) }
+    /// ```
+    pub fn log_settings(mut self, change: impl FnOnce(LogSettings) -> LogSettings) -> Self {
+        self.logs = change(self.logs);
+        self
+    }
+
+    /// Where the lines go (default `LogWriter::stdout()`): a file with rotation, any
+    /// `io::Write`.
+    ///
+    /// ```
+    /// # use readiness_core::{Readiness, Setup};
+    /// use readiness_core::logging::{LogWriter, Rotation};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let readiness = Readiness::builder().build()?;
+    /// let setup = Setup::from_env(&readiness)?
+    ///     .writer(LogWriter::file("/var/log/orders", "orders").rotation(Rotation::Daily));
+    /// # drop(setup); Ok(()) }
+    /// ```
+    pub fn writer(mut self, writer: LogWriterBuilder) -> Self {
+        self.writer = Some(writer);
+        self
+    }
+
+    /// The filter of the log and span layers, instead of `RUST_LOG`'s.
+    pub fn filter(mut self, filter: Targets) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Changes the OpenTelemetry settings read from `OTEL_*` (programmatic settings
+    /// win), or `None` to leave the span layer out.
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    pub fn telemetry(
+        mut self,
+        change: impl FnOnce(crate::telemetry::Telemetry) -> Option<crate::telemetry::Telemetry>,
+    ) -> Self {
+        self.telemetry = self.telemetry.and_then(change);
+        self
+    }
+
+    /// The address to listen on, instead of `BIND` and `PORT`'s.
+    pub fn address(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.host = host.into();
+        self.port = port;
+        self
+    }
+
+    /// Builds the writer and the layers and installs them as the global `tracing`
+    /// subscriber: the log layer and, with the `otel` feature, the span layer, both
+    /// behind the filter. The one thing this crate does globally, and only here.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting that cannot be used, or `subscriber` when
+    /// a global subscriber is already set (a second `init`, or one set by other
+    /// code): compose the layers yourself then, from the lower rungs.
+    pub fn init(self) -> Result<Installed, BuildError> {
+        let taken = || {
+            BuildError::new(
+                "subscriber",
+                "a global tracing subscriber is already set: call `init` once per process, or add the layers of `Readiness::log_settings` and `Readiness::telemetry` to the subscriber you set",
+            )
+        };
+        if tracing::dispatcher::has_been_set() {
+            return Err(taken());
+        }
+        let (writer, log_guard) = self.writer.unwrap_or_else(LogWriter::stdout).build()?;
+        let logs = self
+            .logs
+            .build_with_writer(&writer)?
+            .with_filter(self.filter.clone());
+        #[cfg(feature = "otel")]
+        let (otel, telemetry) = match self.telemetry {
+            Some(telemetry) => {
+                let (layer, guard) = telemetry.build()?;
+                (Some(layer.with_filter(self.filter)), Some(guard))
+            }
+            None => (None, None),
+        };
+        #[cfg(feature = "otel")]
+        let subscriber = tracing_subscriber::registry().with(otel).with(logs);
+        #[cfg(not(feature = "otel"))]
+        let subscriber = tracing_subscriber::registry().with(logs);
+        subscriber.try_init().map_err(|_| taken())?;
+        Ok(Installed {
+            readiness: self.readiness,
+            shutdown: self.shutdown,
+            log_guard,
+            #[cfg(feature = "otel")]
+            telemetry,
+            host: self.host,
+            port: self.port,
+        })
+    }
+}
+
+impl fmt::Debug for Setup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Setup");
+        s.field("logs", &self.logs).field("filter", &self.filter);
+        #[cfg(feature = "otel")]
+        s.field("telemetry", &self.telemetry);
+        s.field("shutdown", &self.shutdown)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Setup::init`] installed: the service's [`Readiness`], the guards that
+/// flush the logs and spans, and the shutdown settings, which take the service's
+/// own hooks. Give it to `readiness_axum::serve_app` or `readiness_actix::serve_app`,
+/// or take its parts with [`into_shutdown`](Self::into_shutdown).
+///
+/// The standard hooks come after the service's own, whatever the order of the
+/// calls: the spans are flushed (`flush spans`, with the `otel` feature), then the
+/// log writer, last of all. Dropped without a shutdown, it flushes both.
+#[must_use]
+pub struct Installed {
+    readiness: Readiness,
+    shutdown: ShutdownBuilder,
+    log_guard: LogGuard,
+    #[cfg(feature = "otel")]
+    telemetry: Option<crate::telemetry::TelemetryGuard>,
+    host: String,
+    port: u16,
+}
+
+impl Installed {
+    /// The service's health, metrics and observer.
+    #[must_use]
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// The address to listen on: `BIND` and `PORT`, or [`Setup::address`].
+    #[must_use]
+    pub fn address(&self) -> (&str, u16) {
+        (&self.host, self.port)
+    }
+
+    /// Adds a shutdown hook of the service's own, run after the drain, in the order
+    /// added and before the standard ones. See [`ShutdownBuilder::hook`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use readiness_core::{Readiness, Setup};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let readiness = Readiness::builder().build()?;
+    /// # let service = Setup::from_env(&readiness)?.init()?;
+    /// let service = service.hook("close the pool", Duration::from_secs(2), || async { Ok(()) });
+    /// # drop(service); Ok(()) }
+    /// ```
+    pub fn hook<F, Fut>(mut self, name: impl Into<String>, timeout: Duration, run: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        self.shutdown = self.shutdown.hook(name, timeout, run);
+        self
+    }
+
+    /// Adds a shutdown hook that blocks. See [`ShutdownBuilder::hook_blocking`].
+    pub fn hook_blocking<F>(mut self, name: impl Into<String>, timeout: Duration, run: F) -> Self
+    where
+        F: FnOnce() -> Result<(), BoxError> + Send + 'static,
+    {
+        self.shutdown = self.shutdown.hook_blocking(name, timeout, run);
+        self
+    }
+
+    /// Changes the shutdown settings read from `READINESS_SHUTDOWN_*`: the drain
+    /// delay, the timeouts, signals.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use readiness_core::{Readiness, Setup};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let readiness = Readiness::builder().build()?;
+    /// # let service = Setup::from_env(&readiness)?.init()?;
+    /// let service = service.shutdown_settings(|s| s.drain_timeout(Duration::from_secs(25)));
+    /// # drop(service); Ok(()) }
+    /// ```
+    pub fn shutdown_settings(
+        mut self,
+        change: impl FnOnce(ShutdownBuilder) -> ShutdownBuilder,
+    ) -> Self {
+        self.shutdown = change(self.shutdown);
+        self
+    }
+
+    /// The shutdown settings with the standard hooks added after the service's own
+    /// (`flush spans`, then the log writer, last): the lower rung the adapters'
+    /// `serve_app` builds and runs. A hook added to it now runs after the spans are
+    /// flushed.
+    ///
+    /// ```
+    /// # use readiness_core::{Readiness, Setup};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let readiness = Readiness::builder().build()?;
+    /// let service = Setup::from_env(&readiness)?.init()?;
+    /// let shutdown = service.into_shutdown().build()?; // then readiness_axum::serve(..)
+    /// # drop(shutdown); Ok(()) }
+    /// ```
+    pub fn into_shutdown(self) -> ShutdownBuilder {
+        let shutdown = self.shutdown;
+        #[cfg(feature = "otel")]
+        let shutdown = match self.telemetry {
+            Some(guard) => shutdown.flush_telemetry(guard, FLUSH_SPANS_TIMEOUT),
+            None => shutdown,
+        };
+        shutdown.flush_logs(self.log_guard)
+    }
+}
+
+impl fmt::Debug for Installed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Installed")
+            .field("readiness", &self.readiness)
+            .field("shutdown", &self.shutdown)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
