@@ -51,10 +51,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 pub use middleware::{Observe, ObserveFuture, ObserveMiddleware, ObservedBody};
 pub use readiness_core as core;
 
+mod admin;
 #[cfg(feature = "logging")]
 mod app;
 mod middleware;
 mod serve;
+pub use admin::{admin_server, run_with_admin};
 #[cfg(feature = "logging")]
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub use app::serve_app;
@@ -65,8 +67,10 @@ use readiness_core::observe::EndpointRoute;
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 pub use serve::run;
 
-/// Registers the health routes of `readiness`; pass it to `App::configure` or
-/// `Scope::configure`. See the [crate docs](crate).
+/// Registers the health routes of `readiness` and `/metrics`, and the
+/// [log-level route](readiness_core::endpoint#the-log-level-route) when the service
+/// gave a [`LogFilter`](readiness_core::logging::LogFilter); pass it to
+/// `App::configure` or `Scope::configure`. See the [crate docs](crate).
 ///
 /// Every method reaches the handler, which answers `405` with `Allow: GET, HEAD` for
 /// those it does not serve, as the axum adapter does.
@@ -96,15 +100,17 @@ pub fn configure(readiness: &Readiness) -> impl Fn(&mut web::ServiceConfig) + Cl
                 async move { answer }
             }),
         );
-        let readiness = readiness.clone();
+        let one = readiness.clone();
         config.route(
             CHECK_PATH,
             web::route().to(move |request: HttpRequest| {
                 let name = request.match_info().get("check").unwrap_or_default();
-                let answer = answer(&readiness, Endpoint::Check(name), &request);
+                let answer = answer(&one, Endpoint::Check(name), &request);
                 async move { answer }
             }),
         );
+        #[cfg(feature = "logging")]
+        admin::register(&readiness, config);
     }
 }
 

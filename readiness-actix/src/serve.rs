@@ -46,22 +46,31 @@ use readiness_core::shutdown::{Server, Shutdown, ShutdownOutcome};
 /// }
 /// ```
 pub async fn run(server: ActixServer, shutdown: Shutdown) -> ShutdownOutcome {
-    let handle = server.handle();
     let red = shutdown.red().clone();
-    let task = actix_web::rt::spawn(server);
-    shutdown
-        .run(Actix {
+    shutdown.run(Actix::new(server, Some(red))).await
+}
+
+/// One actix-web server, as a shutdown drives it.
+pub(crate) struct Actix {
+    handle: ServerHandle,
+    /// Requests in flight, counted by `Observe`; `None` for a server it does not
+    /// wrap (the admin one, whose probes and scrapes take microseconds): its drain
+    /// ends once it stops accepting.
+    red: Option<RedMetrics>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Actix {
+    /// Starts `server`.
+    pub(crate) fn new(server: ActixServer, red: Option<RedMetrics>) -> Self {
+        let handle = server.handle();
+        let task = actix_web::rt::spawn(server);
+        Self {
             handle,
             red,
             task: Some(task),
-        })
-        .await
-}
-
-struct Actix {
-    handle: ServerHandle,
-    red: RedMetrics,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+        }
+    }
 }
 
 impl Server for Actix {
@@ -79,9 +88,12 @@ impl Server for Actix {
         // keep-alive connections would hold actix's workers until their keep-alive
         // timeout; nothing is running on them, so they are left to the process's
         // exit. Zero twice in a row: a request read just as the count fell is seen.
+        let Some(red) = &self.red else {
+            return;
+        };
         let mut idle_polls = 0;
         while idle_polls < 2 {
-            if self.red.in_flight() == 0 {
+            if red.in_flight() == 0 {
                 idle_polls += 1;
             } else {
                 idle_polls = 0;

@@ -81,6 +81,8 @@ pub struct Instrument {
     readiness: Readiness,
     health: bool,
     metrics: bool,
+    #[cfg_attr(not(feature = "logging"), allow(dead_code))]
+    log_level: bool,
 }
 
 impl Instrument {
@@ -90,6 +92,7 @@ impl Instrument {
             readiness: readiness.clone(),
             health: true,
             metrics: true,
+            log_level: true,
         }
     }
 
@@ -107,17 +110,31 @@ impl Instrument {
         self
     }
 
+    /// Whether the [log-level route](readiness_core::endpoint#the-log-level-route)
+    /// is added (default true; there is none unless the service gave a
+    /// [`LogFilter`](readiness_core::logging::LogFilter)). With an
+    /// [admin listener](crate::admin_router) it belongs there instead.
+    pub fn log_level_route(mut self, on: bool) -> Self {
+        self.log_level = on;
+        self
+    }
+
     /// Adds the chosen routes to `router` and observes all of it. See [`instrument`].
     pub fn apply<S>(self, router: Router<S>) -> Instrumented<S>
     where
         S: Clone + Send + Sync + 'static,
     {
-        let router = match (self.health, self.metrics) {
-            (true, true) => router.merge(crate::routes(&self.readiness)),
-            (true, false) => router.merge(crate::health_routes(&self.readiness)),
-            (false, true) => router.merge(crate::metrics_route(&self.readiness)),
-            (false, false) => router,
-        };
+        let mut router = router;
+        if self.health {
+            router = router.merge(crate::health_routes(&self.readiness));
+        }
+        if self.metrics {
+            router = router.merge(crate::metrics_route(&self.readiness));
+        }
+        #[cfg(feature = "logging")]
+        if self.log_level {
+            router = router.merge(crate::admin::log_level_route(&self.readiness));
+        }
         Instrumented {
             router: router.layer(ObserveLayer::new(&self.readiness)),
         }

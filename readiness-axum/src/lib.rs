@@ -53,11 +53,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+mod admin;
 #[cfg(all(feature = "serve", feature = "logging"))]
 mod app;
 mod instrument;
 #[cfg(feature = "serve")]
 mod serve;
+pub use admin::admin_router;
+#[cfg(feature = "serve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
+pub use admin::serve_with_admin;
 #[cfg(all(feature = "serve", feature = "logging"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "serve", feature = "logging"))))]
 pub use app::serve_app;
@@ -81,7 +86,9 @@ use readiness_core::endpoint::{
 };
 use readiness_core::{Endpoint, ProbeRequest, Readiness};
 
-/// A router serving the health routes of `readiness` and `/metrics`. See the
+/// A router serving the health routes of `readiness` and `/metrics`, and the
+/// [log-level route](readiness_core::endpoint#the-log-level-route) when the service
+/// gave a [`LogFilter`](readiness_core::logging::LogFilter). See the
 /// [crate docs](crate).
 ///
 /// Every method reaches the health handlers, which answer `405` with
@@ -90,7 +97,10 @@ pub fn routes<S>(readiness: &Readiness) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    health_routes(readiness).merge(metrics_route(readiness))
+    let router = health_routes(readiness).merge(metrics_route(readiness));
+    #[cfg(feature = "logging")]
+    let router = router.merge(admin::log_level_route(readiness));
+    router
 }
 
 /// `/metrics` alone.

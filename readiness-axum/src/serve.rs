@@ -40,6 +40,19 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
 {
+    shutdown.run(spawn(listener, make_service)).await
+}
+
+/// Starts serving `make_service` on `listener` until told to stop.
+pub(crate) fn spawn<L, M, S>(listener: L, make_service: M) -> Axum
+where
+    L: Listener,
+    L::Addr: Debug,
+    M: for<'a> Service<IncomingStream<'a, L>, Error = Infallible, Response = S> + Send + 'static,
+    for<'a> <M as Service<IncomingStream<'a, L>>>::Future: Send,
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
     let (stop, stopped) = oneshot::channel::<()>();
     let server = axum::serve(listener, make_service)
         .with_graceful_shutdown(async move {
@@ -47,15 +60,14 @@ where
         })
         .into_future();
     let task = tokio::spawn(server);
-    shutdown
-        .run(Axum {
-            stop: Some(stop),
-            task: Some(task),
-        })
-        .await
+    Axum {
+        stop: Some(stop),
+        task: Some(task),
+    }
 }
 
-struct Axum {
+/// One axum server, as a shutdown drives it.
+pub(crate) struct Axum {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }

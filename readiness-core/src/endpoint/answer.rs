@@ -49,6 +49,9 @@ pub(crate) struct Answers {
     pub(crate) identity: Identity,
     details: Details,
     token: Option<String>,
+    /// The filter the log-level route reads and replaces, if the service gave one.
+    #[cfg(feature = "logging")]
+    pub(crate) log_filter: Option<crate::logging::LogFilter>,
 }
 
 /// The service's identity, as health bodies show it.
@@ -101,6 +104,8 @@ impl Answers {
             identity,
             details,
             token,
+            #[cfg(feature = "logging")]
+            log_filter: None,
         })
     }
 
@@ -263,7 +268,9 @@ impl Answers {
         response
     }
 
-    fn token_matches(&self, authorization: Option<&[u8]>) -> bool {
+    /// Whether `authorization` is `Bearer` and the details token; the one check of
+    /// the token, for the full health details and the log-level route.
+    pub(crate) fn token_matches(&self, authorization: Option<&[u8]>) -> bool {
         let (Some(token), Some(header)) = (self.token.as_deref(), authorization) else {
             return false;
         };

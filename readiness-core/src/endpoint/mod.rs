@@ -40,15 +40,84 @@
 //! alert on. Failing and pending checks are retried soon (see the
 //! [`health` module docs](crate::health#retry)), so a check stays pending for about a
 //! second when its dependency is up.
+//!
+//! # The log-level route
+//!
+//! With the `logging` feature and a [`LogFilter`](crate::logging::LogFilter) given to
+//! [`ReadinessBuilder::log_filter`](crate::ReadinessBuilder::log_filter), the
+//! adapters also mount [`LOG_LEVEL_PATH`] (`/log-level`), answered by
+//! [`Readiness::respond_log_level`](crate::Readiness::respond_log_level). It changes
+//! the log filter at run time, without a restart (as Spring's `/actuator/loggers`):
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET` | `200 {"filter":"orders=debug,info","startup":"info"}`: the filter in force and the start-up one |
+//! | `PUT` or `POST` `{"filter":"info,orders=debug"}` (or the directives as plain text) | sets it; `200` with the new state |
+//! | `DELETE` (or `PUT`/`POST` `{"reset":true}`) | back to the start-up filter; `200` |
+//! | a filter that does not parse, or none | `400` with the parser's message (`application/problem+json`); nothing changed |
+//!
+//! Every request needs the [details token](crate::ReadinessBuilder::details_token),
+//! checked as for the full health details: `401` (with `WWW-Authenticate: Bearer`)
+//! without it or with a wrong one, `403` when the service has no token at all; each
+//! refusal is a security event (`authentication_failure`). Each change is an audit
+//! line (`actor` `details-token`, `action` `update` or `reset`, `resource_type`
+//! `log_filter`, `from` and `to`, the request's `request_id`), written under the
+//! filter that shows it: before the change when the new filter would hide it.
+//! Directives are `tracing_subscriber`'s `Targets`: `LEVEL`, `TARGET=LEVEL`, comma
+//! separated; levels `trace`, `debug`, `info`, `warn`, `error`, `off`.
+//!
+//! ```
+//! use readiness_core::endpoint::LogLevelRequest;
+//! use readiness_core::logging::LogFilter;
+//! use readiness_core::Readiness;
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (filter, log_filter) = LogFilter::new("info")?;
+//! let readiness = Readiness::builder()
+//!     .details_token("an-operator-token-0123")
+//!     .log_filter(log_filter)
+//!     .build()?;
+//! let _subscriber = tracing_subscriber::registry().with(filter); // then your layers, `.init()`
+//! # tracing::subscriber::with_default(_subscriber, || {
+//! let set = LogLevelRequest::new("PUT", b"info,orders=debug")
+//!     .with_authorization(Some(b"Bearer an-operator-token-0123"));
+//! let response = readiness.respond_log_level(&set);
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.body(), r#"{"filter":"orders=debug,info","startup":"info"}"#);
+//! let anonymous = LogLevelRequest::new("GET", b"");
+//! assert_eq!(readiness.respond_log_level(&anonymous).status(), 401);
+//! # });
+//! # Ok(()) }
+//! ```
+//!
+//! # An admin listener
+//!
+//! The probes, `/metrics` and the log-level route can be served on a listener of
+//! their own (a port Kubernetes and Prometheus reach and the public does not):
+//! `readiness_axum::admin_router` with `readiness_axum::serve_with_admin`, and
+//! `readiness_actix::admin_server` with `readiness_actix::run_with_admin`. Requests
+//! there are not observed (no RED series, no access line), and one graceful shutdown
+//! drives both listeners: readiness fails on both at once, then both drain. Leave
+//! the routes off the main listener then (`Instrument::health_routes(false)` and its
+//! siblings on axum; no `configure` on actix), so that they answer on one port only.
 
 mod answer;
 mod healthcheck;
+#[cfg(feature = "logging")]
+mod log_level;
 mod report;
 mod scrape;
 
 pub use healthcheck::{healthcheck, probe_status};
 
+#[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+pub use log_level::{LogLevelRequest, LOG_LEVEL_MAX_BODY};
+
 pub(crate) use answer::{Answers, Identity, State};
+#[cfg(feature = "logging")]
+pub(crate) use log_level::respond as respond_log_level;
 pub(crate) use scrape::scrape;
 
 /// The path of the liveness probe.
@@ -65,6 +134,8 @@ pub const HEALTH_CHECK_PREFIX: &str = "/health/";
 pub const CHECK_PATH: &str = "/health/{check}";
 /// The path of the Prometheus scrape endpoint.
 pub const METRICS_PATH: &str = "/metrics";
+/// The path of the log-level route (see [the module docs](self#the-log-level-route)).
+pub const LOG_LEVEL_PATH: &str = "/log-level";
 /// The library's own routes, at the root: the probes, the health reports and the
 /// scrape, which the RED metrics and the access log leave out by default (see
 /// [`ReadinessBuilder::exclude_routes`](crate::ReadinessBuilder::exclude_routes)).

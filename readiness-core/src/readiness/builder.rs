@@ -27,6 +27,8 @@ pub struct ReadinessBuilder {
     checks: Vec<CheckSpec>,
     details: Details,
     token: Option<String>,
+    #[cfg(feature = "logging")]
+    log_filter: Option<crate::logging::LogFilter>,
     registry: Option<prometheus::Registry>,
     namespace: Option<String>,
     buckets: Vec<f64>,
@@ -55,6 +57,8 @@ impl Readiness {
             checks: Vec::new(),
             details: Details::default(),
             token: None,
+            #[cfg(feature = "logging")]
+            log_filter: None,
             registry: None,
             namespace: None,
             buckets: DEFAULT_DURATION_BUCKETS.to_vec(),
@@ -109,6 +113,33 @@ impl ReadinessBuilder {
     /// `Authorization: Bearer TOKEN`. At least 16 visible ASCII characters.
     pub fn details_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
+        self
+    }
+
+    /// The service's reloadable log filter: the adapters then mount the
+    /// [log-level route](crate::endpoint#the-log-level-route), which reads and
+    /// replaces it for the holder of the [details token](Self::details_token).
+    /// Without a filter there is no such route.
+    ///
+    /// ```
+    /// use readiness_core::logging::LogFilter;
+    /// use readiness_core::Readiness;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (filter, log_filter) = LogFilter::from_env("info")?; // RUST_LOG, else info
+    /// let readiness = Readiness::builder()
+    ///     .details_token("an-operator-token-0123")
+    ///     .log_filter(log_filter)
+    ///     .build()?;
+    /// let _subscriber = tracing_subscriber::registry().with(filter); // then `.init()`
+    /// # let _ = readiness;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "logging")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+    pub fn log_filter(mut self, filter: crate::logging::LogFilter) -> Self {
+        self.log_filter = Some(filter);
         self
     }
 
@@ -278,7 +309,8 @@ impl ReadinessBuilder {
     /// outside a Tokio runtime while checks are configured.
     pub fn build(self) -> Result<Readiness, BuildError> {
         // Each part checks its own settings, with errors naming the field.
-        let answers = Answers::new(
+        #[cfg_attr(not(feature = "logging"), allow(unused_mut))]
+        let mut answers = Answers::new(
             Identity {
                 service: self.service,
                 version: self.version,
@@ -288,6 +320,10 @@ impl ReadinessBuilder {
             self.details,
             self.token,
         )?;
+        #[cfg(feature = "logging")]
+        {
+            answers.log_filter = self.log_filter;
+        }
         crate::health::validate_checks(&self.checks)?;
         if let Some(initial) = self.retry {
             crate::health::validate_retry(initial)

@@ -3,6 +3,8 @@
 
 mod builder;
 #[cfg(feature = "logging")]
+mod log_level;
+#[cfg(feature = "logging")]
 mod setup;
 
 pub use builder::ReadinessBuilder;
