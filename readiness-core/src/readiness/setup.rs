@@ -404,3 +404,53 @@ impl fmt::Debug for Installed {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(vars: Vec<(&'static str, &'static str)>) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_value_that_cannot_be_used_is_an_error_naming_its_variable() {
+        let readiness = Readiness::builder().build().unwrap();
+        for (name, value) in [
+            ("RUST_LOG", "orders=loud"),
+            ("READINESS_LOG_FORMAT", "xml"),
+            ("PORT", "80800"),
+            ("READINESS_SHUTDOWN_DRAIN_DELAY", "soon"),
+        ] {
+            let error = Setup::from_lookup(&readiness, lookup(vec![(name, value)])).unwrap_err();
+            assert_eq!(error.field(), name, "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_defaults_and_the_environment() {
+        let readiness = Readiness::builder().build().unwrap();
+        let setup = Setup::from_lookup(&readiness, lookup(vec![])).unwrap();
+        assert_eq!((setup.host.as_str(), setup.port), ("127.0.0.1", 8080));
+        assert_eq!(setup.filter.to_string(), "info");
+
+        let setup = Setup::from_lookup(
+            &readiness,
+            lookup(vec![
+                ("BIND", "0.0.0.0"),
+                ("PORT", "9090"),
+                ("RUST_LOG", "warn,orders=debug"),
+                ("READINESS_LOG_FORMAT", "pretty"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((setup.host.as_str(), setup.port), ("0.0.0.0", 9090));
+        assert_eq!(setup.filter.to_string(), "orders=debug,warn");
+        let setup = setup.address("::1", 0);
+        assert_eq!((setup.host.as_str(), setup.port), ("::1", 0));
+    }
+}
