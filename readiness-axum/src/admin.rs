@@ -28,11 +28,12 @@ use readiness_core::{RequestId, REQUEST_ID_HEADER};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let readiness = Readiness::builder().service("orders", "1.4.2").build()?;
+/// let router: Router = Router::new().route("/orders", get(|| async { "[]" }));
 /// let app = readiness_axum::Instrument::new(&readiness)
 ///     .health_routes(false)
 ///     .metrics_route(false)
 ///     .log_level_route(false)
-///     .apply(Router::new().route("/orders", get(|| async { "[]" })));
+///     .apply(router);
 /// let admin = readiness_axum::admin_router(&readiness);
 /// # let _ = (app, admin);
 /// # Ok(()) }
