@@ -74,8 +74,8 @@ pub use error::{BoxError, BuildError};
 pub use health::{
     Check, CheckOutcome, CheckSpec, ComponentType, IntoOutcome, Measurement, Probe, Status,
 };
-pub use readiness::{Readiness, ReadinessBuilder};
 #[cfg(feature = "logging")]
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub use readiness::{Installed, Setup};
+pub use readiness::{Readiness, ReadinessBuilder};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
