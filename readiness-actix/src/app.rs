@@ -8,17 +8,24 @@ use readiness_core::Installed;
 
 /// Serves the apps `factory` makes (one per worker, as `HttpServer::new` does) as a
 /// production service: each wrapped in [`Observe`](crate::Observe) (RED metrics,
-/// request ids, spans and access lines) with the health routes and `/metrics` of
-/// [`configure`](crate::configure()), on the address of `service` (`BIND` and
-/// `PORT`, default `127.0.0.1:8080`), until SIGTERM or SIGINT; then the graceful
-/// shutdown of [`run`](crate::run()), the service's hooks, the span flush and the
-/// log flush last. Logs `listening` with each address once bound.
+/// request ids, spans and access lines) with the health routes, `/metrics` and
+/// `/log-level` of [`configure`](crate::configure()), on the address of `service`
+/// (`BIND` and `PORT`, default `127.0.0.1:8080`), until SIGTERM or SIGINT; then the
+/// graceful shutdown of [`run`](crate::run()), the service's hooks, the span flush
+/// and the log flush last. Logs `listening` with each address once bound.
+///
+/// With an admin address (`ADMIN_PORT`, and `ADMIN_BIND`, default `BIND`'s), the
+/// probes, the health reports, `/metrics` and `/log-level` answer on the
+/// [`admin_server`](crate::admin_server) there only (logged as `listening` with
+/// `admin` `true`), the apps get no `configure`, and both servers drain together
+/// under the one shutdown ([`run_with_admin`](crate::run_with_admin)).
 ///
 /// The server is built as [`run`](crate::run()) needs it: `.disable_signals()` (the
 /// shutdown handles them, with its drain delay) and `.h1_allow_half_closed(false)`
 /// (a client gone ends its request, as on axum). For other `HttpServer` settings,
 /// use the lower rungs: [`Installed::into_shutdown`], [`Observe`](crate::Observe),
-/// [`configure`](crate::configure()) and [`run`](crate::run()).
+/// [`configure`](crate::configure()) and [`run`](crate::run()) (or
+/// [`admin_server`](crate::admin_server) and [`run_with_admin`](crate::run_with_admin)).
 ///
 /// `service` comes from [`Setup::init`](readiness_core::Setup::init), which read
 /// the rest of the environment.
@@ -46,7 +53,7 @@ use readiness_core::Installed;
 ///
 /// # Errors
 ///
-/// An `std::io::Error` when the address cannot be bound, or of kind `InvalidInput`
+/// An `std::io::Error` when an address cannot be bound, or of kind `InvalidInput`
 /// holding the [`BuildError`](readiness_core::BuildError) of a shutdown setting or
 /// hook that cannot be used (or of signals that cannot be listened to).
 pub async fn serve_app<F, T, B>(service: Installed, factory: F) -> std::io::Result<ShutdownOutcome>
@@ -64,18 +71,41 @@ where
     let readiness = service.readiness().clone();
     let (host, port) = service.address();
     let address = (host.to_owned(), port);
+    let admin = service
+        .admin_address()
+        .map(|(host, port)| (host.to_owned(), port));
     let shutdown = service
         .into_shutdown()
         .build()
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
     let observe = crate::Observe::new(&readiness);
-    let health = crate::configure(&readiness);
-    let server = HttpServer::new(move || factory().configure(health.clone()).wrap(observe.clone()))
+    let Some((admin_host, admin_port)) = admin else {
+        let health = crate::configure(&readiness);
+        let server =
+            HttpServer::new(move || factory().configure(health.clone()).wrap(observe.clone()))
+                .disable_signals()
+                .h1_allow_half_closed(false)
+                .bind((address.0.as_str(), address.1))?;
+        for address in server.addrs() {
+            tracing::info!(target: "readiness::serve", address = %address, "listening");
+        }
+        return Ok(crate::run(server.run(), shutdown).await);
+    };
+    // No `configure`: the probes, `/metrics` and `/log-level` are the admin server's.
+    let server = HttpServer::new(move || factory().wrap(observe.clone()))
         .disable_signals()
         .h1_allow_half_closed(false)
         .bind((address.0.as_str(), address.1))?;
     for address in server.addrs() {
         tracing::info!(target: "readiness::serve", address = %address, "listening");
     }
-    Ok(crate::run(server.run(), shutdown).await)
+    let admin_listener = std::net::TcpListener::bind((admin_host.as_str(), admin_port))?;
+    tracing::info!(
+        target: "readiness::serve",
+        address = %admin_listener.local_addr()?,
+        admin = true,
+        "listening"
+    );
+    let admin = crate::admin_server(&readiness, admin_listener)?;
+    Ok(crate::run_with_admin(server.run(), admin, shutdown).await)
 }

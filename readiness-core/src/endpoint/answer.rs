@@ -49,9 +49,10 @@ pub(crate) struct Answers {
     pub(crate) identity: Identity,
     details: Details,
     token: Option<String>,
-    /// The filter the log-level route reads and replaces, if the service gave one.
+    /// The filter the log-level route reads and replaces, if the service gave one:
+    /// set once, by the builder or by `Setup::init`.
     #[cfg(feature = "logging")]
-    pub(crate) log_filter: Option<crate::logging::LogFilter>,
+    pub(crate) log_filter: std::sync::OnceLock<crate::logging::LogFilter>,
 }
 
 /// The service's identity, as health bodies show it.
@@ -105,7 +106,7 @@ impl Answers {
             details,
             token,
             #[cfg(feature = "logging")]
-            log_filter: None,
+            log_filter: std::sync::OnceLock::new(),
         })
     }
 

@@ -321,8 +321,8 @@ impl ReadinessBuilder {
             self.token,
         )?;
         #[cfg(feature = "logging")]
-        {
-            answers.log_filter = self.log_filter;
+        if let Some(filter) = self.log_filter {
+            answers.log_filter = std::sync::OnceLock::from(filter);
         }
         crate::health::validate_checks(&self.checks)?;
         if let Some(initial) = self.retry {

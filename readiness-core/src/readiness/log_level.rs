@@ -24,14 +24,21 @@ impl Readiness {
     #[must_use]
     pub fn respond_log_level(&self, request: &LogLevelRequest<'_>) -> http::Response<bytes::Bytes> {
         let answers = &self.inner.answers;
-        crate::endpoint::respond_log_level(answers.log_filter.as_ref(), answers, request)
+        crate::endpoint::respond_log_level(answers.log_filter.get(), answers, request)
     }
 
     /// The log filter given to
-    /// [`ReadinessBuilder::log_filter`](crate::ReadinessBuilder::log_filter): adapters
-    /// mount the log-level route when there is one.
+    /// [`ReadinessBuilder::log_filter`](crate::ReadinessBuilder::log_filter), or the
+    /// one [`Setup::init`](crate::Setup::init) installed: adapters mount the
+    /// log-level route when there is one.
     #[must_use]
     pub fn log_filter(&self) -> Option<&LogFilter> {
-        self.inner.answers.log_filter.as_ref()
+        self.inner.answers.log_filter.get()
+    }
+
+    /// Gives the readiness the filter `Setup::init` installed, unless it has one:
+    /// `false` then, and the filter it has stays.
+    pub(crate) fn set_log_filter(&self, filter: LogFilter) -> bool {
+        self.inner.answers.log_filter.set(filter).is_ok()
     }
 }

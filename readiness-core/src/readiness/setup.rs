@@ -1,10 +1,11 @@
 //! [`Setup`]: the top rung. From one [`Readiness`] and the environment, the log
-//! writer and layer, the filter, the OpenTelemetry layer and the shutdown settings,
-//! installed as the global subscriber by one explicit call, [`Setup::init`].
+//! writer and layer, the reloadable filter, the OpenTelemetry layer, the shutdown
+//! settings and the addresses, installed as the global subscriber by one explicit
+//! call, [`Setup::init`].
 //!
-//! Every step is one of the lower rungs ([`LogWriter`], [`Readiness::log_settings`],
-//! [`Readiness::telemetry`], [`Readiness::shutdown`]), usable on its own; this file
-//! only puts them together in the usual way.
+//! Every step is one of the lower rungs ([`LogWriter`], [`LogFilter`],
+//! [`Readiness::log_settings`], [`Readiness::telemetry`], [`Readiness::shutdown`]),
+//! usable on its own; this file only puts them together in the usual way.
 
 use std::fmt;
 use std::future::Future;
@@ -13,11 +14,12 @@ use std::time::Duration;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::Layer as _;
 
 use super::Readiness;
 use crate::error::{BoxError, BuildError};
-use crate::logging::{Format, LogGuard, LogSettings, LogWriter, LogWriterBuilder, LOG_FORMAT_ENV};
+use crate::logging::{
+    Format, LogFilter, LogGuard, LogSettings, LogWriter, LogWriterBuilder, LOG_FORMAT_ENV,
+};
 use crate::shutdown::ShutdownBuilder;
 
 /// The variable holding the log filter: `tracing_subscriber` target directives
@@ -28,14 +30,22 @@ const LOG_FILTER_ENV: &str = "RUST_LOG";
 const BIND_ENV: &str = "BIND";
 /// The variable holding the port to listen on (default `8080`; `0` picks a free one).
 const PORT_ENV: &str = "PORT";
+/// The variable holding the port of the admin listener (probes, `/metrics`,
+/// `/log-level`); unset: no admin listener, those routes are on the main one.
+const ADMIN_PORT_ENV: &str = "ADMIN_PORT";
+/// The variable holding the address of the admin listener (default: `BIND`'s).
+const ADMIN_BIND_ENV: &str = "ADMIN_BIND";
 
 /// How long the span flush may take at shutdown.
+#[cfg(feature = "otel")]
 const FLUSH_SPANS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A production service's observability in one call: JSON log lines on standard
-/// output, the filter from `RUST_LOG`, OpenTelemetry tracing from `OTEL_*` (with the
-/// `otel` feature), the graceful shutdown from `READINESS_SHUTDOWN_*` with the
-/// standard hooks, and the address from `BIND` and `PORT`.
+/// output, the filter from `RUST_LOG` (changed at run time through the
+/// [log-level route](crate::endpoint#the-log-level-route)), OpenTelemetry tracing
+/// from `OTEL_*` (with the `otel` feature), the graceful shutdown from
+/// `READINESS_SHUTDOWN_*` with the standard hooks, and the addresses from `BIND`
+/// and `PORT`, and `ADMIN_BIND` and `ADMIN_PORT` for an admin listener.
 ///
 /// Nothing global happens until [`init`](Self::init), the one call that installs
 /// the global `tracing` subscriber; it returns an [`Installed`], which takes the
@@ -45,11 +55,21 @@ const FLUSH_SPANS_TIMEOUT: Duration = Duration::from_secs(2);
 ///
 /// | Variable | Read by | Default |
 /// |---|---|---|
-/// | `RUST_LOG` | the filter of the log and span layers ([`Targets`] directives) | `info` |
+/// | `RUST_LOG` | the start-up filter of the log and span layers ([`Targets`] directives) | `info` |
 /// | `READINESS_LOG_FORMAT` | [`LogSettings`]: `json` or `pretty` | `json` |
 /// | `OTEL_*` | [`Telemetry`](crate::telemetry::Telemetry) (feature `otel`) | no export |
 /// | `READINESS_SHUTDOWN_*` | [`ShutdownBuilder::from_env`] | 5 s, 15 s, 5 s, 30 s |
 /// | `BIND`, `PORT` | the adapters' `serve_app` | `127.0.0.1`, `8080` |
+/// | `ADMIN_PORT` | the adapters' `serve_app`: the probes, `/metrics` and `/log-level` on this port only | unset: on the main port |
+/// | `ADMIN_BIND` | the address of the admin listener (with `ADMIN_PORT`) | `BIND`'s |
+///
+/// The filter is a [`LogFilter`], given to the [`Readiness`] by [`init`](Self::init):
+/// the adapters serve the [log-level route](crate::endpoint#the-log-level-route)
+/// (`/log-level`), which reads, sets and resets it for the holder of the
+/// [details token](crate::ReadinessBuilder::details_token) (`403` to everyone when
+/// the service has none). The `Readiness` must not have a filter of its own
+/// ([`ReadinessBuilder::log_filter`](crate::ReadinessBuilder::log_filter) is for the
+/// lower rungs).
 ///
 /// Each step can be replaced by its lower rung: [`log_settings`](Self::log_settings),
 /// [`writer`](Self::writer) and [`filter`](Self::filter) for the logs,
@@ -84,6 +104,7 @@ pub struct Setup {
     shutdown: ShutdownBuilder,
     host: String,
     port: u16,
+    admin: Option<(String, u16)>,
 }
 
 impl Setup {
@@ -94,7 +115,9 @@ impl Setup {
     ///
     /// A [`BuildError`] naming the variable holding a value that cannot be used:
     /// `RUST_LOG`, `READINESS_LOG_FORMAT`, an `OTEL_*` variable,
-    /// `READINESS_SHUTDOWN_*` or `PORT`.
+    /// `READINESS_SHUTDOWN_*`, `PORT`, `ADMIN_PORT` (also when it is `PORT`'s) or
+    /// `ADMIN_BIND` (set without `ADMIN_PORT`); or naming `log_filter` when
+    /// `readiness` was given a filter of its own.
     pub fn from_env(readiness: &Readiness) -> Result<Self, BuildError> {
         Self::from_lookup(readiness, |name| std::env::var(name).ok())
     }
@@ -119,6 +142,12 @@ impl Setup {
         readiness: &Readiness,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, BuildError> {
+        if readiness.log_filter().is_some() {
+            return Err(BuildError::new(
+                "log_filter",
+                "the Readiness was given a LogFilter (ReadinessBuilder::log_filter), and Setup builds its own from RUST_LOG: leave it off the builder, or compose the subscriber yourself from the lower rungs",
+            ));
+        }
         let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let filter = match set(LOG_FILTER_ENV) {
             None => Targets::new().with_default(LevelFilter::INFO),
@@ -145,12 +174,28 @@ impl Setup {
         }
         let port = match set(PORT_ENV) {
             None => 8080,
-            Some(port) => port.trim().parse().map_err(|_| {
-                BuildError::new(
-                    PORT_ENV,
-                    format!("must be a port number from 0 to 65535, got {port:?}"),
-                )
-            })?,
+            Some(port) => parse_port(PORT_ENV, &port)?,
+        };
+        let host = set(BIND_ENV).map_or_else(|| "127.0.0.1".to_owned(), |b| b.trim().to_owned());
+        let admin = match (set(ADMIN_PORT_ENV), set(ADMIN_BIND_ENV)) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(BuildError::new(
+                    ADMIN_BIND_ENV,
+                    "is set but ADMIN_PORT is not: set ADMIN_PORT for an admin listener, or unset ADMIN_BIND",
+                ));
+            }
+            (Some(admin_port), admin_host) => {
+                let admin_port = parse_port(ADMIN_PORT_ENV, &admin_port)?;
+                if admin_port != 0 && admin_port == port {
+                    return Err(BuildError::new(
+                        ADMIN_PORT_ENV,
+                        format!("must differ from PORT ({port}): the admin listener is a port of its own"),
+                    ));
+                }
+                let admin_host = admin_host.map_or_else(|| host.clone(), |b| b.trim().to_owned());
+                Some((admin_host, admin_port))
+            }
         };
         Ok(Self {
             readiness: readiness.clone(),
@@ -162,8 +207,9 @@ impl Setup {
                 readiness.telemetry_from(crate::telemetry::OtelSettings::from_lookup(&lookup)?),
             ),
             shutdown: readiness.shutdown().from_lookup(&lookup)?,
-            host: set(BIND_ENV).map_or_else(|| "127.0.0.1".to_owned(), |b| b.trim().to_owned()),
+            host,
             port,
+            admin,
         })
     }
 
@@ -201,7 +247,8 @@ impl Setup {
         self
     }
 
-    /// The filter of the log and span layers, instead of `RUST_LOG`'s.
+    /// The start-up filter of the log and span layers, instead of `RUST_LOG`'s; the
+    /// log-level route resets to it.
     pub fn filter(mut self, filter: Targets) -> Self {
         self.filter = filter;
         self
@@ -226,9 +273,27 @@ impl Setup {
         self
     }
 
+    /// The address of the admin listener, instead of `ADMIN_BIND` and
+    /// `ADMIN_PORT`'s, or `None` for none: the probes, `/metrics` and `/log-level`
+    /// on the main listener.
+    ///
+    /// ```
+    /// # use readiness_core::{Readiness, Setup};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let readiness = Readiness::builder().build()?;
+    /// let setup = Setup::from_env(&readiness)?.admin_address(Some(("0.0.0.0", 9090)));
+    /// # drop(setup); Ok(()) }
+    /// ```
+    pub fn admin_address(mut self, address: Option<(impl Into<String>, u16)>) -> Self {
+        self.admin = address.map(|(host, port)| (host.into(), port));
+        self
+    }
+
     /// Builds the writer and the layers and installs them as the global `tracing`
-    /// subscriber: the log layer and, with the `otel` feature, the span layer, both
-    /// behind the filter. The one thing this crate does globally, and only here.
+    /// subscriber: the reloadable filter, then the log layer and, with the `otel`
+    /// feature, the span layer behind it; then gives the filter's [`LogFilter`] to
+    /// the [`Readiness`], for the log-level route. The one thing this crate does
+    /// globally, and only here.
     ///
     /// # Errors
     ///
@@ -246,23 +311,25 @@ impl Setup {
             return Err(taken());
         }
         let (writer, log_guard) = self.writer.unwrap_or_else(LogWriter::stdout).build()?;
-        let logs = self
-            .logs
-            .build_with_writer(&writer)?
-            .with_filter(self.filter.clone());
+        // One filter, before every layer: the log-level route reloads it.
+        let (filter, log_filter) = LogFilter::from_targets(self.filter);
+        let logs = self.logs.build_with_writer(&writer)?;
         #[cfg(feature = "otel")]
         let (otel, telemetry) = match self.telemetry {
             Some(telemetry) => {
                 let (layer, guard) = telemetry.build()?;
-                (Some(layer.with_filter(self.filter)), Some(guard))
+                (Some(layer), Some(guard))
             }
             None => (None, None),
         };
+        let subscriber = tracing_subscriber::registry().with(filter);
         #[cfg(feature = "otel")]
-        let subscriber = tracing_subscriber::registry().with(otel).with(logs);
-        #[cfg(not(feature = "otel"))]
-        let subscriber = tracing_subscriber::registry().with(logs);
-        subscriber.try_init().map_err(|_| taken())?;
+        let subscriber = subscriber.with(otel);
+        subscriber.with(logs).try_init().map_err(|_| taken())?;
+        // The slot is empty: `from_lookup` refuses a readiness with a filter, and a
+        // second `init` stops at `try_init`.
+        let filled = self.readiness.set_log_filter(log_filter);
+        debug_assert!(filled, "the readiness had a log filter");
         Ok(Installed {
             readiness: self.readiness,
             shutdown: self.shutdown,
@@ -271,8 +338,19 @@ impl Setup {
             telemetry,
             host: self.host,
             port: self.port,
+            admin: self.admin,
         })
     }
+}
+
+/// A port number from `value`, or an error naming `name`.
+fn parse_port(name: &str, value: &str) -> Result<u16, BuildError> {
+    value.trim().parse().map_err(|_| {
+        BuildError::new(
+            name,
+            format!("must be a port number from 0 to 65535, got {value:?}"),
+        )
+    })
 }
 
 impl fmt::Debug for Setup {
@@ -284,6 +362,7 @@ impl fmt::Debug for Setup {
         s.field("shutdown", &self.shutdown)
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("admin", &self.admin)
             .finish_non_exhaustive()
     }
 }
@@ -305,6 +384,7 @@ pub struct Installed {
     telemetry: Option<crate::telemetry::TelemetryGuard>,
     host: String,
     port: u16,
+    admin: Option<(String, u16)>,
 }
 
 impl Installed {
@@ -318,6 +398,16 @@ impl Installed {
     #[must_use]
     pub fn address(&self) -> (&str, u16) {
         (&self.host, self.port)
+    }
+
+    /// The address of the admin listener: `ADMIN_BIND` (default `BIND`'s) and
+    /// `ADMIN_PORT`, or [`Setup::admin_address`]; `None` when there is none, and
+    /// the probes, `/metrics` and `/log-level` answer on the main listener.
+    #[must_use]
+    pub fn admin_address(&self) -> Option<(&str, u16)> {
+        self.admin
+            .as_ref()
+            .map(|(host, port)| (host.as_str(), *port))
     }
 
     /// Adds a shutdown hook of the service's own, run after the drain, in the order
@@ -401,6 +491,7 @@ impl fmt::Debug for Installed {
             .field("shutdown", &self.shutdown)
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("admin", &self.admin)
             .finish_non_exhaustive()
     }
 }
@@ -424,11 +515,24 @@ mod tests {
             ("RUST_LOG", "orders=loud"),
             ("READINESS_LOG_FORMAT", "xml"),
             ("PORT", "80800"),
+            ("ADMIN_PORT", "admin"),
+            ("ADMIN_BIND", "0.0.0.0"),
             ("READINESS_SHUTDOWN_DRAIN_DELAY", "soon"),
         ] {
             let error = Setup::from_lookup(&readiness, lookup(vec![(name, value)])).unwrap_err();
             assert_eq!(error.field(), name, "{error}");
         }
+        let same = lookup(vec![("PORT", "9000"), ("ADMIN_PORT", "9000")]);
+        let error = Setup::from_lookup(&readiness, same).unwrap_err();
+        assert_eq!(error.field(), "ADMIN_PORT", "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_readiness_with_a_filter_of_its_own_is_refused() {
+        let (_layer, filter) = LogFilter::new::<tracing_subscriber::Registry>("info").unwrap();
+        let readiness = Readiness::builder().log_filter(filter).build().unwrap();
+        let error = Setup::from_lookup(&readiness, lookup(vec![])).unwrap_err();
+        assert_eq!(error.field(), "log_filter", "{error}");
     }
 
     #[tokio::test]
@@ -437,6 +541,7 @@ mod tests {
         let setup = Setup::from_lookup(&readiness, lookup(vec![])).unwrap();
         assert_eq!((setup.host.as_str(), setup.port), ("127.0.0.1", 8080));
         assert_eq!(setup.filter.to_string(), "info");
+        assert_eq!(setup.admin, None);
 
         let setup = Setup::from_lookup(
             &readiness,
@@ -452,5 +557,13 @@ mod tests {
         assert_eq!(setup.filter.to_string(), "orders=debug,warn");
         let setup = setup.address("::1", 0);
         assert_eq!((setup.host.as_str(), setup.port), ("::1", 0));
+
+        let admin = |vars| Setup::from_lookup(&readiness, lookup(vars)).unwrap().admin;
+        let on = admin(vec![("BIND", "0.0.0.0"), ("ADMIN_PORT", "9091")]);
+        assert_eq!(on, Some(("0.0.0.0".to_owned(), 9091)));
+        let on = admin(vec![("ADMIN_BIND", "10.0.0.1"), ("ADMIN_PORT", "9091")]);
+        assert_eq!(on, Some(("10.0.0.1".to_owned(), 9091)));
+        let on = admin(vec![("ADMIN_PORT", "0"), ("PORT", "0")]);
+        assert_eq!(on, Some(("127.0.0.1".to_owned(), 0)));
     }
 }
