@@ -44,8 +44,8 @@
 //! # The log-level route
 //!
 //! With the `logging` feature and a [`LogFilter`](crate::logging::LogFilter) given to
-//! [`ReadinessBuilder::log_filter`](crate::ReadinessBuilder::log_filter), the
-//! adapters also mount [`LOG_LEVEL_PATH`] (`/log-level`), answered by
+//! [`ReadinessBuilder::log_filter`](crate::ReadinessBuilder::log_filter) (or
+//! installed by [`Setup::init`](crate::Setup::init)), the adapters also mount [`LOG_LEVEL_PATH`] (`/log-level`), answered by
 //! [`Readiness::respond_log_level`](crate::Readiness::respond_log_level). It changes
 //! the log filter at run time, without a restart (as Spring's `/actuator/loggers`):
 //!
