@@ -104,6 +104,10 @@ pub const TRACE_SPANS_EXPORTED: &str = "trace_spans_exported_total";
 pub const TRACE_SPANS_DROPPED: &str = "trace_spans_dropped_total";
 /// Label: why something was dropped.
 pub const REASON: &str = "reason";
+/// Counter of OTLP metrics exports the collector accepted.
+pub const TELEMETRY_METRICS_EXPORTS: &str = "telemetry_metrics_exports_total";
+/// Counter of OTLP metrics exports that failed (refused, timed out, unreachable).
+pub const TELEMETRY_METRICS_EXPORTS_FAILED: &str = "telemetry_metrics_exports_failed_total";
 
 /// Counter of audit trail records, by `result`: `written`, `dropped`, `failed`.
 pub const AUDIT_RECORDS: &str = "audit_records_total";

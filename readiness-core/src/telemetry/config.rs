@@ -62,6 +62,81 @@ impl Default for BatchSettings {
     }
 }
 
+/// Whether metrics are exported over OTLP (`OTEL_METRICS_EXPORTER`). The Prometheus
+/// endpoint (`/metrics`) answers either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetricsExporter {
+    /// `otlp`, the specification's default: exported when an endpoint is set.
+    Otlp,
+    /// `none` (or only `prometheus`): not exported over OTLP.
+    None,
+}
+
+/// Which temporality sums and histograms are exported with
+/// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Temporality {
+    /// `cumulative`, the default: totals since the exporter started.
+    Cumulative,
+    /// `delta`: what changed since the previous export.
+    Delta,
+    /// `lowmemory`: delta for counters and histograms recorded as they happen,
+    /// cumulative for counters read from the system (`process.cpu.time`) and
+    /// up-down counters.
+    LowMemory,
+}
+
+/// OTLP metrics export settings (`OTEL_METRICS_EXPORTER`,
+/// `OTEL_EXPORTER_OTLP_METRICS_*` over `OTEL_EXPORTER_OTLP_*`, `OTEL_METRIC_EXPORT_*`).
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MetricsSettings {
+    /// `OTEL_METRICS_EXPORTER` (default `otlp`).
+    pub exporter: MetricsExporter,
+    /// Where metrics go: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` as given, or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (with `/v1/metrics` appended for HTTP). `None`:
+    /// no export.
+    pub endpoint: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL` (default `http/protobuf`).
+    pub protocol: Protocol,
+    /// `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS`, values percent-decoded.
+    pub headers: Vec<(String, String)>,
+    /// `OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT` in milliseconds (default 10 s).
+    pub timeout: Duration,
+    /// `OTEL_METRIC_EXPORT_INTERVAL` in milliseconds (default 60 s).
+    pub interval: Duration,
+    /// `OTEL_METRIC_EXPORT_TIMEOUT` in milliseconds (default 30 s); the shorter of it
+    /// and [`timeout`](Self::timeout) bounds one export.
+    pub export_timeout: Duration,
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (default `cumulative`).
+    pub temporality: Temporality,
+}
+
+impl fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("exporter", &self.exporter)
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("headers", &redacted(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("interval", &self.interval)
+            .field("export_timeout", &self.export_timeout)
+            .field("temporality", &self.temporality)
+            .finish()
+    }
+}
+
+/// Header names with their values hidden: credentials more often than not.
+fn redacted(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, _)| (k.as_str(), "[REDACTED]"))
+        .collect()
+}
+
 /// Tracing settings as every OpenTelemetry SDK reads them from the environment.
 /// See [`OtelSettings::from_env`].
 #[derive(Clone, PartialEq)]
@@ -88,16 +163,14 @@ pub struct OtelSettings {
     pub sampler: SamplerSetting,
     /// `OTEL_BSP_*`.
     pub batch: BatchSettings,
+    /// The metrics export (`OTEL_METRICS_EXPORTER`, `OTEL_EXPORTER_OTLP_METRICS_*`,
+    /// `OTEL_METRIC_EXPORT_*`), with the same resource as the spans.
+    pub metrics: MetricsSettings,
 }
 
 impl fmt::Debug for OtelSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Header values are credentials more often than not.
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, _)| (k.as_str(), "[REDACTED]"))
-            .collect();
+        let headers = redacted(&self.headers);
         f.debug_struct("OtelSettings")
             .field("disabled", &self.disabled)
             .field("service_name", &self.service_name)
@@ -108,6 +181,7 @@ impl fmt::Debug for OtelSettings {
             .field("timeout", &self.timeout)
             .field("sampler", &self.sampler)
             .field("batch", &self.batch)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -177,16 +251,7 @@ impl OtelSettings {
             "OTEL_EXPORTER_OTLP_PROTOCOL",
         ) {
             None => Protocol::HttpProtobuf,
-            Some((name, v)) => match v.trim() {
-                "grpc" => Protocol::Grpc,
-                "http/protobuf" => Protocol::HttpProtobuf,
-                other => {
-                    return Err(BuildError::new(
-                        name,
-                        format!("must be `grpc` or `http/protobuf`, got {other:?}"),
-                    ));
-                }
-            },
+            Some((name, v)) => parse_protocol(name, &v)?,
         };
         let endpoint = match get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             Some(v) => Some(url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &v)?),
@@ -286,6 +351,8 @@ impl OtelSettings {
             ));
         }
 
+        let metrics = metrics_settings(&get)?;
+
         Ok(Self {
             disabled,
             service_name,
@@ -296,7 +363,120 @@ impl OtelSettings {
             timeout,
             sampler,
             batch,
+            metrics,
         })
+    }
+}
+
+/// The metrics export's variables: the metrics-specific ones over the generic ones.
+fn metrics_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<MetricsSettings, BuildError> {
+    let either = |specific: &'static str, generic: &'static str| {
+        get(specific)
+            .map(|v| (specific, v))
+            .or_else(|| get(generic).map(|v| (generic, v)))
+    };
+    let exporter = match get("OTEL_METRICS_EXPORTER") {
+        None => MetricsExporter::Otlp,
+        Some(v) => {
+            let mut exporter = MetricsExporter::None;
+            for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                match item {
+                    "otlp" => exporter = MetricsExporter::Otlp,
+                    // The Prometheus endpoint serves either way.
+                    "none" | "prometheus" => {}
+                    other => {
+                        return Err(BuildError::new(
+                            "OTEL_METRICS_EXPORTER",
+                            format!("must be `otlp`, `prometheus` or `none`, got {other:?}"),
+                        ));
+                    }
+                }
+            }
+            exporter
+        }
+    };
+    let protocol = match either(
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ) {
+        None => Protocol::HttpProtobuf,
+        Some((name, v)) => parse_protocol(name, &v)?,
+    };
+    let endpoint = match get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
+        Some(v) => Some(url("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &v)?),
+        None => match get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            None => None,
+            Some(v) => {
+                let base = url("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?;
+                Some(match protocol {
+                    Protocol::Grpc => base,
+                    Protocol::HttpProtobuf => {
+                        format!("{}/v1/metrics", base.trim_end_matches('/'))
+                    }
+                })
+            }
+        },
+    };
+    let headers = match either(
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+    ) {
+        None => Vec::new(),
+        Some((name, v)) => pairs(name, &v)?,
+    };
+    let timeout = match either(
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+    ) {
+        None => Duration::from_secs(10),
+        Some((name, v)) => millis(name, &v)?,
+    };
+    let positive = |name: &'static str, default: Duration| match get(name) {
+        None => Ok(default),
+        Some(v) => match millis(name, &v)? {
+            Duration::ZERO => Err(BuildError::new(
+                name,
+                format!("must be a whole number of milliseconds above 0, got {v:?}"),
+            )),
+            d => Ok(d),
+        },
+    };
+    let interval = positive("OTEL_METRIC_EXPORT_INTERVAL", Duration::from_secs(60))?;
+    let export_timeout = positive("OTEL_METRIC_EXPORT_TIMEOUT", Duration::from_secs(30))?;
+    let temporality = match get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
+        None => Temporality::Cumulative,
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "cumulative" => Temporality::Cumulative,
+            "delta" => Temporality::Delta,
+            "lowmemory" => Temporality::LowMemory,
+            _ => {
+                return Err(BuildError::new(
+                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                    format!("must be `cumulative`, `delta` or `lowmemory`, got {v:?}"),
+                ));
+            }
+        },
+    };
+    Ok(MetricsSettings {
+        exporter,
+        endpoint,
+        protocol,
+        headers,
+        timeout,
+        interval,
+        export_timeout,
+        temporality,
+    })
+}
+
+fn parse_protocol(name: &'static str, value: &str) -> Result<Protocol, BuildError> {
+    match value.trim() {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        other => Err(BuildError::new(
+            name,
+            format!("must be `grpc` or `http/protobuf`, got {other:?}"),
+        )),
     }
 }
 

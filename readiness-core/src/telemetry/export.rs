@@ -39,6 +39,12 @@ pub struct ExportStats {
     pub export_failed: u64,
     /// Spans queued or being exported right now.
     pub pending: u64,
+    /// Metrics exports the collector accepted (OTLP metrics, when on).
+    pub metric_exports: u64,
+    /// Metrics exports that failed (refused, timed out, unreachable); the next
+    /// export carries the totals again (cumulative) or the changes since the last
+    /// that got through (delta).
+    pub metric_exports_failed: u64,
 }
 
 /// The counters shared by the gate, the exporter and the guard, and the Prometheus
@@ -49,6 +55,8 @@ pub(crate) struct Counters {
     exported: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    metric_exports: AtomicU64,
+    metric_exports_failed: AtomicU64,
     metrics: Option<Metrics>,
 }
 
@@ -57,6 +65,8 @@ pub(crate) struct Metrics {
     pub(crate) exported: prometheus::IntCounter,
     pub(crate) dropped_queue_full: prometheus::IntCounter,
     pub(crate) dropped_export_failed: prometheus::IntCounter,
+    pub(crate) metric_exports: prometheus::IntCounter,
+    pub(crate) metric_exports_failed: prometheus::IntCounter,
 }
 
 impl Counters {
@@ -73,6 +83,27 @@ impl Counters {
             dropped_queue_full: self.dropped.load(Ordering::Relaxed),
             export_failed: self.failed.load(Ordering::Relaxed),
             pending: self.pending.load(Ordering::Relaxed) as u64,
+            metric_exports: self.metric_exports.load(Ordering::Relaxed),
+            metric_exports_failed: self.metric_exports_failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts one metrics export's outcome.
+    pub(crate) fn metric_export(&self, ok: bool) {
+        let (count, metric) = if ok {
+            (
+                &self.metric_exports,
+                self.metrics.as_ref().map(|m| &m.metric_exports),
+            )
+        } else {
+            (
+                &self.metric_exports_failed,
+                self.metrics.as_ref().map(|m| &m.metric_exports_failed),
+            )
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+        if let Some(metric) = metric {
+            metric.inc();
         }
     }
 }
@@ -148,13 +179,45 @@ pub(crate) struct Counting<E> {
     log: Mutex<ErrorLog>,
 }
 
-/// When the last failure line was written and what happened since.
+/// When the last failure line was written and what happened since: the span and
+/// the metrics exporters log through it, at most one line per interval.
 #[derive(Default)]
-struct ErrorLog {
+pub(crate) struct ErrorLog {
     last_line: Option<Instant>,
     failures_since: u64,
-    spans_since: u64,
+    lost_since: u64,
     failing: bool,
+}
+
+impl ErrorLog {
+    /// Notes a failure that lost `lost` items. When a line is due (the first
+    /// failure, or `interval` after the last line), the failures and the items lost
+    /// since the last line, to write now.
+    pub(crate) fn failure(&mut self, lost: u64, interval: Duration) -> Option<(u64, u64)> {
+        self.failing = true;
+        self.failures_since += 1;
+        self.lost_since += lost;
+        let due = self.last_line.is_none_or(|last| last.elapsed() >= interval);
+        due.then(|| {
+            let since = (self.failures_since, self.lost_since);
+            self.last_line = Some(Instant::now());
+            self.failures_since = 0;
+            self.lost_since = 0;
+            since
+        })
+    }
+
+    /// Notes a success. After failures, those not reported yet, for the line
+    /// saying the export recovered.
+    pub(crate) fn success(&mut self) -> Option<(u64, u64)> {
+        let failing = self
+            .failing
+            .then_some((self.failures_since, self.lost_since));
+        if failing.is_some() {
+            *self = Self::default();
+        }
+        failing
+    }
 }
 
 impl<E> Counting<E> {
@@ -173,25 +236,16 @@ impl<E> Counting<E> {
             metrics.dropped_export_failed.inc_by(spans);
         }
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        log.failing = true;
-        log.failures_since += 1;
-        log.spans_since += spans;
-        let due = log
-            .last_line
-            .is_none_or(|last| last.elapsed() >= self.interval);
-        if due {
+        if let Some((failures, lost)) = log.failure(spans, self.interval) {
             tracing::warn!(
                 target: "readiness::telemetry",
                 category = "system",
                 error = %error,
-                failed_exports = log.failures_since,
-                spans_lost = log.spans_since,
+                failed_exports = failures,
+                spans_lost = lost,
                 next_report_s = self.interval.as_secs(),
                 "span export failing; spans are being dropped"
             );
-            log.last_line = Some(Instant::now());
-            log.failures_since = 0;
-            log.spans_since = 0;
         }
     }
 
@@ -201,15 +255,14 @@ impl<E> Counting<E> {
             metrics.exported.inc_by(spans);
         }
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        if log.failing {
+        if let Some((failures, lost)) = log.success() {
             tracing::info!(
                 target: "readiness::telemetry",
                 category = "system",
-                failed_exports = log.failures_since,
-                spans_lost = log.spans_since,
+                failed_exports = failures,
+                spans_lost = lost,
                 "span export recovered"
             );
-            *log = ErrorLog::default();
         }
     }
 }

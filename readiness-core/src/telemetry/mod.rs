@@ -13,7 +13,10 @@
 
 mod config;
 
-pub use config::{BatchSettings, OtelSettings, Protocol, SamplerSetting};
+pub use config::{
+    BatchSettings, MetricsExporter, MetricsSettings, OtelSettings, Protocol, SamplerSetting,
+    Temporality,
+};
 
 #[cfg(feature = "otel")]
 mod export;
@@ -22,7 +25,11 @@ mod otel;
 #[cfg(feature = "otel")]
 mod otlp_http;
 #[cfg(feature = "otel")]
+mod otlp_metrics;
+#[cfg(feature = "otel")]
 mod propagation;
+#[cfg(feature = "otel")]
+mod semconv;
 #[cfg(feature = "otel")]
 pub(crate) mod server_span;
 

@@ -19,9 +19,10 @@ use tracing_subscriber::filter::{FilterFn, Filtered};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer as _;
 
-use super::config::{OtelSettings, Protocol, SamplerSetting};
+use super::config::{MetricsExporter, OtelSettings, Protocol, SamplerSetting};
 use super::export::{Counters, Counting, ExportStats, Gate, Metrics};
 use super::otlp_http::HttpSpanExporter;
+use super::otlp_metrics::{MetricsExport, Start};
 use crate::error::BuildError;
 use crate::metrics::names;
 
@@ -59,6 +60,7 @@ pub struct Telemetry {
 #[must_use = "dropping the guard at once stops the export"]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    metrics: Option<MetricsExport>,
     counters: Arc<Counters>,
 }
 
@@ -121,8 +123,15 @@ impl Telemetry {
     }
 
     /// Counts exported and dropped spans on `registry` (`trace_spans_exported_total`,
-    /// `trace_spans_dropped_total{reason="queue_full"|"export_failed"}`), with the
-    /// metric name prefix `namespace` if any; at zero when no exporter runs.
+    /// `trace_spans_dropped_total{reason="queue_full"|"export_failed"}`) and metrics
+    /// exports (`telemetry_metrics_exports_total`,
+    /// `telemetry_metrics_exports_failed_total`), with the metric name prefix
+    /// `namespace` if any; at zero when no exporter runs.
+    ///
+    /// It is also the registry the OTLP metrics export reads (see
+    /// [`MetricsSettings`](super::MetricsSettings)): without one, no metrics are
+    /// exported. [`Readiness::telemetry`](crate::Readiness::telemetry) gives the
+    /// service's own, the one `/metrics` serves.
     pub fn registry(mut self, registry: prometheus::Registry, namespace: Option<String>) -> Self {
         self.registry = Some((registry, namespace));
         self
@@ -178,19 +187,13 @@ impl Telemetry {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let settings = &self.settings;
-        let mut attributes: Vec<KeyValue> = settings
-            .resource_attributes
-            .iter()
-            .filter(|(key, _)| key != "service.name" || settings.service_name.is_none())
-            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-            .collect();
-        if let Some(version) = &self.version {
-            attributes.push(KeyValue::new("service.version", version.clone()));
-        }
-        let mut resource = Resource::builder_empty().with_attributes(attributes);
-        if let Some(name) = &settings.service_name {
-            resource = resource.with_service_name(name.clone());
-        }
+        // One resource for the spans and the metrics.
+        let resource_pairs = self.resource();
+        let resource = Resource::builder_empty().with_attributes(
+            resource_pairs
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        );
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource.build())
             .with_sampler(sampler(settings.sampler));
@@ -224,7 +227,10 @@ impl Telemetry {
                 .with_batch_config(batch)
                 .build();
             builder = builder.with_span_processor(Gate::new(processor, counters.clone(), capacity));
+        } else if metrics.is_some() {
+            counters = Arc::new(Counters::new(metrics));
         }
+        let metrics = self.metrics_export(&resource_pairs, &counters)?;
         let provider = builder.build();
         let tracer = provider.tracer("readiness");
         // tracing-opentelemetry's notes on the instrumentation only when asked for
@@ -243,9 +249,65 @@ impl Telemetry {
             layer,
             TelemetryGuard {
                 provider: Some(provider),
+                metrics,
                 counters,
             },
         ))
+    }
+
+    /// The resource of the spans and the metrics: `OTEL_RESOURCE_ATTRIBUTES`, then
+    /// `service.version` from [`service`](Self::service), then `service.name` from
+    /// `OTEL_SERVICE_NAME` or [`service`](Self::service); later pairs win.
+    fn resource(&self) -> Vec<(String, String)> {
+        let settings = &self.settings;
+        let mut pairs: Vec<(String, String)> = settings
+            .resource_attributes
+            .iter()
+            .filter(|(key, _)| key != "service.name" || settings.service_name.is_none())
+            .cloned()
+            .collect();
+        if let Some(version) = &self.version {
+            pairs.push(("service.version".to_owned(), version.clone()));
+        }
+        if let Some(name) = &settings.service_name {
+            pairs.push(("service.name".to_owned(), name.clone()));
+        }
+        pairs
+    }
+
+    /// The OTLP metrics export, when the settings ask for one and there is a
+    /// registry to read.
+    fn metrics_export(
+        &self,
+        resource: &[(String, String)],
+        counters: &Arc<Counters>,
+    ) -> Result<Option<MetricsExport>, BuildError> {
+        let settings = &self.settings;
+        let metrics = &settings.metrics;
+        let (Some((registry, namespace)), Some(endpoint), MetricsExporter::Otlp, false) = (
+            &self.registry,
+            &metrics.endpoint,
+            metrics.exporter,
+            settings.disabled,
+        ) else {
+            return Ok(None);
+        };
+        MetricsExport::start(Start {
+            registry: registry.clone(),
+            namespace: namespace.as_deref(),
+            settings: metrics,
+            endpoint,
+            resource,
+            counters: counters.clone(),
+            log_interval: self.error_log_interval,
+        })
+        .map(Some)
+        .map_err(|error| {
+            BuildError::new(
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                format!("cannot make the OTLP metrics exporter for {endpoint}: {error}"),
+            )
+        })
     }
 }
 
@@ -286,17 +348,40 @@ fn register_metrics(
         &[names::REASON],
     )
     .map_err(register_error)?;
-    registry
-        .register(Box::new(exported.clone()))
-        .map_err(register_error)?;
-    if let Err(error) = registry.register(Box::new(dropped.clone())) {
-        let _ = registry.unregister(Box::new(exported));
-        return Err(register_error(error));
+    let metric_exports = prometheus::IntCounter::with_opts(crate::metrics::opts(
+        namespace,
+        names::TELEMETRY_METRICS_EXPORTS,
+        "OTLP metrics exports the collector accepted.",
+    ))
+    .map_err(register_error)?;
+    let metric_exports_failed = prometheus::IntCounter::with_opts(crate::metrics::opts(
+        namespace,
+        names::TELEMETRY_METRICS_EXPORTS_FAILED,
+        "OTLP metrics exports that failed: refused, timed out or unreachable.",
+    ))
+    .map_err(register_error)?;
+    let collector = |i: usize| -> Box<dyn prometheus::core::Collector> {
+        match i {
+            0 => Box::new(exported.clone()),
+            1 => Box::new(dropped.clone()),
+            2 => Box::new(metric_exports.clone()),
+            _ => Box::new(metric_exports_failed.clone()),
+        }
+    };
+    for i in 0..4 {
+        if let Err(error) = registry.register(collector(i)) {
+            for done in 0..i {
+                let _ = registry.unregister(collector(done));
+            }
+            return Err(register_error(error));
+        }
     }
     Ok(Metrics {
         exported,
         dropped_queue_full: dropped.with_label_values(&["queue_full"]),
         dropped_export_failed: dropped.with_label_values(&["export_failed"]),
+        metric_exports,
+        metric_exports_failed,
     })
 }
 
@@ -403,6 +488,10 @@ impl TelemetryGuard {
     fn shutdown_within(&mut self, deadline: Duration) -> ShutdownReport {
         let started = Instant::now();
         let before = self.counters.stats();
+        // The last metrics export runs beside the span flush, within the deadline.
+        if let Some(metrics) = &mut self.metrics {
+            metrics.stop();
+        }
         let mut error = match self.provider.take() {
             None => None,
             Some(provider) => provider
@@ -410,7 +499,18 @@ impl TelemetryGuard {
                 .err()
                 .map(|e| e.to_string()),
         };
+        let metrics_finished = self
+            .metrics
+            .take()
+            .is_none_or(|mut metrics| metrics.wait(started + deadline));
         let stats = self.counters.stats();
+        if !metrics_finished {
+            tracing::warn!(
+                target: "readiness::telemetry",
+                category = "system",
+                "the last metrics export did not finish within the shutdown deadline"
+            );
+        }
         // The SDK answers Ok although the final export failed: what our own
         // exporter counted decides.
         let failed = stats.export_failed.saturating_sub(before.export_failed);
@@ -430,7 +530,7 @@ impl TelemetryGuard {
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if self.provider.is_some() {
+        if self.provider.is_some() || self.metrics.is_some() {
             let report = self.shutdown_within(Duration::from_secs(5));
             if let Some(error) = report.error {
                 tracing::warn!(target: "readiness::telemetry", error = %error, took_ms = report.took.as_millis() as u64, "span export not flushed cleanly");
@@ -443,6 +543,7 @@ impl fmt::Debug for TelemetryGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TelemetryGuard")
             .field("running", &self.provider.is_some())
+            .field("metrics", &self.metrics)
             .finish()
     }
 }

@@ -10,7 +10,8 @@
 //! is written once into buffers reused from batch to batch. The messages are
 //! OTLP's `ExportTraceServiceRequest` (opentelemetry-proto's `trace.proto`, fields
 //! as numbered there); the tests decode what this writes with the official
-//! generated types. gRPC export stays with opentelemetry-otlp.
+//! generated types. gRPC export stays with opentelemetry-otlp. The sending
+//! ([`HttpSender`]) is shared with the metrics exporter.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -373,22 +374,17 @@ fn resource_message(resource: &Resource) -> Vec<u8> {
     out
 }
 
-/// Exports spans over OTLP/HTTP (see the [module docs](self)): POSTs
-/// `application/x-protobuf` to the traces endpoint with the configured headers,
-/// retrying a refused or unreachable collector with a doubling delay within the
-/// timeout.
-pub(crate) struct HttpSpanExporter {
+/// POSTs `application/x-protobuf` bodies to one OTLP/HTTP endpoint with the
+/// configured headers, retrying a refused or unreachable collector with a doubling
+/// delay within the timeout. Shared by the span and the metrics exporters.
+pub(crate) struct HttpSender {
     client: reqwest_blocking::blocking::Client,
     endpoint: String,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
     timeout: Duration,
-    resource: Vec<u8>,
-    schema_url: String,
-    /// The body and the writer's buffers, reused; exports come one at a time.
-    scratch: Mutex<(Vec<u8>, Writer)>,
 }
 
-impl HttpSpanExporter {
+impl HttpSender {
     pub(crate) fn new(
         endpoint: &str,
         headers: &[(String, String)],
@@ -417,21 +413,11 @@ impl HttpSpanExporter {
             endpoint: endpoint.to_owned(),
             headers,
             timeout,
-            resource: Vec::new(),
-            schema_url: String::new(),
-            scratch: Mutex::new((Vec::new(), Writer::default())),
         })
     }
 
-    fn body(&self, batch: &[SpanData]) -> Vec<u8> {
-        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let (body, writer) = &mut *scratch;
-        body.clear();
-        writer.request(body, &self.resource, &self.schema_url, batch);
-        body.clone()
-    }
-
-    fn send(&self, body: Vec<u8>) -> OTelSdkResult {
+    /// Sends `body`, retrying within the timeout; blocks the calling thread.
+    pub(crate) fn send(&self, body: Vec<u8>) -> Result<(), String> {
         let deadline = Instant::now() + self.timeout;
         let body = bytes::Bytes::from(body);
         let mut delay = FIRST_DELAY;
@@ -450,9 +436,7 @@ impl HttpSpanExporter {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     if !RETRYABLE.contains(&status) {
-                        return Err(OTelSdkError::InternalFailure(format!(
-                            "the collector answered HTTP {status}"
-                        )));
+                        return Err(format!("the collector answered HTTP {status}"));
                     }
                     let after = response
                         .headers()
@@ -470,11 +454,53 @@ impl HttpSpanExporter {
             attempt += 1;
             let now = Instant::now();
             if attempt > RETRIES || now + wait >= deadline {
-                return Err(OTelSdkError::InternalFailure(error));
+                return Err(error);
             }
             std::thread::sleep(wait);
             delay *= 2;
         }
+    }
+}
+
+impl fmt::Debug for HttpSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSender")
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Exports spans over OTLP/HTTP (see the [module docs](self)) through an
+/// [`HttpSender`].
+pub(crate) struct HttpSpanExporter {
+    sender: HttpSender,
+    resource: Vec<u8>,
+    schema_url: String,
+    /// The body and the writer's buffers, reused; exports come one at a time.
+    scratch: Mutex<(Vec<u8>, Writer)>,
+}
+
+impl HttpSpanExporter {
+    pub(crate) fn new(
+        endpoint: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self {
+            sender: HttpSender::new(endpoint, headers, timeout)?,
+            resource: Vec::new(),
+            schema_url: String::new(),
+            scratch: Mutex::new((Vec::new(), Writer::default())),
+        })
+    }
+
+    fn body(&self, batch: &[SpanData]) -> Vec<u8> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let (body, writer) = &mut *scratch;
+        body.clear();
+        writer.request(body, &self.resource, &self.schema_url, batch);
+        body.clone()
     }
 }
 
@@ -483,7 +509,9 @@ impl SpanExporter for HttpSpanExporter {
         // The SDK's batch processor drives this future on its own thread: the
         // blocking client does not hold up a runtime.
         let body = self.body(&batch);
-        self.send(body)
+        self.sender
+            .send(body)
+            .map_err(OTelSdkError::InternalFailure)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -499,8 +527,7 @@ impl SpanExporter for HttpSpanExporter {
 impl fmt::Debug for HttpSpanExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpSpanExporter")
-            .field("endpoint", &self.endpoint)
-            .field("timeout", &self.timeout)
+            .field("sender", &self.sender)
             .finish_non_exhaustive()
     }
 }

@@ -1,19 +1,35 @@
-//! A small OTLP/HTTP receiver: answers `POST /v1/traces` and keeps each export request
-//! it gets (decoded with the protocol's own types) and its headers.
+//! A small OTLP/HTTP receiver: answers `POST /v1/traces` and `POST /v1/metrics` and
+//! keeps each export request it gets (decoded with the protocol's own types) and its
+//! headers; and an OTLP/gRPC one serving the trace and metrics services.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-/// What the receiver got: each export with the request's headers (lower-case names).
+/// What the receiver got: each span export with the request's headers (lower-case
+/// names), and each metrics export likewise.
 #[derive(Clone, Default)]
-pub struct Received(pub Arc<Mutex<Vec<(Vec<(String, String)>, ExportTraceServiceRequest)>>>);
+pub struct Received(
+    pub Arc<Mutex<Vec<(Vec<(String, String)>, ExportTraceServiceRequest)>>>,
+    pub Arc<Mutex<Vec<(Vec<(String, String)>, ExportMetricsServiceRequest)>>>,
+);
 
 impl Received {
+    /// Every metrics export received, in order.
+    pub fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
+        self.1
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, request)| request.clone())
+            .collect()
+    }
+
     /// The names of every span received, in order.
     pub fn span_names(&self) -> Vec<String> {
         self.0
@@ -71,12 +87,22 @@ pub async fn start() -> (SocketAddr, Received) {
                     if reader.read_exact(&mut body).await.is_err() {
                         return;
                     }
-                    let status = match ExportTraceServiceRequest::decode(body.as_slice()) {
-                        Ok(request) if request_line.starts_with("POST /v1/traces ") => {
-                            store.0.lock().unwrap().push((headers, request));
-                            "200 OK"
+                    let status = if request_line.starts_with("POST /v1/metrics ") {
+                        match ExportMetricsServiceRequest::decode(body.as_slice()) {
+                            Ok(request) => {
+                                store.1.lock().unwrap().push((headers, request));
+                                "200 OK"
+                            }
+                            Err(_) => "400 Bad Request",
                         }
-                        _ => "400 Bad Request",
+                    } else {
+                        match ExportTraceServiceRequest::decode(body.as_slice()) {
+                            Ok(request) if request_line.starts_with("POST /v1/traces ") => {
+                                store.0.lock().unwrap().push((headers, request));
+                                "200 OK"
+                            }
+                            _ => "400 Bad Request",
+                        }
                     };
                     let answer = format!(
                         "HTTP/1.1 {status}\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
@@ -89,6 +115,21 @@ pub async fn start() -> (SocketAddr, Received) {
         }
     });
     (addr, received)
+}
+
+/// The metadata of a gRPC request as lower-case header names and values.
+fn metadata_pairs(metadata: &tonic::metadata::MetadataMap) -> Vec<(String, String)> {
+    metadata
+        .clone()
+        .into_headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
 
 /// A real OTLP/gRPC receiver: tonic serving opentelemetry-proto's `TraceService`,
@@ -134,6 +175,50 @@ pub async fn start_grpc() -> (SocketAddr, Received) {
     let addr = listener.local_addr().unwrap();
     let received = Received::default();
     let service = TraceServiceServer::new(Receiver(received.clone()));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .serve_with_incoming(
+                service,
+                tonic::transport::server::TcpIncoming::from(listener),
+            )
+            .await
+            .unwrap();
+    });
+    (addr, received)
+}
+
+/// A real OTLP/gRPC metrics receiver: tonic serving opentelemetry-proto's
+/// `MetricsService`, keeping each export with its metadata (lower-case names).
+pub async fn start_grpc_metrics() -> (SocketAddr, Received) {
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+        MetricsService, MetricsServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+
+    struct Receiver(Received);
+
+    #[tonic::async_trait]
+    impl MetricsService for Receiver {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportMetricsServiceRequest>,
+        ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+            let headers = metadata_pairs(request.metadata());
+            self.0
+                 .1
+                .lock()
+                .unwrap()
+                .push((headers, request.into_inner()));
+            Ok(tonic::Response::new(ExportMetricsServiceResponse {
+                partial_success: None,
+            }))
+        }
+    }
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Received::default();
+    let service = MetricsServiceServer::new(Receiver(received.clone()));
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .serve_with_incoming(
