@@ -90,6 +90,28 @@ pub enum Temporality {
 
 /// OTLP metrics export settings (`OTEL_METRICS_EXPORTER`,
 /// `OTEL_EXPORTER_OTLP_METRICS_*` over `OTEL_EXPORTER_OTLP_*`, `OTEL_METRIC_EXPORT_*`).
+///
+/// The export reads the registry given to
+/// [`Telemetry::registry`](crate::telemetry::Telemetry) (with the `otel` feature),
+/// the one `/metrics` serves, and sends it under the semantic-convention names of the
+/// library's families; the Prometheus endpoint is unchanged either way.
+///
+/// ```
+/// use std::time::Duration;
+/// use readiness_core::telemetry::{OtelSettings, Protocol, Temporality};
+///
+/// let vars = [
+///     ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+///     ("OTEL_METRIC_EXPORT_INTERVAL", "15000"),
+///     ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+/// ];
+/// let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+/// let metrics = OtelSettings::from_lookup(lookup).unwrap().metrics;
+/// assert_eq!(metrics.endpoint.as_deref(), Some("http://collector:4318/v1/metrics"));
+/// assert_eq!(metrics.protocol, Protocol::HttpProtobuf);
+/// assert_eq!(metrics.interval, Duration::from_secs(15));
+/// assert_eq!(metrics.temporality, Temporality::Delta);
+/// ```
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MetricsSettings {

@@ -34,6 +34,11 @@ use crate::metrics::names;
 /// can be joined. With one, spans are exported in batches by a thread of the SDK's
 /// own: a request never waits on the collector, and spans beyond the queue are dropped.
 ///
+/// With a [`registry`](Self::registry) and a metrics endpoint, the registry's families
+/// are exported over OTLP as well (see [`MetricsSettings`](super::MetricsSettings)):
+/// a thread of the guard's own sends them every interval and once more at
+/// [`shutdown`](TelemetryGuard::shutdown), under the same resource as the spans.
+///
 /// ```
 /// use readiness_core::telemetry::Telemetry;
 /// use tracing_subscriber::layer::SubscriberExt as _;
