@@ -95,8 +95,12 @@ pub fn configure(readiness: &Readiness) -> impl Fn(&mut web::ServiceConfig) + Cl
         let scrape = readiness.clone();
         config.route(
             METRICS_PATH,
-            web::get().to(move || {
-                let answer = convert(scrape.metrics_response());
+            web::get().to(move |request: HttpRequest| {
+                let accept = request
+                    .headers()
+                    .get(actix_web::http::header::ACCEPT)
+                    .and_then(|value| value.to_str().ok());
+                let answer = convert(scrape.metrics_response_for(accept));
                 async move { answer }
             }),
         );

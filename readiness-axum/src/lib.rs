@@ -111,9 +111,14 @@ where
     let scrape = readiness.clone();
     Router::new().route(
         METRICS_PATH,
-        get(move || {
+        get(move |headers: axum::http::HeaderMap| {
             let readiness = scrape.clone();
-            async move { readiness.metrics_response().map(Body::from) }
+            async move {
+                let accept = headers
+                    .get(axum::http::header::ACCEPT)
+                    .and_then(|value| value.to_str().ok());
+                readiness.metrics_response_for(accept).map(Body::from)
+            }
         }),
     )
 }

@@ -20,3 +20,8 @@ fn prometheus_evaluates_the_kit_against_the_running_service() {
 fn the_kit_manifests_validate_and_match_the_service() {
     support::the_kit_manifests_validate_and_match_the_service(EXE);
 }
+
+#[test]
+fn prometheus_stores_exemplars_that_lead_to_exported_traces() {
+    support::prometheus_stores_exemplars_that_lead_to_exported_traces(EXE, "axum-service");
+}

@@ -12,7 +12,7 @@
 //! | `/startupz` | `pass` once every critical readiness and startup check passed once |
 //! | `/health` | every check, the service's identity and uptime |
 //! | `/health/{check}` | one check; 404 for an unknown name |
-//! | `/metrics` | the registry in Prometheus' text format ([`Readiness::metrics_response`](crate::Readiness::metrics_response)) |
+//! | `/metrics` | the registry in Prometheus' text format, or in OpenMetrics with exemplars when the scraper's `Accept` asks for it ([`Readiness::metrics_response_for`](crate::Readiness::metrics_response_for)) |
 //!
 //! `200` for `pass` and `warn`, `503` for `fail`, `405` for methods other than GET
 //! and HEAD, `400` for a `?tag=` no check carries. HEAD is answered like GET, body
@@ -106,6 +106,7 @@ mod answer;
 mod healthcheck;
 #[cfg(feature = "logging")]
 mod log_level;
+mod openmetrics;
 mod report;
 mod scrape;
 

@@ -80,6 +80,7 @@
 //! ```
 
 mod cache;
+mod exemplar;
 mod info;
 mod job;
 pub mod names;
@@ -135,6 +136,8 @@ pub(crate) fn opts(namespace: Option<&str>, name: &str, help: &str) -> prometheu
     }
 }
 pub use cache::CacheMetrics;
+pub(crate) use exemplar::hex;
+pub use exemplar::{Exemplar, SeriesExemplars};
 pub(crate) use info::register_info;
 pub use job::{JobMetrics, JobRun};
 #[cfg(feature = "_sqlx")]

@@ -4,8 +4,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
+use prometheus::core::Collector as _;
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec};
 
+use super::exemplar::{SeriesExemplars, Slots};
 use super::names::*;
 
 /// The methods kept as label values; any other becomes `_OTHER`.
@@ -25,6 +27,10 @@ pub struct RedMetrics {
 
 struct Inner {
     duration: HistogramVec,
+    /// The duration family's name (under the namespace), and its finite bucket
+    /// bounds: where a sampled request's exemplar goes.
+    duration_name: String,
+    bounds: Box<[f64]>,
     request_size: HistogramVec,
     response_size: HistogramVec,
     /// Resolved once per method: the in-flight gauge is touched twice per request.
@@ -134,9 +140,16 @@ impl RedMetrics {
             .chain(std::iter::once(&OTHER))
             .map(|method| active_vec.with_label_values(&[*method]))
             .collect();
+        let duration_name = duration
+            .desc()
+            .first()
+            .map(|desc| desc.fq_name.clone())
+            .unwrap_or_default();
         Ok(Self {
             inner: Arc::new(Inner {
                 duration,
+                duration_name,
+                bounds: settings.buckets.clone().into_boxed_slice(),
                 request_size,
                 response_size,
                 active,
@@ -206,12 +219,61 @@ impl RedMetrics {
         inner.active[usize::from(method)].dec();
         let series = route.0.series(inner, method, finished.status);
         series.duration.observe(finished.seconds);
+        if let Some(ids) = finished.trace {
+            series.exemplars.offer(&inner.bounds, ids, finished.seconds);
+        }
         if let Some(size) = finished.request_size {
             series.request_size.observe(size as f64);
         }
         if let Some(size) = finished.response_size {
             series.response_size.observe(size as f64);
         }
+    }
+
+    /// The latest exemplar of each bucket of `http_server_request_duration_seconds`,
+    /// per series: a request that ended inside a sampled server span leaves its trace
+    /// and span ids on the bucket it fell in (the latest one wins). `/metrics` writes
+    /// them in the OpenMetrics format; an OTLP metrics exporter reads them here.
+    ///
+    /// ```
+    /// use readiness_core::observe::{End, RequestHead};
+    ///
+    /// let readiness = readiness_core::Readiness::builder().build().unwrap();
+    /// let head = RequestHead::new("GET", "/orders/7", &()).with_route(Some("/orders/{id}"));
+    /// if let Some(mut observation) = readiness.observer().begin(&head) {
+    ///     observation.responded(200);
+    ///     observation.end(End::Completed);
+    /// }
+    /// // No OpenTelemetry layer traced the request: no exemplar.
+    /// assert!(readiness.red().duration_exemplars().is_empty());
+    /// ```
+    #[must_use]
+    pub fn duration_exemplars(&self) -> Vec<SeriesExemplars> {
+        let inner = &*self.inner;
+        let routes = inner.routes.read().unwrap_or_else(|e| e.into_inner());
+        let mut all = Vec::new();
+        let entries = routes.map.values().chain([&inner.unmatched, &inner.other]);
+        for entry in entries {
+            let series = entry.series.read().unwrap_or_else(|e| e.into_inner());
+            for (method, status, series) in series.iter() {
+                let buckets = series.exemplars.read(&inner.bounds);
+                if buckets.is_empty() {
+                    continue;
+                }
+                all.push(SeriesExemplars {
+                    method: Self::method_label(u8::try_from(*method).unwrap_or(u8::MAX)),
+                    route: entry.name.to_string(),
+                    status: *status,
+                    buckets,
+                });
+            }
+        }
+        all
+    }
+
+    /// The name of the request-duration family, with the namespace if any.
+    pub(crate) fn duration_name(&self) -> &str {
+        &self.inner.duration_name
     }
 
     /// Whether `route` (a template, or before routing a path) is excluded.
@@ -257,6 +319,8 @@ pub(crate) struct Finished {
     pub(crate) seconds: f64,
     pub(crate) request_size: Option<u64>,
     pub(crate) response_size: Option<u64>,
+    /// The trace and span ids of a request its server span sampled: its exemplar.
+    pub(crate) trace: Option<([u8; 16], [u8; 8])>,
 }
 
 /// A resolved route label: the template, `_UNMATCHED` or `_OTHER`.
@@ -292,6 +356,7 @@ struct Series {
     duration: Histogram,
     request_size: Histogram,
     response_size: Histogram,
+    exemplars: Slots,
 }
 
 impl RouteEntry {
@@ -328,6 +393,7 @@ impl RouteEntry {
             duration: inner.duration.with_label_values(&labels),
             request_size: inner.request_size.with_label_values(&labels),
             response_size: inner.response_size.with_label_values(&labels),
+            exemplars: Slots::new(&inner.bounds),
         });
         list.push((method_key, status, Arc::clone(&series)));
         series

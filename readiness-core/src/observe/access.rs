@@ -22,12 +22,14 @@ pub(super) struct RequestSpan {
 /// the first ones as `method` (as sent), `route`, `path` and `user_agent`, and
 /// leaves the connection's out. With an OpenTelemetry layer in the subscriber it is
 /// the server span: named `{method} {route}`, kind server, its fields its attributes
-/// and `server.address`, with the caller's trace as its parent (`otel.*` fields
-/// steer tracing-opentelemetry and are not logged).
+/// and `server.address`, with the caller's trace as its parent, or with `public`
+/// (a public endpoint) as a link of a new trace (`otel.*` fields steer
+/// tracing-opentelemetry and are not logged).
 pub(super) fn open_span(
     id: &RequestId,
     head: &RequestHead<'_>,
     method_label: &'static str,
+    #[cfg_attr(not(feature = "otel"), allow(unused_variables))] public: bool,
 ) -> RequestSpan {
     #[cfg_attr(not(feature = "logging"), allow(unused_variables))]
     let method = head.method;
@@ -58,9 +60,9 @@ pub(super) fn open_span(
     #[cfg(feature = "otel")]
     {
         use crate::telemetry::server_span as otel;
-        // The parent goes in before the span starts; nothing is done without a
-        // `traceparent` (or without an OpenTelemetry layer).
-        otel::set_remote_parent(&span, &|name| {
+        // The parent (or the link) goes in before the span starts; nothing is done
+        // without a `traceparent` (or without an OpenTelemetry layer).
+        let get = |name: &str| {
             let header = match name {
                 "traceparent" => RequestHeader::TraceParent,
                 "tracestate" => RequestHeader::TraceState,
@@ -68,7 +70,12 @@ pub(super) fn open_span(
                 _ => return None,
             };
             head.header_str(header)
-        });
+        };
+        if public {
+            otel::link_remote(&span, &get);
+        } else {
+            otel::set_remote_parent(&span, &get);
+        }
         // Without an OpenTelemetry layer nothing more is built for the trace side.
         let Some(cx) = otel::start(&span) else {
             return RequestSpan { span, otel: None };
@@ -90,6 +97,17 @@ pub(super) fn open_span(
 }
 
 impl RequestSpan {
+    /// The trace and span ids of the server span when it is sampled: the request's
+    /// exemplar on the duration histogram.
+    #[inline]
+    pub(super) fn exemplar(&self) -> Option<([u8; 16], [u8; 8])> {
+        #[cfg(feature = "otel")]
+        if let Some(cx) = &self.otel {
+            return crate::telemetry::server_span::sampled_ids(cx);
+        }
+        None
+    }
+
     /// The route, named after the span opened (a server that routes late).
     pub(super) fn routed(&self, method: &str, route: &str) {
         self.span.record("http.route", route);

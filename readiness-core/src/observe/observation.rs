@@ -23,12 +23,19 @@ pub struct Observer {
 struct Inner {
     red: RedMetrics,
     access_log: bool,
+    /// A caller's `traceparent` is a link, not the parent (see
+    /// [`ReadinessBuilder::trace_public_endpoint`](crate::ReadinessBuilder::trace_public_endpoint)).
+    public_endpoint: bool,
 }
 
 impl Observer {
-    pub(crate) fn new(red: RedMetrics, access_log: bool) -> Self {
+    pub(crate) fn new(red: RedMetrics, access_log: bool, public_endpoint: bool) -> Self {
         Self {
-            inner: Arc::new(Inner { red, access_log }),
+            inner: Arc::new(Inner {
+                red,
+                access_log,
+                public_endpoint,
+            }),
         }
     }
 
@@ -59,7 +66,12 @@ impl Observer {
             .and_then(content_length);
         let log = inner.access_log.then(|| {
             let request_id = RequestId::from_header(head.header(RequestHeader::RequestId));
-            let span = access::open_span(&request_id, head, RedMetrics::method_label(method));
+            let span = access::open_span(
+                &request_id,
+                head,
+                RedMetrics::method_label(method),
+                inner.public_endpoint,
+            );
             Box::new(AccessLog { span, request_id })
         });
         Some(Observation {
@@ -302,6 +314,7 @@ impl Observation {
                 RequestSize::Counted(counter) => Some(counter.get()),
             },
             response_size,
+            trace: self.log.as_ref().and_then(|log| log.span.exemplar()),
         };
         let unrouted;
         let route = match &self.route {
@@ -362,6 +375,7 @@ impl fmt::Debug for Observer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Observer")
             .field("access_log", &self.inner.access_log)
+            .field("public_endpoint", &self.inner.public_endpoint)
             .finish_non_exhaustive()
     }
 }

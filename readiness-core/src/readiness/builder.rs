@@ -37,6 +37,7 @@ pub struct ReadinessBuilder {
     instance: Option<String>,
     access_log: bool,
     trace_checks: bool,
+    trace_public_endpoint: bool,
     /// The first retry of failing and pending checks (`None`: off), for the checks
     /// that do not set their own.
     retry: Option<std::time::Duration>,
@@ -67,6 +68,7 @@ impl Readiness {
             instance: None,
             access_log: true,
             trace_checks: false,
+            trace_public_endpoint: false,
             retry: Some(crate::health::DEFAULT_RETRY),
             #[cfg(feature = "system")]
             system_metrics: true,
@@ -206,6 +208,29 @@ impl ReadinessBuilder {
     /// probes.
     pub fn trace_checks(mut self, enabled: bool) -> Self {
         self.trace_checks = enabled;
+        self
+    }
+
+    /// Whether the service is a public endpoint for tracing (default: no). Then a
+    /// caller's `traceparent` is not the parent of the request's server span but a
+    /// link on it: every request starts a trace of ours, sampled by our sampler, so an
+    /// outside caller can neither join our traces nor force them sampled (as Go's
+    /// otelhttp `WithPublicEndpoint`). The caller's `baggage` is ignored too. Turn it
+    /// on for a service the internet calls directly; leave it off behind a gateway
+    /// that starts the trace.
+    ///
+    /// Probes and `/metrics` are never traced either way (see
+    /// [`exclude_routes`](Self::exclude_routes)).
+    ///
+    /// ```
+    /// let readiness = readiness_core::Readiness::builder()
+    ///     .trace_public_endpoint(true)
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = readiness;
+    /// ```
+    pub fn trace_public_endpoint(mut self, public: bool) -> Self {
+        self.trace_public_endpoint = public;
         self
     }
 
@@ -444,9 +469,10 @@ impl ReadinessBuilder {
                 unready: ReadySwitch::default(),
                 started_at: Instant::now(),
                 registry,
+                instance,
                 namespace: self.namespace,
                 buckets: self.buckets,
-                observer: Observer::new(red, self.access_log),
+                observer: Observer::new(red, self.access_log, self.trace_public_endpoint),
                 caches,
                 jobs,
                 #[cfg(feature = "_sqlx")]

@@ -55,6 +55,9 @@ pub(super) struct Inner {
     pub(super) unready: ReadySwitch,
     pub(super) started_at: Instant,
     pub(super) registry: prometheus::Registry,
+    /// `service_info`'s `instance`; `service.instance.id` on the OpenTelemetry resource.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(super) instance: String,
     #[cfg_attr(not(any(feature = "logging", feature = "ops-kit")), allow(dead_code))]
     pub(super) namespace: Option<String>,
     #[cfg_attr(not(feature = "ops-kit"), allow(dead_code))]
@@ -287,13 +290,38 @@ impl Readiness {
         ) {
             telemetry = telemetry.service(service.clone(), version.clone());
         }
+        if self.inner.instance != "unknown" {
+            telemetry = telemetry.instance(self.inner.instance.clone());
+        }
         telemetry
     }
 
-    /// The `/metrics` answer: every family of the registry in Prometheus' text format.
+    /// The `/metrics` answer: every family of the registry in Prometheus' classic
+    /// text format. See [`metrics_response_for`](Self::metrics_response_for).
     #[must_use]
     pub fn metrics_response(&self) -> http::Response<bytes::Bytes> {
-        crate::endpoint::scrape(&self.inner.registry)
+        self.metrics_response_for(None)
+    }
+
+    /// The `/metrics` answer for a scraper whose `Accept` header is `accept`: in the
+    /// OpenMetrics text format (`application/openmetrics-text; version=1.0.0`) when
+    /// it names `application/openmetrics-text`, as Prometheus' does, with the
+    /// [exemplars](crate::metrics::RedMetrics::duration_exemplars) of
+    /// `http_server_request_duration_seconds` on its bucket lines; else in the
+    /// classic text format, which has no exemplars. Every family of the registry is
+    /// written either way, the service's own included. The adapters' `/metrics`
+    /// route calls this.
+    ///
+    /// ```
+    /// let readiness = readiness_core::Readiness::builder().build().unwrap();
+    /// let scrape = readiness.metrics_response_for(Some("application/openmetrics-text;version=1.0.0"));
+    /// let text = std::str::from_utf8(scrape.body()).unwrap();
+    /// assert!(text.ends_with("# EOF\n"));
+    /// assert!(scrape.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    /// ```
+    #[must_use]
+    pub fn metrics_response_for(&self, accept: Option<&str>) -> http::Response<bytes::Bytes> {
+        crate::endpoint::scrape(&self.inner.registry, self.inner.observer.red(), accept)
     }
 
     /// Runs every check now, concurrently, and returns when all have finished. A

@@ -15,6 +15,23 @@ pub(crate) fn set_remote_parent<'h>(span: &tracing::Span, get: &dyn Fn(&str) -> 
     let _ = span.set_parent(cx);
 }
 
+/// The caller's trace (`traceparent`, `tracestate`), read through `get`, as a link of
+/// `span`, which starts a trace of its own (a public endpoint: an outside caller
+/// neither joins our traces nor decides what we sample). A missing or malformed
+/// `traceparent` adds nothing; `baggage` is not read.
+pub(crate) fn link_remote<'h>(span: &tracing::Span, get: &dyn Fn(&str) -> Option<&'h str>) {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    if get("traceparent").is_none() {
+        return;
+    }
+    let trace_only = |name: &str| if name == "baggage" { None } else { get(name) };
+    let cx = super::propagation::propagator().extract(&Getter(&trace_only));
+    let remote = cx.span().span_context().clone();
+    // `add_link` drops an invalid context.
+    span.add_link(remote);
+}
+
 /// Hands header lookups of any framework to the propagators.
 struct Getter<'a, 'h>(&'a dyn Fn(&str) -> Option<&'h str>);
 
@@ -101,6 +118,19 @@ pub(crate) fn server_address(cx: &opentelemetry::Context, host: &str) {
         "server.address",
         host.to_owned(),
     ));
+}
+
+/// The trace and span ids of `cx`'s span when it is sampled (recorded and exported):
+/// the request's exemplar. `None` for a span the sampler dropped, whose trace no
+/// backend holds.
+#[inline]
+pub(crate) fn sampled_ids(cx: &opentelemetry::Context) -> Option<([u8; 16], [u8; 8])> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let span = cx.span();
+    let context = span.span_context();
+    context
+        .is_sampled()
+        .then(|| (context.trace_id().to_bytes(), context.span_id().to_bytes()))
 }
 
 /// The trace and span ids of `cx`'s span.

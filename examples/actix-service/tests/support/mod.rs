@@ -51,7 +51,10 @@ pub use ops_kit::{the_ops_kit_selects_only_series_the_service_emits, write_ops_k
 #[allow(unused_imports)]
 pub use otlp::{exports_spans_when_an_endpoint_is_set, OtlpSink};
 #[allow(unused_imports)]
-pub use prometheus::prometheus_evaluates_the_kit_against_the_running_service;
+pub use prometheus::{
+    prometheus_evaluates_the_kit_against_the_running_service,
+    prometheus_stores_exemplars_that_lead_to_exported_traces,
+};
 #[allow(unused_imports)]
 pub use service::{json, temp_file, Service};
 #[allow(unused_imports)]

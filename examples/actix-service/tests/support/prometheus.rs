@@ -1,10 +1,12 @@
 //! A real Prometheus server scraping the service and evaluating the kit's rules.
 
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{request, write_ops_kit, Service};
+use super::{request, write_ops_kit, OtlpSink, Service};
 
 /// Percent-encodes a query string value.
 fn encode(value: &str) -> String {
@@ -26,33 +28,13 @@ fn encode(value: &str) -> String {
 pub fn prometheus_evaluates_the_kit_against_the_running_service(exe: &str, job: &str) {
     let dir = write_ops_kit(exe, "prometheus");
     let service = Service::start(exe, &[]);
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['{}']\n",
         dir.join("prometheus-rules.yml").display(),
         service.addr
     );
-    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let mut prometheus = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect(
-            "prometheus not found: install Debian's `prometheus` package (`bash .ci/test` does)",
-        );
-    let prom = SocketAddr::from(([127, 0, 0, 1], port));
+    let (mut prometheus, prom) = spawn_prometheus(&dir, &config, port, &[]);
     let query = |q: &str| -> Vec<(serde_json::Value, f64)> {
         let (status, body) = request(
             prom,
@@ -76,13 +58,7 @@ pub fn prometheus_evaluates_the_kit_against_the_running_service(exe: &str, job: 
             .collect()
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(prom).is_err()
-            || request(prom, "GET", "/-/ready", &[], "").0 != 200
-        {
-            assert!(Instant::now() < deadline, "prometheus did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_ready(prom);
         // The burst: 8 s of 40 list requests and 10 item lookups a second.
         let burst = Instant::now();
         while burst.elapsed() < Duration::from_secs(8) {
@@ -157,6 +133,204 @@ pub fn prometheus_evaluates_the_kit_against_the_running_service(exe: &str, job: 
         // Nothing fires against a healthy service.
         let alerts = query("ALERTS{alertstate=\"firing\"}");
         assert!(alerts.is_empty(), "{alerts:?}");
+    }));
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A free port on 127.0.0.1.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Starts Debian's `prometheus` with `config` (written to `dir`), its data in `dir`,
+/// listening on `port`, with the `flags` added.
+fn spawn_prometheus(dir: &Path, config: &str, port: u16, flags: &[&str]) -> (Child, SocketAddr) {
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let prometheus = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "prometheus not found: install Debian's `prometheus` package (`bash .ci/test` does)",
+        );
+    (prometheus, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Waits up to 30 s for Prometheus to answer `/-/ready`.
+fn wait_ready(prom: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(prom).is_err() || request(prom, "GET", "/-/ready", &[], "").0 != 200 {
+        assert!(Instant::now() < deadline, "prometheus did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `promtool check metrics` on `text`: its complaints, if any.
+fn promtool_check_metrics(text: &str) -> Result<(), String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool not found: install Debian's `prometheus` package");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
+/// Both services: requests carrying a sampled `traceparent` leave exemplars on the
+/// request-duration buckets; a real Prometheus (`--enable-feature=exemplar-storage`)
+/// scrapes them in the OpenMetrics format, its `/api/v1/query_exemplars` returns the
+/// trace id of one of those requests, and that trace reached the OTLP collector.
+/// The classic format passes `promtool check metrics` (which parses only that one;
+/// Prometheus' scrape is the OpenMetrics parser).
+pub fn prometheus_stores_exemplars_that_lead_to_exported_traces(exe: &str, job: &str) {
+    let sink = OtlpSink::start();
+    let endpoint = format!("http://{}", sink.addr);
+    let service = Service::start(
+        exe,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    );
+    let dir = std::env::temp_dir().join(format!("exemplars-{job}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['{}']\n",
+        service.addr
+    );
+    let (mut prometheus, prom) = spawn_prometheus(
+        &dir,
+        &config,
+        free_port(),
+        &["--enable-feature=exemplar-storage"],
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_ready(prom);
+        // Requests from callers that sampled their trace, each its own trace id.
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let traces: Vec<String> = (0..20u128)
+            .map(|i| format!("{:032x}", seed.wrapping_mul(1_000_003).wrapping_add(i) | 1))
+            .collect();
+        for trace in &traces {
+            let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+            let (status, _) = request(
+                service.addr,
+                "GET",
+                "/items",
+                &[("traceparent", &traceparent)],
+                "",
+            );
+            assert_eq!(status, 200);
+        }
+        // Both formats from the service itself.
+        let (status, classic) = request(service.addr, "GET", "/metrics", &[], "");
+        assert_eq!(status, 200);
+        assert!(!classic.contains("trace_id") && !classic.contains("# EOF"));
+        promtool_check_metrics(&classic).unwrap_or_else(|lint| panic!("{lint}\n{classic}"));
+        let (status, open) = request(
+            service.addr,
+            "GET",
+            "/metrics",
+            &[("accept", "application/openmetrics-text;version=1.0.0")],
+            "",
+        );
+        assert_eq!(status, 200);
+        assert!(open.ends_with("# EOF\n"), "{open}");
+        assert!(
+            open.lines().any(
+                |l| l.starts_with("http_server_request_duration_seconds_bucket{")
+                    && l.contains(" # {trace_id=\"")
+            ),
+            "{open}"
+        );
+        // Prometheus scraped it as OpenMetrics and kept the exemplars.
+        let query = encode(&format!(
+            "http_server_request_duration_seconds_bucket{{job=\"{job}\",http_route=\"/items\"}}"
+        ));
+        let end = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let found = loop {
+            let (status, body) = request(
+                prom,
+                "GET",
+                &format!("/api/v1/query_exemplars?query={query}&start=0&end={end}"),
+                &[],
+                "",
+            );
+            assert_eq!(status, 200, "{body}");
+            let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let ids: Vec<String> = answer["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|series| series["exemplars"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e["labels"]["trace_id"].as_str().map(str::to_owned))
+                .collect();
+            if let Some(id) = ids.iter().find(|id| traces.contains(id)) {
+                break id.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exemplar with one of our trace ids in Prometheus: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        let (_, targets) = request(prom, "GET", "/api/v1/targets", &[], "");
+        let targets: serde_json::Value = serde_json::from_str(&targets).unwrap();
+        let target = &targets["data"]["activeTargets"][0];
+        assert_eq!(target["health"], "up", "{target}");
+        assert_eq!(target["lastError"], "", "{target}");
+        // The trace the exemplar names reached the collector.
+        let bytes: Vec<u8> = (0..found.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&found[i..i + 2], 16).unwrap())
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !sink.holds(&bytes) {
+            assert!(
+                Instant::now() < deadline,
+                "trace {found} of the exemplar never reached the collector"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }));
     let _ = prometheus.kill();
     let _ = prometheus.wait();
