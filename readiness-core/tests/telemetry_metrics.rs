@@ -43,9 +43,14 @@ fn service() -> Readiness {
     readiness
 }
 
+/// The guard of a telemetry on `readiness`'s registry, from `vars` and
+/// `OTEL_RESOURCE_ATTRIBUTES=deployment.environment=test`.
 fn start(readiness: &Readiness, vars: &[(&str, &str)]) -> TelemetryGuard {
-    let (_layer, guard) = Telemetry::from_settings(settings(vars))
+    let mut vars = vars.to_vec();
+    vars.push(("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"));
+    let (_layer, guard) = Telemetry::from_settings(settings(&vars))
         .service("orders", "1.4.2")
+        .instance("orders-7f9c")
         .registry(readiness.registry().clone(), None)
         .build::<tracing_subscriber::Registry>()
         .unwrap();
@@ -120,6 +125,14 @@ fn assert_semconv_export(request: &ExportMetricsServiceRequest) {
     assert_eq!(
         attribute(&resource.attributes, "service.version"),
         Some(&text("1.4.2"))
+    );
+    assert_eq!(
+        attribute(&resource.attributes, "service.instance.id"),
+        Some(&text("orders-7f9c"))
+    );
+    assert_eq!(
+        attribute(&resource.attributes, "deployment.environment"),
+        Some(&text("test"))
     );
 
     let duration = metric(request, "http.server.request.duration").expect("the duration");

@@ -55,6 +55,7 @@ use crate::metrics::names;
 pub struct Telemetry {
     settings: OtelSettings,
     version: Option<String>,
+    instance: Option<String>,
     registry: Option<(prometheus::Registry, Option<String>)>,
     error_log_interval: Duration,
     instrumentation_attributes: bool,
@@ -98,6 +99,7 @@ impl Telemetry {
         Self {
             settings,
             version: None,
+            instance: None,
             registry: None,
             error_log_interval: Duration::from_secs(60),
             instrumentation_attributes: false,
@@ -111,6 +113,15 @@ impl Telemetry {
             self.settings.service_name = Some(name.into());
         }
         self.version = Some(version.into());
+        self
+    }
+
+    /// `service.instance.id`, on the spans and the metrics. A `service.instance.id`
+    /// in `OTEL_RESOURCE_ATTRIBUTES` wins. [`Readiness::telemetry`](crate::Readiness::telemetry)
+    /// gives the builder's [`instance`](crate::ReadinessBuilder::instance) (default
+    /// `HOSTNAME`).
+    pub fn instance(mut self, id: impl Into<String>) -> Self {
+        self.instance = Some(id.into());
         self
     }
 
@@ -260,17 +271,24 @@ impl Telemetry {
         ))
     }
 
-    /// The resource of the spans and the metrics: `OTEL_RESOURCE_ATTRIBUTES`, then
+    /// The resource of the spans and the metrics: `service.instance.id` from
+    /// [`instance`](Self::instance), then `OTEL_RESOURCE_ATTRIBUTES`, then
     /// `service.version` from [`service`](Self::service), then `service.name` from
     /// `OTEL_SERVICE_NAME` or [`service`](Self::service); later pairs win.
     fn resource(&self) -> Vec<(String, String)> {
         let settings = &self.settings;
-        let mut pairs: Vec<(String, String)> = settings
-            .resource_attributes
+        let mut pairs: Vec<(String, String)> = self
+            .instance
             .iter()
-            .filter(|(key, _)| key != "service.name" || settings.service_name.is_none())
-            .cloned()
+            .map(|id| ("service.instance.id".to_owned(), id.clone()))
             .collect();
+        pairs.extend(
+            settings
+                .resource_attributes
+                .iter()
+                .filter(|(key, _)| key != "service.name" || settings.service_name.is_none())
+                .cloned(),
+        );
         if let Some(version) = &self.version {
             pairs.push(("service.version".to_owned(), version.clone()));
         }
@@ -557,4 +575,61 @@ impl fmt::Debug for TelemetryGuard {
 pub(crate) fn check_span_failed(span: &tracing::Span, output: &str) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     span.set_status(opentelemetry::trace::Status::error(output.to_owned()));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::telemetry::OtelSettings;
+    use crate::Readiness;
+
+    fn settings(vars: &'static [(&'static str, &'static str)]) -> OtelSettings {
+        OtelSettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    }
+
+    /// The spans' and the metrics' one resource: the builder's name, version and
+    /// instance, under `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`.
+    #[test]
+    fn one_resource_from_the_builder_and_the_environment() {
+        let readiness = Readiness::builder()
+            .service("orders", "1.4.2")
+            .instance("orders-7f9c")
+            .build()
+            .unwrap();
+        let pairs = readiness.telemetry_from(settings(&[])).resource();
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("service.name"), Some("orders"));
+        assert_eq!(get("service.version"), Some("1.4.2"));
+        assert_eq!(get("service.instance.id"), Some("orders-7f9c"));
+
+        let pairs = readiness
+            .telemetry_from(settings(&[
+                ("OTEL_SERVICE_NAME", "orders-from-env"),
+                (
+                    "OTEL_RESOURCE_ATTRIBUTES",
+                    "service.instance.id=pod-1,deployment.environment=prod",
+                ),
+            ]))
+            .resource();
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("service.name"), Some("orders-from-env"));
+        assert_eq!(get("service.instance.id"), Some("pod-1"));
+        assert_eq!(get("deployment.environment"), Some("prod"));
+    }
 }
