@@ -411,6 +411,80 @@ async fn a_refusing_collector_is_counted_and_costs_requests_nothing() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// The path is the route.
+#[derive(Clone)]
+struct PathRoute;
+
+impl<B> readiness_core::observe::RouteTemplate<B> for PathRoute {
+    fn route<'a>(&self, request: &'a http::Request<B>) -> Option<&'a str> {
+        Some(request.uri().path())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampled_request_leaves_its_trace_on_the_histogram_point() {
+    use tower::{Layer as _, ServiceExt as _};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let (addr, received) = support::otlp::start().await;
+    let readiness = service();
+    let endpoint = format!("http://{addr}");
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_TRACES_SAMPLER", "always_on"),
+    ];
+    let (otel, guard) = Telemetry::from_settings(settings(&vars))
+        .registry(readiness.registry().clone(), None)
+        .exemplars(readiness.red().clone())
+        .build()
+        .unwrap();
+    let default = tracing::subscriber::set_default(tracing_subscriber::registry().with(otel));
+    let app = readiness_core::observe::ObserveLayer::new(readiness.observer(), PathRoute).layer(
+        tower::service_fn(|_: http::Request<String>| async {
+            tokio::time::sleep(Duration::from_millis(6)).await;
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        }),
+    );
+    let request = http::Request::get("/orders").body(String::new()).unwrap();
+    drop(app.oneshot(request).await.unwrap());
+    drop(default);
+    shutdown(guard).await;
+
+    let spans: Vec<_> = received
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, r)| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| s.spans.clone())
+        .collect();
+    let server = spans
+        .iter()
+        .find(|s| s.name == "GET /orders")
+        .expect("the server span");
+    let exports = received.metrics();
+    let duration = metric(&exports[0], "http.server.request.duration").unwrap();
+    let Some(Data::Histogram(histogram)) = &duration.data else {
+        panic!()
+    };
+    let point = histogram
+        .data_points
+        .iter()
+        .find(|p| attribute(&p.attributes, "http.route") == Some(&text("/orders")))
+        .expect("the /orders series");
+    assert_eq!(point.exemplars.len(), 1, "{point:?}");
+    let exemplar = &point.exemplars[0];
+    assert_eq!(exemplar.trace_id, server.trace_id);
+    assert_eq!(exemplar.span_id, server.span_id);
+    let Some(opentelemetry_proto::tonic::metrics::v1::exemplar::Value::AsDouble(value)) =
+        exemplar.value
+    else {
+        panic!("{exemplar:?}")
+    };
+    assert!(value >= 0.006, "{value}");
+}
+
 #[test]
 fn the_variables() {
     let s = settings(&[]);

@@ -293,7 +293,7 @@ impl Readiness {
         if self.inner.instance != "unknown" {
             telemetry = telemetry.instance(self.inner.instance.clone());
         }
-        telemetry
+        telemetry.exemplars(self.red().clone())
     }
 
     /// The `/metrics` answer: every family of the registry in Prometheus' classic

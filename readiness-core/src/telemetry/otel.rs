@@ -57,6 +57,8 @@ pub struct Telemetry {
     version: Option<String>,
     instance: Option<String>,
     registry: Option<(prometheus::Registry, Option<String>)>,
+    /// Where the duration histogram's exemplars are read for OTLP.
+    red: Option<crate::metrics::RedMetrics>,
     error_log_interval: Duration,
     instrumentation_attributes: bool,
 }
@@ -100,6 +102,7 @@ impl Telemetry {
             settings,
             version: None,
             instance: None,
+            red: None,
             registry: None,
             error_log_interval: Duration::from_secs(60),
             instrumentation_attributes: false,
@@ -122,6 +125,14 @@ impl Telemetry {
     /// `HOSTNAME`).
     pub fn instance(mut self, id: impl Into<String>) -> Self {
         self.instance = Some(id.into());
+        self
+    }
+
+    /// The service's RED families, whose request-duration exemplars (the trace and
+    /// span of a sampled request, per bucket) go on the OTLP histogram's points.
+    /// [`Readiness::telemetry`](crate::Readiness::telemetry) gives the service's own.
+    pub fn exemplars(mut self, red: crate::metrics::RedMetrics) -> Self {
+        self.red = Some(red);
         self
     }
 
@@ -323,6 +334,7 @@ impl Telemetry {
             resource,
             counters: counters.clone(),
             log_interval: self.error_log_interval,
+            exemplars: self.red.clone(),
         })
         .map(Some)
         .map_err(|error| {

@@ -21,9 +21,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, summary_data_point, AggregationTemporality, Gauge, Histogram,
-    HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary,
-    SummaryDataPoint,
+    exemplar, metric, number_data_point, summary_data_point, AggregationTemporality, Exemplar,
+    Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prometheus::proto::{MetricFamily, MetricType};
@@ -33,6 +33,9 @@ use super::config::{MetricsSettings, Protocol, Temporality};
 use super::export::{Counters, ErrorLog};
 use super::otlp_http::HttpSender;
 use super::semconv::{self, Instrument};
+use crate::metrics::names::{
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, HTTP_SERVER_REQUEST_DURATION,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -63,7 +66,12 @@ pub(crate) struct Converter {
     last: HashMap<SeriesKey, Last>,
     /// This export's values, kept once the collector accepts it.
     pending: HashMap<SeriesKey, Last>,
+    /// Where the request-duration exemplars are read.
+    exemplars: Option<crate::metrics::RedMetrics>,
 }
+
+/// The exemplars of the request-duration series, by method, route and status.
+type ExemplarsBySeries = HashMap<(String, String, String), Vec<Exemplar>>;
 
 impl Converter {
     pub(crate) fn new(
@@ -89,7 +97,49 @@ impl Converter {
             last_time: now,
             last: HashMap::new(),
             pending: HashMap::new(),
+            exemplars: None,
         }
+    }
+
+    /// Reads the request-duration exemplars from `red` at each export.
+    pub(crate) fn with_exemplars(mut self, red: Option<crate::metrics::RedMetrics>) -> Self {
+        self.exemplars = red;
+        self
+    }
+
+    /// The request-duration exemplars newer than `since`, by series.
+    fn duration_exemplars(&self, since: u64) -> ExemplarsBySeries {
+        let mut by_series = ExemplarsBySeries::new();
+        let Some(red) = &self.exemplars else {
+            return by_series;
+        };
+        for series in red.duration_exemplars() {
+            let exemplars: Vec<Exemplar> = series
+                .buckets
+                .iter()
+                .filter_map(|(_, e)| {
+                    let time = nanos(e.time());
+                    (time >= since).then(|| Exemplar {
+                        time_unix_nano: time,
+                        span_id: e.span_id().to_vec(),
+                        trace_id: e.trace_id().to_vec(),
+                        value: Some(exemplar::Value::AsDouble(e.value())),
+                        ..Exemplar::default()
+                    })
+                })
+                .collect();
+            if !exemplars.is_empty() {
+                by_series.insert(
+                    (
+                        series.method.to_owned(),
+                        series.route,
+                        series.status.to_string(),
+                    ),
+                    exemplars,
+                );
+            }
+        }
+        by_series
     }
 
     /// The request for `families` gathered at `now`.
@@ -157,6 +207,13 @@ impl Converter {
         } as i32;
         let start = if delta { self.last_time } else { self.started };
         let series = family.get_metric();
+        // Exemplars: the request-duration histogram's, the ones since the last
+        // accepted export under delta.
+        let mut exemplars = if bare == HTTP_SERVER_REQUEST_DURATION {
+            self.duration_exemplars(start)
+        } else {
+            ExemplarsBySeries::new()
+        };
         let data = match family.get_field_type() {
             MetricType::COUNTER => metric::Data::Sum(Sum {
                 data_points: series
@@ -196,7 +253,25 @@ impl Converter {
             MetricType::HISTOGRAM => metric::Data::Histogram(Histogram {
                 data_points: series
                     .iter()
-                    .map(|m| self.histogram_point(full, m, start, now, delta))
+                    .map(|m| {
+                        let mut point = self.histogram_point(full, m, start, now, delta);
+                        if !exemplars.is_empty() {
+                            let label = |name: &str| {
+                                m.get_label()
+                                    .iter()
+                                    .find(|l| l.name() == name)
+                                    .map(|l| l.value().to_owned())
+                                    .unwrap_or_default()
+                            };
+                            let key = (
+                                label(HTTP_REQUEST_METHOD),
+                                label(HTTP_ROUTE),
+                                label(HTTP_RESPONSE_STATUS_CODE),
+                            );
+                            point.exemplars = exemplars.remove(&key).unwrap_or_default();
+                        }
+                        point
+                    })
                     .collect(),
                 aggregation_temporality: temporality,
             }),
@@ -380,8 +455,11 @@ fn number_point(
 }
 
 pub(crate) fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    nanos(SystemTime::now())
+}
+
+fn nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
@@ -539,6 +617,7 @@ pub(crate) struct Start<'a> {
     pub(crate) resource: &'a [(String, String)],
     pub(crate) counters: Arc<Counters>,
     pub(crate) log_interval: Duration,
+    pub(crate) exemplars: Option<crate::metrics::RedMetrics>,
 }
 
 impl MetricsExport {
@@ -553,7 +632,8 @@ impl MetricsExport {
                 start.resource,
                 settings.temporality,
                 now_nanos(),
-            ),
+            )
+            .with_exemplars(start.exemplars),
             transport,
             counters: start.counters,
             log: ErrorLog::default(),
