@@ -469,6 +469,7 @@ impl ReadinessBuilder {
                 unready: ReadySwitch::default(),
                 started_at: Instant::now(),
                 registry,
+                instance,
                 namespace: self.namespace,
                 buckets: self.buckets,
                 observer: Observer::new(red, self.access_log, self.trace_public_endpoint),
