@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The long runs of RELIABILITY.md's "Load and accounting" rows: the same code as
+# `adapter-tests/tests/load.rs` (the test suite's short runs), built in release, on
+# both adapters, with the long figures and the strict bounds.
+#
+# * Exact under panics and disconnects: REQUESTS requests (default 1,000,000) on 64
+#   connections, 10 % to a panicking route, 10 % left by their client mid-handler;
+#   prints the counter, the +Inf bucket, the 500s and 499s by route, how long until
+#   nothing is in flight, the access lines per request id and the RSS at the start
+#   and the end.
+# * Scrape under load: 900 request series (20 routes x 9 methods x 5 statuses) and
+#   the process families, a scrape every second while 16 connections send requests;
+#   ROUNDS rounds (default 5) of SECONDS s (default 10) without, then with, the
+#   scrapes; prints the scrape's p99 and the request p99 without and with; fails
+#   unless render p99 < 20 ms and request p99 within +5 % (READINESS_LOAD_STRICT=1).
+#
+#   bash benches/load/reliability.sh
+#   REQUESTS=200000 ROUNDS=2 bash benches/load/reliability.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export READINESS_LOAD_REQUESTS=${REQUESTS:-1000000}
+export READINESS_SCRAPE_ROUNDS=${ROUNDS:-5}
+export READINESS_SCRAPE_SECONDS=${SECONDS_PER_PHASE:-10}
+export READINESS_LOAD_STRICT=${STRICT:-1}
+# Every test, one at a time (each starts its own service process), with their figures.
+cargo test --release --locked -p adapter-tests --test load -- --test-threads=1 --nocapture \
+    2>&1 | grep -E '^(test |axum|actix|thread|assertion)|: (axum|actix)|requests on|scrapes'
