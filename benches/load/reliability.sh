@@ -10,7 +10,7 @@
 #   and the end.
 # * Scrape under load: 900 request series (20 routes x 9 methods x 5 statuses) and
 #   the process families, a scrape every second while 16 connections send requests;
-#   ROUNDS rounds (default 5) of SECONDS s (default 10) without, then with, the
+#   ROUNDS rounds (default 5) of SECONDS_PER_PHASE s (default 10) without, then with, the
 #   scrapes; prints the scrape's p99 and the request p99 without and with; fails
 #   unless render p99 < 20 ms and request p99 within +5 % (READINESS_LOAD_STRICT=1).
 #
