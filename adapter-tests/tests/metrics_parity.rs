@@ -167,3 +167,49 @@ async fn an_actix_handler_that_panics_is_a_500_under_its_route() {
         "{text}"
     );
 }
+
+#[actix_web::test]
+async fn both_adapters_answer_openmetrics_when_the_scraper_asks() {
+    const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0,text/plain;q=0.5";
+    const OM_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    // axum
+    let readiness = Readiness::builder().build().unwrap();
+    let app = readiness_axum::instrument(axum::Router::new(), &readiness);
+    for (accept, content_type) in [
+        (Some(OPENMETRICS), OM_TYPE),
+        (None, "text/plain; version=0.0.4"),
+    ] {
+        let mut request = axum::http::Request::get("/metrics");
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-type"], content_type);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert_eq!(text.ends_with("# EOF\n"), accept.is_some(), "{text}");
+    }
+    // actix-web
+    let readiness = Readiness::builder().build().unwrap();
+    let app = init_service(App::new().configure(readiness_actix::configure(&readiness))).await;
+    for (accept, content_type) in [
+        (Some(OPENMETRICS), OM_TYPE),
+        (None, "text/plain; version=0.0.4"),
+    ] {
+        let mut request = TestRequest::get().uri("/metrics");
+        if let Some(accept) = accept {
+            request = request.insert_header(("accept", accept));
+        }
+        let response = call_service(&app, request.to_request()).await;
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            content_type
+        );
+        let text = String::from_utf8(read_body(response).await.to_vec()).unwrap();
+        assert_eq!(text.ends_with("# EOF\n"), accept.is_some(), "{text}");
+    }
+}
