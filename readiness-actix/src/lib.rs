@@ -70,51 +70,129 @@ pub use serve::run;
 /// Registers the health routes of `readiness` and `/metrics`, and the
 /// [log-level route](readiness_core::endpoint#the-log-level-route) when the service
 /// gave a [`LogFilter`](readiness_core::logging::LogFilter); pass it to
-/// `App::configure` or `Scope::configure`. See the [crate docs](crate).
+/// `App::configure` or `Scope::configure`. See the [crate docs](crate), and
+/// [`Routes`] to leave some of them out.
 ///
 /// Every method reaches the handler, which answers `405` with `Allow: GET, HEAD` for
 /// those it does not serve, as the axum adapter does.
 pub fn configure(readiness: &Readiness) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
-    let readiness = readiness.clone();
-    move |config: &mut web::ServiceConfig| {
-        for (path, endpoint) in [
-            (LIVEZ_PATH, Endpoint::Livez),
-            (READYZ_PATH, Endpoint::Readyz),
-            (STARTUPZ_PATH, Endpoint::Startupz),
-            (HEALTH_PATH, Endpoint::Health),
-        ] {
-            let readiness = readiness.clone();
+    Routes::new(readiness).configure()
+}
+
+/// Which of the library's routes to register: all of them by default, as
+/// [`configure`] does. A service that serves `/metrics` or a health path itself
+/// leaves ours out (actix would answer a path registered twice with whichever came
+/// first, without a word), as does one that serves them on an
+/// [admin listener](crate::admin_server).
+///
+/// ```
+/// use actix_web::{web, App, HttpResponse};
+/// use readiness_actix::core::Readiness;
+/// use readiness_actix::Routes;
+///
+/// # #[actix_web::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let readiness = Readiness::builder().build()?;
+/// let app = App::new()
+///     // The service's own `/metrics`; ours stays out, the probes stay in.
+///     .route("/metrics", web::get().to(|| async { HttpResponse::Ok().body("# mine") }))
+///     .configure(Routes::new(&readiness).metrics_route(false).configure());
+/// # let _ = app;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Routes {
+    readiness: Readiness,
+    health: bool,
+    metrics: bool,
+    log_level: bool,
+}
+
+impl Routes {
+    /// Every route: the probes, `/health`, `/health/{check}`, `/metrics` and, with a
+    /// log filter, `/log-level`.
+    pub fn new(readiness: &Readiness) -> Self {
+        Self {
+            readiness: readiness.clone(),
+            health: true,
+            metrics: true,
+            log_level: true,
+        }
+    }
+
+    /// Whether `/livez`, `/readyz`, `/startupz`, `/health` and `/health/{check}` are
+    /// registered (default `true`).
+    pub fn health_routes(mut self, on: bool) -> Self {
+        self.health = on;
+        self
+    }
+
+    /// Whether `/metrics` is registered (default `true`).
+    pub fn metrics_route(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// Whether `/log-level` is registered when the service gave a log filter
+    /// (default `true`).
+    pub fn log_level_route(mut self, on: bool) -> Self {
+        self.log_level = on;
+        self
+    }
+
+    /// The routes, for `App::configure` or `Scope::configure`.
+    pub fn configure(self) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+        move |config: &mut web::ServiceConfig| self.register(config)
+    }
+
+    fn register(&self, config: &mut web::ServiceConfig) {
+        let readiness = &self.readiness;
+        if self.health {
+            for (path, endpoint) in [
+                (LIVEZ_PATH, Endpoint::Livez),
+                (READYZ_PATH, Endpoint::Readyz),
+                (STARTUPZ_PATH, Endpoint::Startupz),
+                (HEALTH_PATH, Endpoint::Health),
+            ] {
+                let readiness = readiness.clone();
+                config.route(
+                    path,
+                    web::route().to(move |request: HttpRequest| {
+                        let answer = answer(&readiness, endpoint, &request);
+                        async move { answer }
+                    }),
+                );
+            }
+        }
+        if self.metrics {
+            let scrape = readiness.clone();
             config.route(
-                path,
-                web::route().to(move |request: HttpRequest| {
-                    let answer = answer(&readiness, endpoint, &request);
+                METRICS_PATH,
+                web::get().to(move |request: HttpRequest| {
+                    let accept = request
+                        .headers()
+                        .get(actix_web::http::header::ACCEPT)
+                        .and_then(|value| value.to_str().ok());
+                    let answer = convert(scrape.metrics_response_for(accept));
                     async move { answer }
                 }),
             );
         }
-        let scrape = readiness.clone();
-        config.route(
-            METRICS_PATH,
-            web::get().to(move |request: HttpRequest| {
-                let accept = request
-                    .headers()
-                    .get(actix_web::http::header::ACCEPT)
-                    .and_then(|value| value.to_str().ok());
-                let answer = convert(scrape.metrics_response_for(accept));
-                async move { answer }
-            }),
-        );
-        let one = readiness.clone();
-        config.route(
-            CHECK_PATH,
-            web::route().to(move |request: HttpRequest| {
-                let name = request.match_info().get("check").unwrap_or_default();
-                let answer = answer(&one, Endpoint::Check(name), &request);
-                async move { answer }
-            }),
-        );
+        if self.health {
+            let one = readiness.clone();
+            config.route(
+                CHECK_PATH,
+                web::route().to(move |request: HttpRequest| {
+                    let name = request.match_info().get("check").unwrap_or_default();
+                    let answer = answer(&one, Endpoint::Check(name), &request);
+                    async move { answer }
+                }),
+            );
+        }
         #[cfg(feature = "logging")]
-        admin::register(&readiness, config);
+        if self.log_level {
+            admin::register(readiness, config);
+        }
     }
 }
 

@@ -88,3 +88,38 @@ async fn raw(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
     stream.read_to_string(&mut answer).await.unwrap();
     answer
 }
+
+/// A service with its own `/metrics` leaves ours out and keeps the probes; with the
+/// health routes left out too, only its own routes answer.
+#[actix_web::test]
+async fn a_service_with_its_own_metrics_leaves_ours_out() {
+    let readiness = readiness().await;
+    let own = || web::get().to(|| async { HttpResponse::Ok().body("# mine") });
+    let app = init_service(
+        App::new().route("/metrics", own()).configure(
+            readiness_actix::Routes::new(&readiness)
+                .metrics_route(false)
+                .configure(),
+        ),
+    )
+    .await;
+    let response = call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(read_body(response).await, "# mine");
+    let response = call_service(&app, TestRequest::get().uri("/readyz").to_request()).await;
+    assert_eq!(response.status(), 200);
+
+    let app = init_service(
+        App::new().configure(
+            readiness_actix::Routes::new(&readiness)
+                .health_routes(false)
+                .configure(),
+        ),
+    )
+    .await;
+    for path in ["/readyz", "/livez", "/health", "/health/db"] {
+        let response = call_service(&app, TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let response = call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(response.status(), 200);
+}
