@@ -411,6 +411,54 @@ async fn a_refusing_collector_is_counted_and_costs_requests_nothing() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// The per-request cost with the exporter sending every millisecond to a refusing
+/// collector, against none. Run with `cargo test --release -p readiness-core
+/// --features otel --test telemetry_metrics request_cost -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement"]
+async fn request_cost() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (addr, _received) = support::otlp::start().await;
+    let receiving = format!("http://{addr}/v1/metrics");
+    for (label, vars) in [
+        ("no exporter", vec![]),
+        (
+            "exporting every 1 ms",
+            vec![
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", receiving.as_str()),
+                ("OTEL_METRIC_EXPORT_INTERVAL", "1"),
+            ],
+        ),
+        (
+            "refused every 1 ms",
+            vec![
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint.as_str()),
+                ("OTEL_METRIC_EXPORT_INTERVAL", "1"),
+            ],
+        ),
+    ] {
+        let readiness = service();
+        let guard = start(&readiness, &vars);
+        let rounds = 200_000;
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let started = Instant::now();
+            for _ in 0..rounds {
+                request(&readiness, 200);
+            }
+            best = best.min(started.elapsed() / rounds);
+        }
+        let stats = guard.stats();
+        shutdown(guard).await;
+        eprintln!(
+            "{label}: {best:?} per request (best of 5 x {rounds}); exports {} ok, {} failed",
+            stats.metric_exports, stats.metric_exports_failed
+        );
+    }
+}
+
 /// The path is the route.
 #[derive(Clone)]
 struct PathRoute;
