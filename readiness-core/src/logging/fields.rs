@@ -308,6 +308,11 @@ impl Visit for Collect<'_> {
         };
         let start = self.fields.text.len();
         let text = self.fields.append(value);
+        // `message = "..."` is the message, as it is when formatted.
+        if field.name() == "message" {
+            self.fields.message = Some(text);
+            return;
+        }
         if self.mark(field, start) {
             return;
         }

@@ -6,11 +6,13 @@ use std::time::SystemTime;
 
 use super::class::DataClass;
 use super::fields::Value;
-use super::line::Line;
+use super::line::{Line, TRUNCATED};
 use super::redact::REDACTED;
 
-/// The keys every line starts with; they belong to the library. An event or span
-/// field of the same name is written as `field.<name>`.
+/// The keys every line starts with, and `truncated` (the flag of a line cut short);
+/// they belong to the library. An event or span field of the same name is written as
+/// `field.<name>`, and so is a field whose name starts with `field.`, so no renamed
+/// field meets another: no line has a key twice.
 pub const RESERVED_KEYS: &[&str] = &[
     "timestamp",
     "level",
@@ -23,20 +25,24 @@ pub const RESERVED_KEYS: &[&str] = &[
     "request_id",
     "trace_id",
     "span_id",
+    "truncated",
 ];
 
 /// `,"name":` for a field: as it is when it is a plain name (as field names almost
-/// always are), escaped otherwise, and `field.name` for a reserved one.
+/// always are), escaped otherwise, and `field.name` for a reserved one or one
+/// starting with `field.` (`field.level` becomes `field.field.level`: renaming is
+/// one-to-one, so a field named `level` and one named `field.level` stay apart).
 fn json_key(out: &mut Vec<u8>, name: &str) {
     let plain = name.bytes().all(|b| PLAIN[usize::from(b)]);
-    if plain && !is_reserved(name) {
+    let renamed = is_reserved(name) || name.starts_with("field.");
+    if plain && !renamed {
         out.extend_from_slice(b",\"");
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\":");
         return;
     }
     out.push(b',');
-    if is_reserved(name) {
+    if renamed {
         json_str(out, &format!("field.{name}"));
     } else {
         json_str(out, name);
@@ -87,6 +93,7 @@ fn is_reserved(name: &str) -> bool {
             | "request_id"
             | "trace_id"
             | "span_id"
+            | "truncated"
     )
 }
 
@@ -94,35 +101,36 @@ impl Line<'_> {
     pub(super) fn json(&self, out: &mut Vec<u8>) {
         let shared = self.shared;
         out.reserve(512);
-        out.extend_from_slice(b"{\"timestamp\":\"");
-        timestamp(out);
-        out.extend_from_slice(b"\",\"level\":\"");
-        out.extend_from_slice(self.level.as_bytes());
-        out.extend_from_slice(b"\",\"message\":");
-        json_str(out, &self.text(self.message));
-        out.extend_from_slice(b",\"target\":");
-        json_str(out, self.target);
-        out.extend_from_slice(&shared.identity_json);
-        out.extend_from_slice(b",\"category\":\"");
-        out.extend_from_slice(self.category.as_str().as_bytes());
-        out.extend_from_slice(b"\",\"classification\":\"");
-        out.extend_from_slice(self.class.as_str().as_bytes());
-        out.push(b'"');
-        if let Some(id) = self.request_id {
-            out.extend_from_slice(b",\"request_id\":");
-            json_str(out, &self.text(id));
-        }
-        if let Some((trace_id, span_id)) = &self.trace {
-            out.extend_from_slice(b",\"trace_id\":\"");
-            out.extend_from_slice(trace_id);
-            out.extend_from_slice(b"\",\"span_id\":\"");
-            out.extend_from_slice(span_id);
-            out.push(b'"');
-        }
         // Room kept for the truncation flag and the closing brace.
         let limit = shared.max_line.saturating_sub(24);
+        let start = out.len();
+        let message = self.text(self.message);
+        let request_id = self.request_id.map(|id| self.text(id));
         let mut truncated = false;
+        let texts = self.head(out, &message, request_id.as_deref(), usize::MAX);
+        if out.len() - start > limit {
+            // Hostile input only: a message and a request id of escaped control
+            // characters (six bytes each) outgrow the line. Written again, the two
+            // share the room the rest of the head leaves.
+            let fixed = out.len() - start - texts;
+            let room = (limit.saturating_sub(fixed) / 2).max(64);
+            out.truncate(start);
+            self.head(out, &message, request_id.as_deref(), room);
+            truncated = true;
+        }
+        if let Some(own) = self.own_request_id {
+            let mark = out.len();
+            json_key(out, "request_id");
+            json_str(out, &self.text(own));
+            if out.len() - start > limit {
+                out.truncate(mark);
+                truncated = true;
+            }
+        }
         self.each_field(|name, value| {
+            if truncated {
+                return ControlFlow::Break(());
+            }
             let mark = out.len();
             json_key(out, name);
             match value {
@@ -141,7 +149,7 @@ impl Line<'_> {
                 Value::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
                 Value::Str(s) => json_str(out, &self.text(s)),
             }
-            if out.len() > limit {
+            if out.len() - start > limit {
                 out.truncate(mark);
                 truncated = true;
                 return ControlFlow::Break(());
@@ -152,6 +160,44 @@ impl Line<'_> {
             out.extend_from_slice(b",\"truncated\":true");
         }
         out.push(b'}');
+    }
+
+    /// The library's keys, `timestamp` to `span_id`, the message and the request id
+    /// written in at most `room` bytes each (escaped). Gives the bytes those two took.
+    fn head(
+        &self,
+        out: &mut Vec<u8>,
+        message: &str,
+        request_id: Option<&str>,
+        room: usize,
+    ) -> usize {
+        let shared = self.shared;
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        timestamp(out);
+        out.extend_from_slice(b"\",\"level\":\"");
+        out.extend_from_slice(self.level.as_bytes());
+        out.extend_from_slice(b"\",\"message\":");
+        let mut texts = json_str_within(out, message, room);
+        out.extend_from_slice(b",\"target\":");
+        json_str(out, self.target);
+        out.extend_from_slice(&shared.identity_json);
+        out.extend_from_slice(b",\"category\":\"");
+        out.extend_from_slice(self.category.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"classification\":\"");
+        out.extend_from_slice(self.class.as_str().as_bytes());
+        out.push(b'"');
+        if let Some(id) = request_id {
+            out.extend_from_slice(b",\"request_id\":");
+            texts += json_str_within(out, id, room);
+        }
+        if let Some((trace_id, span_id)) = &self.trace {
+            out.extend_from_slice(b",\"trace_id\":\"");
+            out.extend_from_slice(trace_id);
+            out.extend_from_slice(b"\",\"span_id\":\"");
+            out.extend_from_slice(span_id);
+            out.push(b'"');
+        }
+        texts
     }
 }
 
@@ -186,52 +232,130 @@ fn timestamp(out: &mut Vec<u8>) {
     out.extend_from_slice(&digits);
 }
 
-/// Writes `value` as a JSON string: serde_json escapes quotes, backslashes and every
-/// control character, so no value can end the line or forge a key.
+/// Writes `value` as a JSON string. Quotes, backslashes and every control character
+/// (C0, DEL and C1) are escaped, and so are U+2028 and U+2029 (line breaks to
+/// JavaScript and to log shippers that split on Unicode line breaks): no value can
+/// end the line, forge a key or reach a terminal as a control sequence.
 fn json_str(out: &mut Vec<u8>, value: &str) {
+    out.reserve(value.len() + 2);
+    out.push(b'"');
     // Most values (methods, routes, ids, messages) need no escape: copied at once.
-    if !needs_escape(value.as_bytes()) {
-        out.reserve(value.len() + 2);
-        out.push(b'"');
+    if needs_escape(value.as_bytes()) {
+        escape_into(out, value);
+    } else {
         out.extend_from_slice(value.as_bytes());
-        out.push(b'"');
-        return;
     }
-    // Writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
+    out.push(b'"');
 }
 
-/// Whether `bytes` hold a control character, a quote or a backslash. Eight bytes a
-/// step (a word-at-a-time test, exact for "any byte below 0x20" and "any byte equal
-/// to"): every value of every line goes through it, and a byte-by-byte scan was a
-/// tenth of the access line's cost. Written by hand: `memchr` finds given bytes, not
-/// a range below a bound.
+/// [`json_str`], cut (with the `…[truncated]` marker) so that what is between the
+/// quotes takes at most `room` bytes. Gives the bytes it took, quotes included.
+fn json_str_within(out: &mut Vec<u8>, value: &str, room: usize) -> usize {
+    let mark = out.len();
+    json_str(out, value);
+    if out.len() - mark - 2 <= room {
+        return out.len() - mark;
+    }
+    out.truncate(mark);
+    let room = room.saturating_sub(TRUNCATED.len());
+    let (mut used, mut cut) = (0, 0);
+    for (at, c) in value.char_indices() {
+        used += escaped_len(c);
+        if used > room {
+            break;
+        }
+        cut = at + c.len_utf8();
+    }
+    out.push(b'"');
+    escape_into(out, &value[..cut]);
+    out.extend_from_slice(TRUNCATED.as_bytes());
+    out.push(b'"');
+    out.len() - mark
+}
+
+/// Whether `c` is written as `\uXXXX`.
+fn escaped_as_code(c: char) -> bool {
+    matches!(c, '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}')
+}
+
+/// The bytes `c` takes once escaped.
+fn escaped_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if escaped_as_code(c) => 6,
+        c => c.len_utf8(),
+    }
+}
+
+/// `value`'s characters, escaped as [`json_str`] says, runs that need no escape
+/// copied at once.
+fn escape_into(out: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
+    let mut run = 0;
+    for (at, c) in value.char_indices() {
+        let short: &[u8] = match c {
+            '"' => b"\\\"",
+            '\\' => b"\\\\",
+            '\n' => b"\\n",
+            '\r' => b"\\r",
+            '\t' => b"\\t",
+            '\u{8}' => b"\\b",
+            '\u{c}' => b"\\f",
+            c if escaped_as_code(c) => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..at]);
+        if short.is_empty() {
+            let code = u32::from(c);
+            out.extend_from_slice(b"\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(HEX[((code >> shift) & 0xf) as usize]);
+            }
+        } else {
+            out.extend_from_slice(short);
+        }
+        run = at + c.len_utf8();
+    }
+    out.extend_from_slice(&bytes[run..]);
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Whether `bytes` may hold a character [`json_str`] escapes: a control character,
+/// a quote, a backslash, DEL, or any non-ASCII byte (then [`escape_into`] looks
+/// closer: most non-ASCII text needs no escape). Eight bytes a step (a
+/// word-at-a-time test, exact for "any byte below 0x20", "any byte equal to" and
+/// "any byte from 0x80"): every value of every line goes through it, and a
+/// byte-by-byte scan was a tenth of the access line's cost. Written by hand:
+/// `memchr` finds given bytes, not a range below a bound.
 fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let equal = |x: u64, b: u8| {
+        let y = x ^ (ONES * u64::from(b));
+        y.wrapping_sub(ONES) & !y
+    };
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word);
         let control = x.wrapping_sub(ONES * 0x20) & !x;
-        let quote =
-            (x ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES) & !(x ^ (ONES * u64::from(b'"')));
-        let backslash =
-            (x ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES) & !(x ^ (ONES * u64::from(b'\\')));
-        if (control | quote | backslash) & HIGHS != 0 {
+        if (control | equal(x, b'"') | equal(x, b'\\') | equal(x, 0x7f) | x) & HIGHS != 0 {
             return true;
         }
     }
     chunks
         .remainder()
         .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{is_reserved, json_key, json_str, needs_escape, RESERVED_KEYS};
+    use super::{
+        is_reserved, json_key, json_str, json_str_within, needs_escape, RESERVED_KEYS, TRUNCATED,
+    };
     use proptest::prelude::*;
 
     #[test]
@@ -240,6 +364,9 @@ mod tests {
             ("status", r#","status":"#),
             ("http.route", r#","http.route":"#),
             ("level", r#","field.level":"#),
+            ("field.level", r#","field.field.level":"#),
+            ("truncated", r#","field.truncated":"#),
+            ("fields", r#","fields":"#),
             ("a\"b", r#","a\"b":"#),
             ("tab\there", r#","tab\there":"#),
             ("é", r#","é":"#),
@@ -260,24 +387,49 @@ mod tests {
         }
     }
 
+    /// Whether a byte-by-byte scan finds a byte `needs_escape` must flag.
+    fn flagged(bytes: &[u8]) -> bool {
+        bytes
+            .iter()
+            .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f)
+    }
+
     proptest! {
         /// The word-at-a-time test says what a byte-by-byte scan says, and a value
-        /// is written as serde_json writes it, whatever it holds.
+        /// is written as JSON that reads back as the value, with no raw control
+        /// character, DEL, C1 control, U+2028 or U+2029, and as serde_json writes it
+        /// when it holds none of those.
         #[test]
-        fn values_are_written_as_serde_json_writes_them(value in "(?s).{0,40}", bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
-            prop_assert_eq!(
-                needs_escape(&bytes),
-                bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-            );
+        fn values_are_written_as_json_that_reads_back(value in "(?s).{0,40}", bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(needs_escape(&bytes), flagged(&bytes));
             let mut out = Vec::new();
             json_str(&mut out, &value);
-            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&value).unwrap());
+            let text = String::from_utf8(out).unwrap();
+            prop_assert_eq!(serde_json::from_str::<String>(&text).unwrap(), value.clone());
+            prop_assert!(!text.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')), "{:?}", text);
+            if !value.chars().any(|c| matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}')) {
+                prop_assert_eq!(text, serde_json::to_string(&value).unwrap());
+            }
+        }
+
+        /// A value cut to fit stays JSON, within its room, marked.
+        #[test]
+        fn a_value_cut_to_its_room_stays_json(value in "(?s).{0,200}", room in 16usize..300) {
+            let mut out = Vec::new();
+            let took = json_str_within(&mut out, &value, room);
+            prop_assert_eq!(took, out.len());
+            let text: String = serde_json::from_slice(&out).unwrap();
+            if text != value {
+                prop_assert!(out.len() - 2 <= room, "{} > {}", out.len() - 2, room);
+                let head = text.strip_suffix(TRUNCATED).unwrap();
+                prop_assert!(value.starts_with(head));
+            }
         }
     }
 
     #[test]
     fn each_byte_that_needs_escaping_is_found_in_every_position() {
-        for special in (0u8..0x20).chain([b'"', b'\\']) {
+        for special in (0u8..0x20).chain([b'"', b'\\']).chain(0x7f..=0xff) {
             for len in 1..20 {
                 for at in 0..len {
                     let mut bytes = vec![b'a'; len];
@@ -286,8 +438,18 @@ mod tests {
                 }
             }
         }
-        for plain in (0x20u8..=0xff).filter(|b| *b != b'"' && *b != b'\\') {
+        for plain in (0x20u8..0x7f).filter(|b| *b != b'"' && *b != b'\\') {
             assert!(!needs_escape(&[plain; 17]), "{plain:#x}");
         }
+    }
+
+    #[test]
+    fn line_breaks_and_controls_beyond_ascii_are_escaped() {
+        let mut out = Vec::new();
+        json_str(&mut out, "a\u{7f}\u{85}\u{2028}\u{2029}\u{1b}é😀\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""a\u007f\u0085\u2028\u2029\u001bé😀\n""#
+        );
     }
 }

@@ -174,12 +174,19 @@ impl LogLayer {
             .collect();
         let mut category = fields.category;
         let mut class = fields.class;
-        let mut request_id = fields.request_id();
+        let mut request_id = None;
         for span in &spans {
             category = category.or(span.category);
             class = class.or(span.class);
             request_id = request_id.or_else(|| span.request_id());
         }
+        // The request's id (its span's) is the line's: an event's own `request_id`
+        // cannot replace it, and is kept as `field.request_id` when it differs.
+        let own_request_id = fields.request_id();
+        let (request_id, own_request_id) = match (request_id, own_request_id) {
+            (Some(span), Some(own)) if span != own => (Some(span), Some(own)),
+            (span, own) => (span.or(own), None),
+        };
         let metadata = event.metadata();
         let category = category.unwrap_or_else(|| shared.category_of(metadata.target()));
         let class = class.unwrap_or(DataClass::Internal);
@@ -202,6 +209,7 @@ impl LogLayer {
             category,
             class,
             request_id,
+            own_request_id,
             trace,
             fields,
             spans: &spans,

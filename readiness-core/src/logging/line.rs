@@ -19,6 +19,10 @@ pub(super) struct Line<'a> {
     pub(super) category: Category,
     pub(super) class: DataClass,
     pub(super) request_id: Option<&'a str>,
+    /// The event's own `request_id` field when a span it is in carries another: the
+    /// span's (the request's) is the line's, this one is written as
+    /// `field.request_id`.
+    pub(super) own_request_id: Option<&'a str>,
     /// Trace and span id, 32 and 16 hex digits, when the event is in a traced span.
     pub(super) trace: Option<([u8; 32], [u8; 16])>,
     /// The event's own fields.

@@ -13,10 +13,15 @@
 //!  "classification":"internal","request_id":"5f0c...","order_id":42,"method":"POST"}
 //! ```
 //!
-//! (on one line). The keys up to `span_id` ([`RESERVED_KEYS`]) belong to the library:
-//! an event field named `level` is written as `field.level`, and no line has a key
-//! twice. Then come the event's fields, then those of the spans it is in (innermost
-//! first). Values are escaped by serde_json: nothing a value holds can end a line.
+//! (on one line). The keys up to `span_id`, and `truncated` ([`RESERVED_KEYS`]),
+//! belong to the library: an event field named `level` is written as `field.level`
+//! (and one named `field.level` as `field.field.level`), a field recorded twice keeps
+//! its last value, and no line has a key twice. Inside a request, the line's
+//! `request_id` is the request's: an event's own `request_id` that differs is
+//! written as `field.request_id`. Then come the event's fields, then those of the
+//! spans it is in (innermost first). Values are escaped as JSON, and so are DEL, the
+//! C1 controls and U+2028/U+2029: nothing a value holds can end a line, in any
+//! reader.
 //!
 //! - **Category** ([`Category`]): `application` unless the event says
 //!   `category = "audit"` (or `security`, `performance`, `system`), a span it is in
@@ -36,8 +41,11 @@
 //!   [`SafeHeaders`](crate::redact::SafeHeaders).
 //! - **Level**: `INFO` and above by default ([`LogSettings::level`]); add a
 //!   `tracing_subscriber` filter for per-target rules.
-//! - **Caps**: a value over 4 KiB is cut with a `…[truncated]` marker; a line over
-//!   32 KiB loses its last fields and says `"truncated":true`.
+//! - **Caps**: a value over 4 KiB ([`LogSettings::max_field_bytes`]) is cut with a
+//!   `…[truncated]` marker; a line never exceeds 32 KiB
+//!   ([`LogSettings::max_line_bytes`]): it loses its last fields and says
+//!   `"truncated":true` (a message and request id of escaped control characters too
+//!   long for the line are cut, with the marker, to share its room).
 //!
 //! # Default
 //!

@@ -27,6 +27,10 @@ impl Line<'_> {
             line.push_str(" request_id=");
             escape_into(&mut line, &self.text(id));
         }
+        if let Some(own) = self.own_request_id {
+            line.push_str(" field.request_id=");
+            escape_into(&mut line, &self.text(own));
+        }
         if let Some((trace_id, _)) = &self.trace {
             line.push_str(" trace_id=");
             line.push_str(std::str::from_utf8(trace_id).unwrap_or_default());
@@ -61,10 +65,11 @@ impl Line<'_> {
     }
 }
 
-/// Control characters as `\n`, `\u{1b}`, ...; everything else as it is.
+/// Control characters (and U+2028, U+2029) as `\n`, `\u{1b}`, ...; everything else
+/// as it is.
 fn escape_into(out: &mut String, value: &str) {
     for c in value.chars() {
-        if c.is_control() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
             let _ = write!(out, "{}", c.escape_default());
         } else {
             out.push(c);

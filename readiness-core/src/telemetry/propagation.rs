@@ -1,17 +1,53 @@
 //! W3C trace context in and out: `traceparent`, `tracestate` and `baggage` on HTTP
 //! headers.
 
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator as _};
+use opentelemetry::propagation::{
+    text_map_propagator::FieldIter, Extractor, Injector, TextMapCompositePropagator,
+    TextMapPropagator,
+};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-/// W3C Trace Context and W3C Baggage, in that order.
-pub(super) fn propagator() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![
+/// W3C Trace Context and W3C Baggage, in that order, a caller's `tracestate` cut to
+/// the W3C limits.
+pub(super) fn propagator() -> Propagator {
+    Propagator(TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
-    ])
+    ]))
+}
+
+/// The propagators, extracting a `tracestate` of at most [`MAX_TRACE_STATE`]
+/// characters.
+#[derive(Debug)]
+pub(super) struct Propagator(TextMapCompositePropagator);
+
+impl TextMapPropagator for Propagator {
+    fn inject_context(&self, cx: &opentelemetry::Context, injector: &mut dyn Injector) {
+        self.0.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(
+        &self,
+        cx: &opentelemetry::Context,
+        extractor: &dyn Extractor,
+    ) -> opentelemetry::Context {
+        let valid = extractor
+            .get("traceparent")
+            .is_some_and(|value| valid_traceparent(value.trim_matches([' ', '\t'])));
+        if valid {
+            cap_trace_state(&self.0.extract_with_context(cx, extractor))
+        } else {
+            // OpenTelemetry takes a one-digit version (`0-…`); the W3C does not. A
+            // malformed `traceparent` starts a new trace, its `tracestate` unread.
+            self.0.extract_with_context(cx, &NoTrace(extractor))
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.0.fields()
+    }
 }
 
 /// Writes the current span's trace context (`traceparent`, and `tracestate` and
@@ -49,6 +85,129 @@ pub fn set_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
         let cx = propagator().extract(&HeaderExtractor(headers));
         let _ = span.set_parent(cx);
     }
+}
+
+/// Hides `traceparent` and `tracestate` (the baggage is still read).
+struct NoTrace<'a>(&'a dyn Extractor);
+
+impl Extractor for NoTrace<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "traceparent" | "tracestate" => None,
+            _ => self.0.get(key),
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        let mut keys = self.0.keys();
+        keys.retain(|k| !matches!(*k, "traceparent" | "tracestate"));
+        keys
+    }
+}
+
+/// A W3C `traceparent`: `version-traceid-parentid-flags`, lower-case hex of 2, 32,
+/// 16 and 2 digits, ids not all zero, version not `ff`; a version after `00` may go
+/// on after a `-`.
+fn valid_traceparent(value: &str) -> bool {
+    let hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if value.len() < 55 || !value.is_ascii() {
+        return false;
+    }
+    let (head, rest) = value.split_at(55);
+    let (version, ids) = head.split_at(2);
+    let parts: Vec<&str> = ids.split('-').collect();
+    hex(version)
+        && version != "ff"
+        && (rest.is_empty() || (version != "00" && rest.starts_with('-')))
+        && parts.len() == 4
+        && parts[0].is_empty()
+        && parts[1].len() == 32
+        && parts[2].len() == 16
+        && parts[3].len() == 2
+        && parts[1..].iter().all(|p| hex(p))
+        && parts[1].bytes().any(|b| b != b'0')
+        && parts[2].bytes().any(|b| b != b'0')
+}
+
+/// The longest `tracestate` handed on, in characters: the 512 the W3C says every
+/// vendor should propagate. (OpenTelemetry keeps the 32 list members it allows.)
+const MAX_TRACE_STATE: usize = 512;
+
+/// `cx` with its `tracestate` held to the W3C rules: members whose key or value
+/// break the grammar are dropped (OpenTelemetry accepts empty keys and values and
+/// any character but `,` and `=` in a value, control characters included), then
+/// the rest cut to [`MAX_TRACE_STATE`] characters as the W3C says to cut: members
+/// over 128 characters first, then members from the end.
+fn cap_trace_state(cx: &opentelemetry::Context) -> opentelemetry::Context {
+    use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceState};
+    let span = cx.span();
+    let context = span.span_context();
+    let header = context.trace_state().header();
+    if header.is_empty() {
+        return cx.clone();
+    }
+    let valid = |member: &&str| {
+        member
+            .split_once('=')
+            .is_some_and(|(key, value)| valid_key(key) && valid_value(value))
+    };
+    let mut members: Vec<&str> = header.split(',').filter(valid).collect();
+    let mut len = members.iter().map(|m| m.len() + 1).sum::<usize>();
+    if len > MAX_TRACE_STATE + 1 {
+        members.retain(|m| m.len() <= 128);
+        len = members.iter().map(|m| m.len() + 1).sum::<usize>();
+    }
+    while len > MAX_TRACE_STATE + 1 {
+        len -= members.pop().map_or(len, |m| m.len() + 1);
+    }
+    if members.len() == header.split(',').count() {
+        return cx.clone();
+    }
+    let state = TraceState::from_key_value(members.iter().filter_map(|m| m.split_once('=')))
+        .unwrap_or_default();
+    let capped = SpanContext::new(
+        context.trace_id(),
+        context.span_id(),
+        context.trace_flags(),
+        context.is_remote(),
+        state,
+    );
+    cx.with_remote_span_context(capped)
+}
+
+/// A W3C `tracestate` key: `lcalpha 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/")`,
+/// or `tenant@system` (a tenant of up to 241 characters starting with a letter or
+/// digit, a system of up to 14 starting with a letter).
+fn valid_key(key: &str) -> bool {
+    let rest = |s: &[u8]| {
+        s.iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/".contains(b))
+    };
+    match key.split_once('@') {
+        None => {
+            let b = key.as_bytes();
+            (1..=256).contains(&b.len()) && b[0].is_ascii_lowercase() && rest(&b[1..])
+        }
+        Some((tenant, system)) => {
+            let (t, s) = (tenant.as_bytes(), system.as_bytes());
+            (1..=241).contains(&t.len())
+                && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
+                && rest(&t[1..])
+                && (1..=14).contains(&s.len())
+                && s[0].is_ascii_lowercase()
+                && rest(&s[1..])
+        }
+    }
+}
+
+/// A W3C `tracestate` value: 1 to 256 printable ASCII characters but `,` and `=`,
+/// not ending in a space.
+fn valid_value(value: &str) -> bool {
+    (1..=256).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
+        && !value.ends_with(' ')
 }
 
 /// Hands the current trace on to a reqwest request: `traceparent`, `tracestate`
