@@ -48,6 +48,9 @@ pub struct LogLayer {
     /// that is no subscriber at all).
     #[cfg(feature = "otel")]
     pub(crate) dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
+    /// Where each line's OTLP log record goes, when logs are exported.
+    #[cfg(feature = "otel")]
+    pub(crate) otlp: Option<crate::telemetry::LogExport>,
 }
 
 impl fmt::Debug for LogLayer {
@@ -233,6 +236,10 @@ impl LogLayer {
             // Logging from inside the writer: a buffer of its own.
             Err(_) => write(&mut Vec::new()),
         });
+        #[cfg(feature = "otel")]
+        if let Some(export) = &self.otlp {
+            super::otlp::export(export, &line);
+        }
     }
 }
 

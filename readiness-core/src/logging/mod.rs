@@ -91,6 +91,8 @@ pub(crate) mod filter;
 mod json;
 mod layer;
 mod line;
+#[cfg(feature = "otel")]
+mod otlp;
 mod pretty;
 mod redact;
 pub(crate) mod request;
@@ -158,6 +160,8 @@ pub struct LogSettings {
     max_field: usize,
     max_line: usize,
     registry: Option<(prometheus::Registry, Option<String>)>,
+    #[cfg(feature = "otel")]
+    otlp: Option<crate::telemetry::LogExport>,
 }
 
 impl Default for LogSettings {
@@ -196,6 +200,8 @@ impl LogSettings {
             max_field: 4096,
             max_line: 32 * 1024,
             registry: None,
+            #[cfg(feature = "otel")]
+            otlp: None,
         }
     }
 
@@ -326,6 +332,19 @@ impl LogSettings {
         let level = self.level;
         let layer = self.finish(Box::new(writer.clone()), Some(writer))?;
         Ok(layer.with_filter(level))
+    }
+
+    /// Also hands each line, as an OTLP log record, to `export` (from
+    /// [`TelemetryGuard::log_export`](crate::telemetry::TelemetryGuard::log_export),
+    /// on when `OTEL_LOGS_EXPORTER=otlp`): the same redacted values, the category,
+    /// classification and request id as attributes, the trace and span ids. A full
+    /// export queue drops the record, never the line, and counts it (audit and
+    /// security records under their own label).
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    pub fn otlp(mut self, export: crate::telemetry::LogExport) -> Self {
+        self.otlp = Some(export);
+        self
     }
 
     fn finish(
@@ -467,6 +486,8 @@ impl LogSettings {
             sink,
             #[cfg(feature = "otel")]
             dispatch: std::sync::OnceLock::new(),
+            #[cfg(feature = "otel")]
+            otlp: self.otlp,
         })
     }
 }

@@ -80,6 +80,10 @@ pub struct LogWriterBuilder {
     capacity: usize,
     overflow: Overflow,
     flush_timeout: Duration,
+    /// Lines handed over per batch, and the longest a line waits for its batch to
+    /// fill (the OTLP log export; the JSON writer writes what it finds).
+    batch: Option<(usize, Duration)>,
+    thread_name: &'static str,
 }
 
 /// The lines waiting for the writer thread, appended to one buffer: a line costs a
@@ -126,6 +130,7 @@ struct WriterShared {
     room: Condvar,
     capacity: usize,
     overflow: Overflow,
+    batch: Option<(usize, Duration)>,
     dropped: AtomicU64,
     dropped_metric: OnceLock<prometheus::IntCounter>,
     /// Live `LogWriter` clones.
@@ -165,6 +170,8 @@ pub struct LogGuard {
     shared: Arc<WriterShared>,
     thread: Option<JoinHandle<()>>,
     timeout: Duration,
+    /// Flushed by [`finish_within`](Self::finish_within): not again when dropped.
+    finished: bool,
 }
 
 impl LogWriter {
@@ -198,6 +205,30 @@ impl LogWriter {
     pub(crate) fn set_drop_counter(&self, counter: prometheus::IntCounter) {
         let _ = self.shared.dropped_metric.set(counter);
     }
+
+    /// Queues `line` if there is room, whatever it holds, and never waits: whether
+    /// it was queued. Counts nothing; the caller counts what it drops (the OTLP log
+    /// export, whose collector may be away for long: no line waits for it).
+    pub(crate) fn try_write_line(&self, line: &[u8]) -> bool {
+        let shared = &*self.shared;
+        let mut queue = shared.lock();
+        if queue.lines >= shared.capacity {
+            return false;
+        }
+        shared.push(&mut queue, line);
+        true
+    }
+}
+
+impl WriterShared {
+    fn push(&self, queue: &mut Queue, line: &[u8]) {
+        queue.bytes.extend_from_slice(line);
+        queue.lines += 1;
+        if queue.asleep {
+            queue.asleep = false;
+            self.arrived.notify_one();
+        }
+    }
 }
 
 impl Sink for LogWriter {
@@ -220,12 +251,7 @@ impl Sink for LogWriter {
             }
             queue.blocked -= 1;
         }
-        queue.bytes.extend_from_slice(line);
-        queue.lines += 1;
-        if queue.asleep {
-            queue.asleep = false;
-            shared.arrived.notify_one();
-        }
+        shared.push(&mut queue, line);
     }
 }
 
@@ -236,7 +262,22 @@ impl LogWriterBuilder {
             capacity: 65_536,
             overflow: Overflow::default(),
             flush_timeout: Duration::from_secs(5),
+            batch: None,
+            thread_name: "readiness-log",
         }
+    }
+
+    /// Hands lines over `lines` at a time, or after `delay` when fewer are queued
+    /// (and at every flush).
+    pub(crate) fn batching(mut self, lines: usize, delay: Duration) -> Self {
+        self.batch = Some((lines.max(1), delay));
+        self
+    }
+
+    /// The writer thread's name.
+    pub(crate) fn thread_name(mut self, name: &'static str) -> Self {
+        self.thread_name = name;
+        self
     }
 
     /// How many lines may wait in the queue (default 65 536, from 16 to 10 million).
@@ -335,13 +376,14 @@ impl LogWriterBuilder {
             room: Condvar::new(),
             capacity: self.capacity,
             overflow: self.overflow,
+            batch: self.batch,
             dropped: AtomicU64::new(0),
             dropped_metric: OnceLock::new(),
             writers: AtomicUsize::new(1),
         });
         let drained = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
-            .name("readiness-log".to_owned())
+            .name(self.thread_name.to_owned())
             .spawn(move || drain(&drained, output))
             .map_err(|error| {
                 BuildError::new(
@@ -357,6 +399,7 @@ impl LogWriterBuilder {
                 shared,
                 thread: Some(thread),
                 timeout: self.flush_timeout,
+                finished: false,
             },
         ))
     }
@@ -368,6 +411,8 @@ const NAP: Duration = Duration::from_millis(1);
 const IDLE: Duration = Duration::from_millis(50);
 /// The size a batch buffer is kept at between writes.
 const BATCH: usize = 64 * 1024;
+/// How long the thread naps while a batch fills (see `LogWriterBuilder::batching`).
+const BATCH_NAP: Duration = Duration::from_millis(5);
 
 /// The writer thread: takes every queued line at once (swapping buffers, so lines
 /// keep arriving while it writes) and writes them in one call. While lines keep
@@ -378,9 +423,25 @@ fn drain(shared: &WriterShared, mut output: Box<dyn Write + Send>) {
     let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
     let mut flushes: Vec<SyncSender<()>> = Vec::new();
     let mut last_line = Instant::now();
+    let mut last_take = Instant::now();
     loop {
         let (closed, blocked) = {
             let mut queue = shared.lock();
+            if let Some((lines, delay)) = shared.batch {
+                // A batch not yet full waits, up to `delay`, for more lines.
+                let waited = last_take.elapsed();
+                if queue.lines > 0
+                    && queue.lines < lines
+                    && waited < delay
+                    && queue.flushes.is_empty()
+                    && !queue.closed
+                    && queue.blocked == 0
+                {
+                    drop(queue);
+                    std::thread::sleep((delay - waited).min(BATCH_NAP));
+                    continue;
+                }
+            }
             if queue.lines == 0 && queue.flushes.is_empty() && !queue.closed {
                 if last_line.elapsed() < IDLE {
                     drop(queue);
@@ -398,6 +459,9 @@ fn drain(shared: &WriterShared, mut output: Box<dyn Write + Send>) {
             }
             std::mem::swap(&mut queue.bytes, &mut batch);
             std::mem::swap(&mut queue.flushes, &mut flushes);
+            if queue.lines > 0 {
+                last_take = Instant::now();
+            }
             queue.lines = 0;
             (queue.closed, queue.blocked > 0)
         };
@@ -430,6 +494,11 @@ impl LogGuard {
     /// Waits until every line queued before this call is written and flushed, or
     /// the flush timeout passes. Returns whether it finished in time.
     pub fn flush(&self) -> bool {
+        self.flush_within(self.timeout)
+    }
+
+    /// [`flush`](Self::flush), waiting at most `timeout`.
+    pub(crate) fn flush_within(&self, timeout: Duration) -> bool {
         let (done, wait) = mpsc::sync_channel(1);
         {
             // The flush request is answered after the lines already queued.
@@ -438,7 +507,7 @@ impl LogGuard {
                 // Every writer is gone: the thread writes what is left, flushes and
                 // ends by itself.
                 drop(queue);
-                return self.wait_for_thread();
+                return self.wait_for_thread(timeout);
             }
             queue.flushes.push(done);
             if queue.asleep {
@@ -446,11 +515,17 @@ impl LogGuard {
                 self.shared.arrived.notify_one();
             }
         }
-        wait.recv_timeout(self.timeout).is_ok()
+        wait.recv_timeout(timeout).is_ok()
     }
 
-    fn wait_for_thread(&self) -> bool {
-        let deadline = Instant::now() + self.timeout;
+    /// Flushes within `timeout`, and not again when dropped: whether it finished.
+    pub(crate) fn finish_within(mut self, timeout: Duration) -> bool {
+        self.finished = true;
+        self.flush_within(timeout)
+    }
+
+    fn wait_for_thread(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         let Some(thread) = &self.thread else {
             return true;
         };
@@ -466,6 +541,9 @@ impl LogGuard {
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
         let flushed = self.flush();
         if let Some(thread) = self.thread.take() {
             // The thread ends when every `LogWriter` clone is gone (the layer may

@@ -108,6 +108,14 @@ pub const REASON: &str = "reason";
 pub const TELEMETRY_METRICS_EXPORTS: &str = "telemetry_metrics_exports_total";
 /// Counter of OTLP metrics exports that failed (refused, timed out, unreachable).
 pub const TELEMETRY_METRICS_EXPORTS_FAILED: &str = "telemetry_metrics_exports_failed_total";
+/// Counter of log records the OTLP collector accepted.
+pub const LOG_RECORDS_EXPORTED: &str = "log_records_exported_total";
+/// Counter of log records not exported, by `reason` (`queue_full`, `export_failed`)
+/// and `category` (`audit`, `security`, `other`): audit and security records are
+/// counted under their own label.
+pub const LOG_RECORDS_DROPPED: &str = "log_records_dropped_total";
+/// Label: the category of a log line counted (`audit`, `security`, `other`).
+pub const CATEGORY: &str = "category";
 
 /// Counter of audit trail records, by `result`: `written`, `dropped`, `failed`.
 pub const AUDIT_RECORDS: &str = "audit_records_total";

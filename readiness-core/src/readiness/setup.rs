@@ -313,7 +313,6 @@ impl Setup {
         let (writer, log_guard) = self.writer.unwrap_or_else(LogWriter::stdout).build()?;
         // One filter, before every layer: the log-level route reloads it.
         let (filter, log_filter) = LogFilter::from_targets(self.filter);
-        let logs = self.logs.build_with_writer(&writer)?;
         #[cfg(feature = "otel")]
         let (otel, telemetry) = match self.telemetry {
             Some(telemetry) => {
@@ -322,6 +321,14 @@ impl Setup {
             }
             None => (None, None),
         };
+        let logs = self.logs;
+        // OTEL_LOGS_EXPORTER=otlp: each line goes out as a log record too.
+        #[cfg(feature = "otel")]
+        let logs = match telemetry.as_ref().and_then(|guard| guard.log_export()) {
+            Some(export) => logs.otlp(export),
+            None => logs,
+        };
+        let logs = logs.build_with_writer(&writer)?;
         let subscriber = tracing_subscriber::registry().with(filter);
         #[cfg(feature = "otel")]
         let subscriber = subscriber.with(otel);

@@ -151,6 +151,74 @@ impl fmt::Debug for MetricsSettings {
     }
 }
 
+/// Whether log lines are exported over OTLP as well (`OTEL_LOGS_EXPORTER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogsExporter {
+    /// `otlp`: every line the log layer writes also goes out as an OTLP log record.
+    Otlp,
+    /// `none`, the default here: lines are written, not exported. (The
+    /// specification's default is `otlp`; log export is a choice here, as the log
+    /// lines already go to standard output or files.)
+    None,
+}
+
+/// OTLP log export settings (`OTEL_LOGS_EXPORTER`, `OTEL_EXPORTER_OTLP_LOGS_*` over
+/// `OTEL_EXPORTER_OTLP_*`, `OTEL_BLRP_*`).
+///
+/// Each line the [`LogLayer`](crate::logging::LogLayer) writes goes out as a log
+/// record, redacted and classified as the line is, under the resource of the spans
+/// and the metrics; see [`Telemetry`](crate::telemetry::Telemetry) (with the `otel`
+/// feature). Only OTLP/HTTP (`http/protobuf`) is supported for logs.
+///
+/// ```
+/// use std::time::Duration;
+/// use readiness_core::telemetry::{LogsExporter, OtelSettings};
+///
+/// let vars = [
+///     ("OTEL_LOGS_EXPORTER", "otlp"),
+///     ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+///     ("OTEL_BLRP_SCHEDULE_DELAY", "200"),
+/// ];
+/// let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+/// let logs = OtelSettings::from_lookup(lookup).unwrap().logs;
+/// assert_eq!(logs.exporter, LogsExporter::Otlp);
+/// assert_eq!(logs.endpoint.as_deref(), Some("http://collector:4318/v1/logs"));
+/// assert_eq!(logs.batch.scheduled_delay, Duration::from_millis(200));
+/// ```
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LogsSettings {
+    /// `OTEL_LOGS_EXPORTER` (default `none`).
+    pub exporter: LogsExporter,
+    /// Where records go: `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` as given, or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/logs` appended. `None`: no export.
+    pub endpoint: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` (default `http/protobuf`, the only one
+    /// supported for logs: `grpc` is refused when the export is on).
+    pub protocol: Protocol,
+    /// `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS`, values percent-decoded.
+    pub headers: Vec<(String, String)>,
+    /// `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` in milliseconds (default 10 s).
+    pub timeout: Duration,
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE` (default 2048), `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`
+    /// (512), `OTEL_BLRP_SCHEDULE_DELAY` (1 s), `OTEL_BLRP_EXPORT_TIMEOUT` (30 s).
+    pub batch: BatchSettings,
+}
+
+impl fmt::Debug for LogsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogsSettings")
+            .field("exporter", &self.exporter)
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("headers", &redacted(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("batch", &self.batch)
+            .finish()
+    }
+}
+
 /// Header names with their values hidden: credentials more often than not.
 fn redacted(headers: &[(String, String)]) -> Vec<(&str, &str)> {
     headers
@@ -188,6 +256,9 @@ pub struct OtelSettings {
     /// The metrics export (`OTEL_METRICS_EXPORTER`, `OTEL_EXPORTER_OTLP_METRICS_*`,
     /// `OTEL_METRIC_EXPORT_*`), with the same resource as the spans.
     pub metrics: MetricsSettings,
+    /// The log export (`OTEL_LOGS_EXPORTER`, `OTEL_EXPORTER_OTLP_LOGS_*`,
+    /// `OTEL_BLRP_*`), with the same resource as the spans.
+    pub logs: LogsSettings,
 }
 
 impl fmt::Debug for OtelSettings {
@@ -204,6 +275,7 @@ impl fmt::Debug for OtelSettings {
             .field("sampler", &self.sampler)
             .field("batch", &self.batch)
             .field("metrics", &self.metrics)
+            .field("logs", &self.logs)
             .finish()
     }
 }
@@ -374,6 +446,7 @@ impl OtelSettings {
         }
 
         let metrics = metrics_settings(&get)?;
+        let logs = logs_settings(&get)?;
 
         Ok(Self {
             disabled,
@@ -386,8 +459,113 @@ impl OtelSettings {
             sampler,
             batch,
             metrics,
+            logs,
         })
     }
+}
+
+/// The log export's variables: the logs-specific ones over the generic ones.
+fn logs_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<LogsSettings, BuildError> {
+    let either = |specific: &'static str, generic: &'static str| {
+        get(specific)
+            .map(|v| (specific, v))
+            .or_else(|| get(generic).map(|v| (generic, v)))
+    };
+    let exporter = match get("OTEL_LOGS_EXPORTER") {
+        None => LogsExporter::None,
+        Some(v) => {
+            let mut exporter = LogsExporter::None;
+            for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                match item {
+                    "otlp" => exporter = LogsExporter::Otlp,
+                    // The lines are written either way.
+                    "none" | "console" => {}
+                    other => {
+                        return Err(BuildError::new(
+                            "OTEL_LOGS_EXPORTER",
+                            format!("must be `otlp` or `none`, got {other:?}"),
+                        ));
+                    }
+                }
+            }
+            exporter
+        }
+    };
+    let protocol = match either(
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ) {
+        None => Protocol::HttpProtobuf,
+        Some((name, v)) => parse_protocol(name, &v)?,
+    };
+    let endpoint = match get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") {
+        Some(v) => Some(url("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &v)?),
+        None => match get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            None => None,
+            Some(v) => {
+                let base = url("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?;
+                Some(match protocol {
+                    Protocol::Grpc => base,
+                    Protocol::HttpProtobuf => format!("{}/v1/logs", base.trim_end_matches('/')),
+                })
+            }
+        },
+    };
+    let headers = match either(
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+    ) {
+        None => Vec::new(),
+        Some((name, v)) => pairs(name, &v)?,
+    };
+    let timeout = match either(
+        "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+    ) {
+        None => Duration::from_secs(10),
+        Some((name, v)) => millis(name, &v)?,
+    };
+    let count = |name: &'static str, default: usize| -> Result<usize, BuildError> {
+        match get(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(BuildError::new(
+                    name,
+                    format!("must be a whole number above 0, got {v:?}"),
+                )),
+            },
+        }
+    };
+    let batch = BatchSettings {
+        max_queue_size: count("OTEL_BLRP_MAX_QUEUE_SIZE", 2048)?,
+        max_export_batch_size: count("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 512)?,
+        scheduled_delay: match get("OTEL_BLRP_SCHEDULE_DELAY") {
+            None => Duration::from_millis(1000),
+            Some(v) => millis("OTEL_BLRP_SCHEDULE_DELAY", &v)?,
+        },
+        export_timeout: match get("OTEL_BLRP_EXPORT_TIMEOUT") {
+            None => Duration::from_millis(30_000),
+            Some(v) => millis("OTEL_BLRP_EXPORT_TIMEOUT", &v)?,
+        },
+    };
+    if batch.max_export_batch_size > batch.max_queue_size {
+        return Err(BuildError::new(
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            format!(
+                "must not exceed OTEL_BLRP_MAX_QUEUE_SIZE ({}), got {}",
+                batch.max_queue_size, batch.max_export_batch_size
+            ),
+        ));
+    }
+    Ok(LogsSettings {
+        exporter,
+        endpoint,
+        protocol,
+        headers,
+        timeout,
+        batch,
+    })
 }
 
 /// The metrics export's variables: the metrics-specific ones over the generic ones.

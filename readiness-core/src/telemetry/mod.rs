@@ -14,8 +14,8 @@
 mod config;
 
 pub use config::{
-    BatchSettings, MetricsExporter, MetricsSettings, OtelSettings, Protocol, SamplerSetting,
-    Temporality,
+    BatchSettings, LogsExporter, LogsSettings, MetricsExporter, MetricsSettings, OtelSettings,
+    Protocol, SamplerSetting, Temporality,
 };
 
 #[cfg(feature = "otel")]
@@ -23,7 +23,9 @@ mod export;
 #[cfg(feature = "otel")]
 mod otel;
 #[cfg(feature = "otel")]
-mod otlp_http;
+pub(crate) mod otlp_http;
+#[cfg(feature = "otel")]
+mod otlp_logs;
 #[cfg(feature = "otel")]
 mod otlp_metrics;
 #[cfg(feature = "otel")]
@@ -41,6 +43,9 @@ pub(crate) use otel::check_span_failed;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use otel::{OtelLayer, ShutdownReport, Telemetry, TelemetryGuard};
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub use otlp_logs::{LogExport, LogExportStats};
 #[cfg(all(feature = "otel", feature = "http"))]
 pub use propagation::TraceContextExt;
 #[cfg(feature = "otel")]

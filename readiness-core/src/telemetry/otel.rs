@@ -19,11 +19,13 @@ use tracing_subscriber::filter::{FilterFn, Filtered};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer as _;
 
-use super::config::{MetricsExporter, OtelSettings, Protocol, SamplerSetting};
+use super::config::{LogsExporter, MetricsExporter, OtelSettings, Protocol, SamplerSetting};
 use super::export::{Counters, Counting, ExportStats, Gate, Metrics};
 use super::otlp_http::HttpSpanExporter;
+use super::otlp_logs::{self, LogExport};
 use super::otlp_metrics::{MetricsExport, Start};
 use crate::error::BuildError;
+use crate::logging::LogGuard;
 use crate::metrics::names;
 
 /// Sets up OpenTelemetry tracing for a service: settings from the `OTEL_*` variables,
@@ -38,6 +40,11 @@ use crate::metrics::names;
 /// are exported over OTLP as well (see [`MetricsSettings`](super::MetricsSettings)):
 /// a thread of the guard's own sends them every interval and once more at
 /// [`shutdown`](TelemetryGuard::shutdown), under the same resource as the spans.
+///
+/// With `OTEL_LOGS_EXPORTER=otlp` and an endpoint (see
+/// [`LogsSettings`](super::LogsSettings)), the guard also gives a
+/// [`LogExport`](TelemetryGuard::log_export) for the log layer: each line goes out
+/// as an OTLP log record too, under the same resource, flushed at shutdown.
 ///
 /// ```
 /// use readiness_core::telemetry::Telemetry;
@@ -69,6 +76,7 @@ pub struct Telemetry {
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
     metrics: Option<MetricsExport>,
+    logs: Option<(LogExport, LogGuard)>,
     counters: Arc<Counters>,
 }
 
@@ -258,6 +266,7 @@ impl Telemetry {
             counters = Arc::new(Counters::new(metrics));
         }
         let metrics = self.metrics_export(&resource_pairs, &counters)?;
+        let logs = self.logs_export(&resource_pairs)?;
         let provider = builder.build();
         let tracer = provider.tracer("readiness");
         // tracing-opentelemetry's notes on the instrumentation only when asked for
@@ -277,6 +286,7 @@ impl Telemetry {
             TelemetryGuard {
                 provider: Some(provider),
                 metrics,
+                logs,
                 counters,
             },
         ))
@@ -343,6 +353,27 @@ impl Telemetry {
                 format!("cannot make the OTLP metrics exporter for {endpoint}: {error}"),
             )
         })
+    }
+}
+
+impl Telemetry {
+    /// The OTLP log export, when the settings ask for one.
+    fn logs_export(
+        &self,
+        resource: &[(String, String)],
+    ) -> Result<Option<(LogExport, LogGuard)>, BuildError> {
+        let settings = &self.settings;
+        let logs = &settings.logs;
+        let (Some(endpoint), LogsExporter::Otlp, false) =
+            (&logs.endpoint, logs.exporter, settings.disabled)
+        else {
+            return Ok(None);
+        };
+        let registry = self
+            .registry
+            .as_ref()
+            .map(|(registry, namespace)| (registry, namespace.as_deref()));
+        otlp_logs::start(logs, endpoint, resource, registry, self.error_log_interval).map(Some)
     }
 }
 
@@ -507,6 +538,14 @@ impl SpanExporter for Exporter {
 }
 
 impl TelemetryGuard {
+    /// The OTLP log export, for [`LogSettings::otlp`](crate::logging::LogSettings::otlp):
+    /// `Some` when `OTEL_LOGS_EXPORTER=otlp` with an endpoint (and the SDK not
+    /// disabled).
+    #[must_use]
+    pub fn log_export(&self) -> Option<LogExport> {
+        self.logs.as_ref().map(|(export, _)| export.clone())
+    }
+
     /// What became of the spans so far: exported, dropped, pending.
     #[must_use]
     pub fn stats(&self) -> ExportStats {
@@ -538,6 +577,17 @@ impl TelemetryGuard {
             .metrics
             .take()
             .is_none_or(|mut metrics| metrics.wait(started + deadline));
+        // The log records queued so far, within what is left of the deadline.
+        let logs_flushed = self.logs.take().is_none_or(|(_, guard)| {
+            guard.finish_within(deadline.saturating_sub(started.elapsed()))
+        });
+        if !logs_flushed {
+            tracing::warn!(
+                target: "readiness::telemetry",
+                category = "system",
+                "the log records were not exported within the shutdown deadline"
+            );
+        }
         let stats = self.counters.stats();
         if !metrics_finished {
             tracing::warn!(
@@ -565,7 +615,7 @@ impl TelemetryGuard {
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if self.provider.is_some() || self.metrics.is_some() {
+        if self.provider.is_some() || self.metrics.is_some() || self.logs.is_some() {
             let report = self.shutdown_within(Duration::from_secs(5));
             if let Some(error) = report.error {
                 tracing::warn!(target: "readiness::telemetry", error = %error, took_ms = report.took.as_millis() as u64, "span export not flushed cleanly");
@@ -579,6 +629,7 @@ impl fmt::Debug for TelemetryGuard {
         f.debug_struct("TelemetryGuard")
             .field("running", &self.provider.is_some())
             .field("metrics", &self.metrics)
+            .field("logs", &self.logs.as_ref().map(|(export, _)| export))
             .finish()
     }
 }

@@ -11,7 +11,9 @@
 //! OTLP's `ExportTraceServiceRequest` (opentelemetry-proto's `trace.proto`, fields
 //! as numbered there); the tests decode what this writes with the official
 //! generated types. gRPC export stays with opentelemetry-otlp. The sending
-//! ([`HttpSender`]) is shared with the metrics exporter.
+//! ([`HttpSender`]) is shared with the metrics and the log exporters, and the
+//! protobuf writing (the free functions, [`Scalar`], [`key_value`]) with the log
+//! exporter.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -25,10 +27,10 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 
 /// Wire types.
-const VARINT: u32 = 0;
-const FIXED64: u32 = 1;
-const LEN: u32 = 2;
-const FIXED32: u32 = 5;
+pub(crate) const VARINT: u32 = 0;
+pub(crate) const FIXED64: u32 = 1;
+pub(crate) const LEN: u32 = 2;
+pub(crate) const FIXED32: u32 = 5;
 
 /// `SpanFlags`: the flags say whether the parent is remote, and it is.
 const HAS_IS_REMOTE: u32 = 0x100;
@@ -41,7 +43,7 @@ const RETRIES: u32 = 3;
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 
 /// An `AnyValue` of one scalar: its `oneof` member's field and value.
-enum Scalar<'a> {
+pub(crate) enum Scalar<'a> {
     Text(&'a [u8]),
     Varint(u32, u64),
     Fixed64(u32, u64),
@@ -49,7 +51,7 @@ enum Scalar<'a> {
 
 impl Scalar<'_> {
     /// The encoded `AnyValue`'s length (each member's tag is one byte).
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Self::Text(text) => 1 + varint_len(text.len() as u64) + text.len(),
             Self::Varint(_, value) => 1 + varint_len(*value),
@@ -57,7 +59,7 @@ impl Scalar<'_> {
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
         match *self {
             Self::Text(text) => bytes_always(out, 1, text),
             Self::Varint(field, value) => {
@@ -72,9 +74,27 @@ impl Scalar<'_> {
     }
 }
 
-fn varint_len(value: u64) -> usize {
+pub(crate) fn varint_len(value: u64) -> usize {
     // 7 bits a byte; 0 takes one.
     (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// A `KeyValue` of a scalar as field `field`, written in place (its sizes are
+/// known up front).
+pub(crate) fn key_value(out: &mut Vec<u8>, field: u32, key: &[u8], scalar: &Scalar<'_>) {
+    let any_len = scalar.len();
+    let key_len = if key.is_empty() {
+        0
+    } else {
+        1 + varint_len(key.len() as u64) + key.len()
+    };
+    let kv_len = key_len + 1 + varint_len(any_len as u64) + any_len;
+    tag(out, field, LEN);
+    varint(out, kv_len as u64);
+    bytes(out, 1, key);
+    tag(out, 2, LEN);
+    varint(out, any_len as u64);
+    scalar.write(out);
 }
 
 /// A protobuf writer over a stack of reused buffers, one per nesting level.
@@ -83,11 +103,11 @@ struct Writer {
     spare: Vec<Vec<u8>>,
 }
 
-fn tag(out: &mut Vec<u8>, field: u32, wire: u32) {
+pub(crate) fn tag(out: &mut Vec<u8>, field: u32, wire: u32) {
     varint(out, u64::from((field << 3) | wire));
 }
 
-fn varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -96,41 +116,41 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// A length-delimited field, written even when empty (a `oneof` member).
-fn bytes_always(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+pub(crate) fn bytes_always(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     tag(out, field, LEN);
     varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
 /// A length-delimited field; left out when empty (proto3's default).
-fn bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+pub(crate) fn bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     if !bytes.is_empty() {
         bytes_always(out, field, bytes);
     }
 }
 
-fn uint(out: &mut Vec<u8>, field: u32, value: u64) {
+pub(crate) fn uint(out: &mut Vec<u8>, field: u32, value: u64) {
     if value != 0 {
         tag(out, field, VARINT);
         varint(out, value);
     }
 }
 
-fn fixed64(out: &mut Vec<u8>, field: u32, value: u64) {
+pub(crate) fn fixed64(out: &mut Vec<u8>, field: u32, value: u64) {
     if value != 0 {
         tag(out, field, FIXED64);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
 
-fn fixed32(out: &mut Vec<u8>, field: u32, value: u32) {
+pub(crate) fn fixed32(out: &mut Vec<u8>, field: u32, value: u32) {
     if value != 0 {
         tag(out, field, FIXED32);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
 
-fn nanos(time: SystemTime) -> u64 {
+pub(crate) fn nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
@@ -174,19 +194,7 @@ impl Writer {
                 });
                 continue;
             };
-            let any_len = scalar.len();
-            let key_len = if key.is_empty() {
-                0
-            } else {
-                1 + varint_len(key.len() as u64) + key.len()
-            };
-            let kv_len = key_len + 1 + varint_len(any_len as u64) + any_len;
-            tag(out, field, LEN);
-            varint(out, kv_len as u64);
-            bytes(out, 1, key.as_bytes());
-            tag(out, 2, LEN);
-            varint(out, any_len as u64);
-            scalar.write(out);
+            key_value(out, field, key.as_bytes(), &scalar);
         }
     }
 
@@ -367,7 +375,7 @@ fn flags(remote: bool, trace_flags: u8) -> u32 {
 }
 
 /// The `Resource` message of `resource`.
-fn resource_message(resource: &Resource) -> Vec<u8> {
+pub(crate) fn resource_message(resource: &Resource) -> Vec<u8> {
     let mut writer = Writer::default();
     let mut out = Vec::new();
     writer.attributes(&mut out, 1, resource.iter().map(|(k, v)| (k.as_str(), v)));

@@ -1,10 +1,12 @@
-//! A small OTLP/HTTP receiver: answers `POST /v1/traces` and `POST /v1/metrics` and
-//! keeps each export request it gets (decoded with the protocol's own types) and its
-//! headers; and an OTLP/gRPC one serving the trace and metrics services.
+//! A small OTLP/HTTP receiver: answers `POST /v1/traces`, `POST /v1/metrics` and
+//! `POST /v1/logs` and keeps each export request it gets (decoded with the
+//! protocol's own types) and its headers (and, for logs, the raw body); and an
+//! OTLP/gRPC one serving the trace and metrics services.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
@@ -12,14 +14,35 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 /// What the receiver got: each span export with the request's headers (lower-case
-/// names), and each metrics export likewise.
+/// names), each metrics export likewise, and each log export with its raw body.
 #[derive(Clone, Default)]
 pub struct Received(
     pub Arc<Mutex<Vec<(Vec<(String, String)>, ExportTraceServiceRequest)>>>,
     pub Arc<Mutex<Vec<(Vec<(String, String)>, ExportMetricsServiceRequest)>>>,
+    pub Arc<Mutex<Vec<(Vec<u8>, ExportLogsServiceRequest)>>>,
 );
 
 impl Received {
+    /// Every log export received, in order.
+    pub fn logs(&self) -> Vec<ExportLogsServiceRequest> {
+        self.2
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, request)| request.clone())
+            .collect()
+    }
+
+    /// Every log export's body as it came, concatenated.
+    pub fn log_bytes(&self) -> Vec<u8> {
+        self.2
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(body, _)| body.clone())
+            .collect()
+    }
+
     /// Every metrics export received, in order.
     pub fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
         self.1
@@ -87,7 +110,15 @@ pub async fn start() -> (SocketAddr, Received) {
                     if reader.read_exact(&mut body).await.is_err() {
                         return;
                     }
-                    let status = if request_line.starts_with("POST /v1/metrics ") {
+                    let status = if request_line.starts_with("POST /v1/logs ") {
+                        match ExportLogsServiceRequest::decode(body.as_slice()) {
+                            Ok(request) => {
+                                store.2.lock().unwrap().push((body.clone(), request));
+                                "200 OK"
+                            }
+                            Err(_) => "400 Bad Request",
+                        }
+                    } else if request_line.starts_with("POST /v1/metrics ") {
                         match ExportMetricsServiceRequest::decode(body.as_slice()) {
                             Ok(request) => {
                                 store.1.lock().unwrap().push((headers, request));
