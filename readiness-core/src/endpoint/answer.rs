@@ -322,6 +322,23 @@ fn problem(code: StatusCode, output: &'static str) -> Response<Bytes> {
     response
 }
 
+/// `text` on one line of the plain-text answer: line breaks, the Unicode line and
+/// paragraph separators and every other control character written as escapes
+/// (`\n`, `\u{2028}`), so a check's output cannot forge a line of its own.
+fn one_line(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+}
+
 /// The Kubernetes-style plain-text answer: one `[+]`/`[-]` line per check, then a verdict.
 #[allow(clippy::too_many_arguments)]
 fn verbose(
@@ -359,13 +376,16 @@ fn verbose(
                 } else {
                     "reason withheld"
                 };
-                let _ = write!(text, ": {reason}");
+                text.push_str(": ");
+                one_line(reason, &mut text);
             }
             text.push('\n');
         }
         // The service's own words (starting, not ready: REASON), shown like the JSON `output`.
         if let Some(output) = output {
-            let _ = writeln!(text, "[-]{} failed: {output}", endpoint.label());
+            let _ = write!(text, "[-]{} failed: ", endpoint.label());
+            one_line(output, &mut text);
+            text.push('\n');
         }
         let unknown: Vec<&str> = exclude
             .iter()
