@@ -108,6 +108,59 @@ fn a_full_queue_drops_ordinary_lines_counted_exactly_but_never_audit_lines() {
 }
 
 #[test]
+fn an_audit_line_past_its_critical_timeout_is_dropped_counted_and_reported() {
+    let (started_tx, started) = mpsc::channel();
+    let (open_tx, open) = mpsc::channel();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let gate = Gate {
+        started: started_tx,
+        open: Arc::new(Mutex::new(open)),
+        opened: false,
+        out: Arc::clone(&out),
+    };
+    let (writer, guard) = LogWriter::to_writer(gate)
+        .capacity(16)
+        .critical_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let layer = LogSettings::new().build_with_writer(&writer).unwrap();
+    let subscriber = Arc::new(tracing_subscriber::registry().with(layer));
+    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
+        tracing::info!("first");
+    });
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (waited, result) = tracing::subscriber::with_default(subscriber, || {
+        for n in 0..16 {
+            tracing::info!(n, "fills the queue");
+        }
+        let event = || AuditEvent::new("user:1", "delete", "invoice", Outcome::Success);
+        let start = std::time::Instant::now();
+        let result = event().try_emit();
+        let waited = start.elapsed();
+        (waited, result)
+    });
+    // It waited its deadline, then was dropped, counted, and reported.
+    assert!(waited >= Duration::from_millis(200), "{waited:?}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    let error = result.unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(writer.dropped_lines(), 1);
+    open_tx.send(()).unwrap();
+    assert!(guard.flush());
+    // With room, the next one is queued and reported as such.
+    let layer = LogSettings::new().build_with_writer(&writer).unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        AuditEvent::new("user:1", "delete", "invoice", Outcome::Success)
+            .try_emit()
+            .unwrap();
+    });
+    assert!(guard.flush());
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.lines().count(), 1 + 16 + 1, "{text}");
+    assert_eq!(writer.dropped_lines(), 1);
+}
+
+#[test]
 fn the_guard_flushes_every_line_and_files_rotate_by_name() {
     let dir = std::env::temp_dir().join(format!("readiness-logs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

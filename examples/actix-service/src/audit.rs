@@ -12,6 +12,7 @@ use crate::readiness::audit::{
     VerifyArgs, VerifySource,
 };
 use crate::readiness::health::time_left;
+use crate::readiness::logging::AuditEvent;
 use crate::readiness::{checks, BuildError, Check as _, CheckOutcome, CheckSpec, Readiness};
 
 /// The trail from `AUDIT_TRAIL`: a file (default `audit-trail.jsonl`), or `postgres`
@@ -70,6 +71,23 @@ pub async fn from_env(readiness: &Readiness) -> Result<AuditTrail, Box<dyn std::
         tracing::info!(public_key = %key, "audit trail checkpoints are signed");
     }
     Ok(trail)
+}
+
+/// Records `event` in `trail`, then writes its audit line on stdout. In the
+/// `blocking-strict` mode either failing is the caller's error, and the request
+/// fails with a 503: the record could not be written, or the line was dropped
+/// because stdout stayed full for the log writer's critical timeout (a pipe nobody
+/// reads). The other modes count those losses and go on.
+pub async fn record(
+    trail: &AuditTrail,
+    event: AuditEvent<'_>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    trail.record(&event).await?;
+    let written = event.try_emit();
+    if trail.durability() == Durability::BlockingStrict {
+        written?;
+    }
+    Ok(())
 }
 
 /// The trail's live integrity check (`audit-trail-integrity`, see

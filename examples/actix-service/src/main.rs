@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use readiness_actix::core as readiness;
-use readiness_actix::core::audit::TrailError;
 use readiness_actix::core::logging::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
 use readiness_actix::core::{checks, Readiness, Setup};
 use serde::Deserialize;
@@ -184,7 +183,7 @@ async fn create_item(
 ) -> Result<HttpResponse, actix_web::Error> {
     authorize(&request, token.0.as_deref(), "/items")?;
     let peer = request.peer_addr().map(|peer| peer.ip());
-    // The item is kept only once its audit record is written (in the
+    // The item is kept only once its audit record and its audit line are written (in the
     // `blocking-strict` mode; the other modes never refuse).
     let created = store
         .create_then(&new.name, |item| {
@@ -196,9 +195,7 @@ async fn create_item(
                 if let Some(ip) = peer {
                     event = event.source_ip(ip);
                 }
-                trail.record(&event).await?;
-                event.emit();
-                Ok::<(), TrailError>(())
+                audit::record(&trail, event).await
             }
         })
         .await

@@ -29,7 +29,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use readiness_axum::core as readiness;
-use readiness_axum::core::audit::TrailError;
 use readiness_axum::core::logging::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
 use readiness_axum::core::{checks, Readiness, Setup};
 use serde::Deserialize;
@@ -184,7 +183,7 @@ async fn create_item(
     Json(new): Json<NewItem>,
 ) -> Result<(StatusCode, Json<Item>), StatusCode> {
     authorize(&headers, state.token.as_deref(), "/items")?;
-    // The item is kept only once its audit record is written (in the
+    // The item is kept only once its audit record and its audit line are written (in the
     // `blocking-strict` mode; the other modes never refuse).
     let created = state
         .store
@@ -194,9 +193,7 @@ async fn create_item(
             async move {
                 let event = AuditEvent::new("api-client", "create", "item", Outcome::Success)
                     .resource_id(&id);
-                trail.record(&event).await?;
-                event.emit();
-                Ok::<(), TrailError>(())
+                audit::record(&trail, event).await
             }
         })
         .await

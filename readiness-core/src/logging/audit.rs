@@ -130,6 +130,37 @@ impl<'a> AuditEvent<'a> {
             self.outcome.as_str(),
         );
     }
+
+    /// [`emit`](Self::emit), and whether the line was queued: an `Err` (kind
+    /// `TimedOut`) when the [`LogWriter`](super::LogWriter)'s queue stayed full for
+    /// its critical timeout, so the line was dropped (and counted in
+    /// `log_lines_dropped_total`). A service whose audited actions must not proceed
+    /// unrecorded (the audit trail's `blocking-strict` mode) fails the request on it.
+    ///
+    /// ```
+    /// use readiness_core::logging::{AuditEvent, Outcome};
+    ///
+    /// let event = AuditEvent::new("alice", "delete", "order", Outcome::Success);
+    /// if event.try_emit().is_err() {
+    ///     // answer 503: the action is not done
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The line was dropped at its deadline.
+    pub fn try_emit(self) -> std::io::Result<()> {
+        // The layer writes on this thread, within the call: what it lost is ours.
+        let _ = super::writer::take_critical_lost();
+        self.emit();
+        if super::writer::take_critical_lost() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the audit line was dropped: the log queue stayed full for its critical timeout",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The kinds of security event, the `kind` label of `security_events_total`.

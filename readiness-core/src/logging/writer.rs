@@ -2,9 +2,14 @@
 //! rotated by `tracing-appender`, with a guard that flushes at shutdown.
 //!
 //! `tracing-appender`'s own non-blocking writer drops any line when its buffer is
-//! full; here the policy depends on the line: audit and security lines always wait
-//! for room, the others follow [`Overflow`], and every dropped line is counted.
+//! full; here the policy depends on the line: audit and security lines wait for
+//! room (up to the critical timeout, default 1 s: a destination nobody reads must
+//! not hold a request for ever), the others follow [`Overflow`], and every dropped
+//! line is counted. A critical line dropped at its deadline is also told to the
+//! thread that wrote it ([`AuditEvent::try_emit`](super::AuditEvent::try_emit)), so
+//! a service that must not act unrecorded can refuse the request.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,6 +41,17 @@ where
     fn write_line(&self, line: &[u8], _critical: bool) {
         let _ = self.0.make_writer().write_all(line);
     }
+}
+
+thread_local! {
+    /// Set when a critical line written on this thread was dropped at its deadline.
+    static CRITICAL_LOST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a critical line written on this thread since the last call was dropped
+/// (the flag is cleared).
+pub(crate) fn take_critical_lost() -> bool {
+    CRITICAL_LOST.with(Cell::take)
 }
 
 /// What happens to an ordinary line when the queue is full.
@@ -80,6 +96,7 @@ pub struct LogWriterBuilder {
     capacity: usize,
     overflow: Overflow,
     flush_timeout: Duration,
+    critical_timeout: Duration,
     /// Lines handed over per batch, and the longest a line waits for its batch to
     /// fill (the OTLP log export; the JSON writer writes what it finds).
     batch: Option<(usize, Duration)>,
@@ -130,6 +147,7 @@ struct WriterShared {
     room: Condvar,
     capacity: usize,
     overflow: Overflow,
+    critical_timeout: Duration,
     batch: Option<(usize, Duration)>,
     dropped: AtomicU64,
     dropped_metric: OnceLock<prometheus::IntCounter>,
@@ -231,6 +249,16 @@ impl WriterShared {
     }
 }
 
+impl WriterShared {
+    /// Counts a dropped line.
+    fn count_drop(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = self.dropped_metric.get() {
+            counter.inc();
+        }
+    }
+}
+
 impl Sink for LogWriter {
     fn write_line(&self, line: &[u8], critical: bool) {
         let shared = &*self.shared;
@@ -238,16 +266,31 @@ impl Sink for LogWriter {
         if queue.lines >= shared.capacity {
             if !critical && shared.overflow == Overflow::Drop {
                 drop(queue);
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
-                if let Some(counter) = shared.dropped_metric.get() {
-                    counter.inc();
-                }
+                shared.count_drop();
                 return;
             }
-            // Critical lines, and every line with `Overflow::Block`, wait for room.
+            // Critical lines wait for room up to their deadline; every other line
+            // with `Overflow::Block` for as long as it takes.
+            let deadline = critical.then(|| Instant::now() + shared.critical_timeout);
             queue.blocked += 1;
             while queue.lines >= shared.capacity && !queue.closed {
-                queue = shared.room.wait(queue).unwrap_or_else(|e| e.into_inner());
+                let Some(deadline) = deadline else {
+                    queue = shared.room.wait(queue).unwrap_or_else(|e| e.into_inner());
+                    continue;
+                };
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    queue.blocked -= 1;
+                    drop(queue);
+                    shared.count_drop();
+                    CRITICAL_LOST.with(|lost| lost.set(true));
+                    return;
+                }
+                queue = shared
+                    .room
+                    .wait_timeout(queue, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
             queue.blocked -= 1;
         }
@@ -262,6 +305,7 @@ impl LogWriterBuilder {
             capacity: 65_536,
             overflow: Overflow::default(),
             flush_timeout: Duration::from_secs(5),
+            critical_timeout: Duration::from_secs(1),
             batch: None,
             thread_name: "readiness-log",
         }
@@ -287,9 +331,20 @@ impl LogWriterBuilder {
     }
 
     /// What happens to an ordinary line when the queue is full (default
-    /// [`Overflow::Drop`]). Audit and security lines always wait.
+    /// [`Overflow::Drop`]). Audit and security lines wait for room up to the
+    /// [critical timeout](Self::critical_timeout).
     pub fn overflow(mut self, overflow: Overflow) -> Self {
         self.overflow = overflow;
+        self
+    }
+
+    /// How long an audit or security line waits for room in a full queue (default
+    /// 1 s) before it is dropped, counted in `log_lines_dropped_total` and reported
+    /// to [`AuditEvent::try_emit`](super::AuditEvent::try_emit). The thread that
+    /// logs it waits that long: a destination nobody reads (a stdout pipe never
+    /// drained) holds each such request this long, not for ever.
+    pub fn critical_timeout(mut self, timeout: Duration) -> Self {
+        self.critical_timeout = timeout;
         self
     }
 
@@ -376,6 +431,7 @@ impl LogWriterBuilder {
             room: Condvar::new(),
             capacity: self.capacity,
             overflow: self.overflow,
+            critical_timeout: self.critical_timeout,
             batch: self.batch,
             dropped: AtomicU64::new(0),
             dropped_metric: OnceLock::new(),
@@ -577,6 +633,7 @@ impl fmt::Debug for LogWriterBuilder {
         f.debug_struct("LogWriterBuilder")
             .field("capacity", &self.capacity)
             .field("overflow", &self.overflow)
+            .field("critical_timeout", &self.critical_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -30,6 +30,8 @@ const LOG_FILTER_ENV: &str = "RUST_LOG";
 const BIND_ENV: &str = "BIND";
 /// The variable holding the port to listen on (default `8080`; `0` picks a free one).
 const PORT_ENV: &str = "PORT";
+/// The variable holding the log writer's queue length in lines (default 65 536).
+const LOG_QUEUE_ENV: &str = "READINESS_LOG_QUEUE";
 /// The variable holding the port of the admin listener (probes, `/metrics`,
 /// `/log-level`); unset: no admin listener, those routes are on the main one.
 const ADMIN_PORT_ENV: &str = "ADMIN_PORT";
@@ -57,6 +59,7 @@ const FLUSH_SPANS_TIMEOUT: Duration = Duration::from_secs(2);
 /// |---|---|---|
 /// | `RUST_LOG` | the start-up filter of the log and span layers ([`Targets`] directives) | `info` |
 /// | `READINESS_LOG_FORMAT` | [`LogSettings`]: `json` or `pretty` | `json` |
+/// | `READINESS_LOG_QUEUE` | [`LogWriterBuilder::capacity`]: lines waiting for stdout (16 to 10,000,000) | `65536` |
 /// | `OTEL_*` | [`Telemetry`](crate::telemetry::Telemetry) (feature `otel`) | no export |
 /// | `READINESS_SHUTDOWN_*` | [`ShutdownBuilder::from_env`] | 5 s, 15 s, 5 s, 30 s |
 /// | `BIND`, `PORT` | the adapters' `serve_app` | `127.0.0.1`, `8080` |
@@ -114,7 +117,7 @@ impl Setup {
     /// # Errors
     ///
     /// A [`BuildError`] naming the variable holding a value that cannot be used:
-    /// `RUST_LOG`, `READINESS_LOG_FORMAT`, an `OTEL_*` variable,
+    /// `RUST_LOG`, `READINESS_LOG_FORMAT`, `READINESS_LOG_QUEUE`, an `OTEL_*` variable,
     /// `READINESS_SHUTDOWN_*`, `PORT`, `ADMIN_PORT` (also when it is `PORT`'s) or
     /// `ADMIN_BIND` (set without `ADMIN_PORT`); or naming `log_filter` when
     /// `readiness` was given a filter of its own.
@@ -172,6 +175,20 @@ impl Setup {
                 ));
             }
         }
+        let writer = match set(LOG_QUEUE_ENV) {
+            None => None,
+            Some(lines) => match lines.trim().parse::<usize>() {
+                Ok(lines) if (16..=10_000_000).contains(&lines) => {
+                    Some(LogWriter::stdout().capacity(lines))
+                }
+                _ => {
+                    return Err(BuildError::new(
+                        LOG_QUEUE_ENV,
+                        format!("must be a number of lines from 16 to 10000000, got {lines:?}"),
+                    ));
+                }
+            },
+        };
         let port = match set(PORT_ENV) {
             None => 8080,
             Some(port) => parse_port(PORT_ENV, &port)?,
@@ -200,7 +217,7 @@ impl Setup {
         Ok(Self {
             readiness: readiness.clone(),
             logs,
-            writer: None,
+            writer,
             filter,
             #[cfg(feature = "otel")]
             telemetry: Some(
@@ -521,6 +538,8 @@ mod tests {
         for (name, value) in [
             ("RUST_LOG", "orders=loud"),
             ("READINESS_LOG_FORMAT", "xml"),
+            ("READINESS_LOG_QUEUE", "8"),
+            ("READINESS_LOG_QUEUE", "many"),
             ("PORT", "80800"),
             ("ADMIN_PORT", "admin"),
             ("ADMIN_BIND", "0.0.0.0"),

@@ -17,6 +17,7 @@ mod load;
 mod metrics;
 mod ops_kit;
 mod otlp;
+mod process_life;
 mod prometheus;
 mod service;
 mod shutdown;
@@ -51,6 +52,8 @@ pub use ops_kit::{the_ops_kit_selects_only_series_the_service_emits, write_ops_k
 #[allow(unused_imports)]
 pub use otlp::{exports_spans_when_an_endpoint_is_set, OtlpSink};
 #[allow(unused_imports)]
+pub use process_life::{as_pid_one, stdout_nobody_reads};
+#[allow(unused_imports)]
 pub use prometheus::{
     prometheus_evaluates_the_kit_against_the_running_service,
     prometheus_stores_exemplars_that_lead_to_exported_traces,
@@ -60,7 +63,7 @@ pub use service::{json, temp_file, Service};
 #[allow(unused_imports)]
 pub use shutdown::{
     a_request_past_the_deadline_is_reported, a_second_signal_exits_at_once, drains_under_load,
-    idle_connections_do_not_hold_shutdown,
+    drains_under_load_of, idle_connections_do_not_hold_shutdown,
 };
 #[allow(unused_imports)]
 pub use startup::ready_within_two_seconds_of_listening;

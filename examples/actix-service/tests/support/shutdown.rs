@@ -22,8 +22,7 @@ const SHUTDOWN_PHASES: [&str; 7] = [
 /// is cut; new connections are refused after; the process exits cleanly within its
 /// deadlines, with the lifecycle lines and hooks in order.
 pub fn drains_under_load(exe: &str) {
-    let drain_delay = Duration::from_secs(1);
-    let mut service = Service::start(
+    let service = Service::start(
         exe,
         &[
             ("READINESS_SHUTDOWN_DRAIN_DELAY", "1s"),
@@ -31,6 +30,13 @@ pub fn drains_under_load(exe: &str) {
             ("READINESS_SHUTDOWN_HOOKS_TIMEOUT", "3s"),
         ],
     );
+    drains_under_load_of(service, "TERM");
+}
+
+/// [`drains_under_load`] of a started `service` (drain delay 1 s, drain timeout
+/// 5 s, hooks 3 s), stopped by `signal` (`TERM` or `INT`).
+pub fn drains_under_load_of(mut service: Service, signal: &str) {
+    let drain_delay = Duration::from_secs(1);
     let addr = service.addr;
     let load = Load::start(addr, 16, "/slow/200");
     let stop_polling = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -38,7 +44,7 @@ pub fn drains_under_load(exe: &str) {
     std::thread::sleep(Duration::from_millis(1000));
 
     let term = Instant::now();
-    service.signal("TERM");
+    service.signal(signal);
     let code = service.wait_exit(Duration::from_secs(10));
     let took = term.elapsed();
     stop_polling.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -115,7 +121,10 @@ pub fn drains_under_load(exe: &str) {
     );
 
     assert_eq!(service.phases(), SHUTDOWN_PHASES);
-    assert_eq!(service.phase("initiated")["trigger"], "SIGTERM");
+    assert_eq!(
+        service.phase("initiated")["trigger"],
+        format!("SIG{signal}")
+    );
     assert_eq!(service.phase("in_flight_drained")["cut"], 0);
     assert_eq!(service.phase("exit")["clean"], true);
     let hooks: Vec<(String, String)> = service

@@ -4,6 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,12 @@ use super::request;
 /// A running example service: its address, and its log lines as they come.
 pub struct Service {
     child: Child,
+    /// The process signals go to: the child, or the service a wrapper started.
+    pub pid: u32,
     pub addr: SocketAddr,
     lines: Arc<Mutex<Vec<String>>>,
+    /// While set, nothing reads the service's stdout (a pipe nobody drains).
+    paused: Arc<AtomicBool>,
     /// The audit trail file (a temporary one unless `AUDIT_TRAIL` is given).
     pub trail: std::path::PathBuf,
 }
@@ -32,11 +37,26 @@ impl Service {
     /// Starts `exe` on a free loopback port with `env` on top of the test's own
     /// environment, and waits for its `listening` line.
     pub fn start(exe: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_in(&[], exe, env)
+    }
+
+    /// As [`start`](Self::start), with `exe` run by the command `wrapper` (such as
+    /// `unshare --pid --fork --mount-proc`, which runs it as its child): signals
+    /// go to the wrapper's child, the service.
+    pub fn start_in(wrapper: &[&str], exe: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = match wrapper {
+            [] => Command::new(exe),
+            [program, args @ ..] => {
+                let mut command = Command::new(program);
+                command.args(args).arg(exe);
+                command
+            }
+        };
         let trail = env
             .iter()
             .find(|(k, _)| *k == "AUDIT_TRAIL")
             .map_or_else(|| temp_file("audit.jsonl"), |(_, v)| v.into());
-        let mut child = Command::new(exe)
+        let mut child = command
             .env("BIND", "127.0.0.1")
             .env("PORT", "0")
             .env("AUDIT_TRAIL", &trail)
@@ -50,16 +70,31 @@ impl Service {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().unwrap();
         let sink = Arc::clone(&lines);
+        let paused = Arc::new(AtomicBool::new(false));
+        let held = Arc::clone(&paused);
         std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { return };
-                sink.lock().unwrap().push(line);
+            let mut out = BufReader::new(out);
+            loop {
+                while held.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let mut line = String::new();
+                match out.read_line(&mut line) {
+                    Ok(n) if n > 0 => {
+                        let line = line.strip_suffix('\n').unwrap_or(&line).to_owned();
+                        sink.lock().unwrap().push(line);
+                    }
+                    _ => return,
+                }
             }
         });
+        let pid = child.id();
         let mut service = Self {
             child,
+            pid,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             lines,
+            paused,
             trail,
         };
         let line =
@@ -68,7 +103,28 @@ impl Service {
             .as_str()
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line}"));
+        if !wrapper.is_empty() {
+            // The wrapper's one child, which is listening by now.
+            let children = format!("/proc/{pid}/task/{pid}/children");
+            let children = std::fs::read_to_string(&children).unwrap();
+            service.pid = children
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("{exe} is not a child of the wrapper"));
+        }
         service
+    }
+
+    /// Stops reading the service's stdout: its pipe fills, and stays full until
+    /// [`resume_stdout`](Self::resume_stdout).
+    pub fn pause_stdout(&self) {
+        self.paused.store(true, Ordering::Relaxed);
+    }
+
+    /// Reads the service's stdout again.
+    pub fn resume_stdout(&self) {
+        self.paused.store(false, Ordering::Relaxed);
     }
 
     /// Every line written so far.
@@ -106,7 +162,7 @@ impl Service {
     /// Sends SIGTERM and waits (up to `limit`) for the exit; returns the exit code.
     pub fn terminate(&mut self, limit: Duration) -> Option<i32> {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -126,6 +182,13 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
+        if self.pid != self.child.id() {
+            // The wrapper's child outlives a killed wrapper.
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -140,7 +203,7 @@ impl Service {
     /// Sends `signal` (`TERM`, `INT`) to the service.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success(), "kill -{signal} failed");
