@@ -316,7 +316,26 @@ fn audit_and_security_records_dropped_on_a_full_queue_are_counted_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_exporter_none_exports_nothing() {
     let (addr, received) = support::otlp::start().await;
-    for exporter in [None, Some("none")] {
+    // Unset, it follows the specification: an endpoint alone exports logs too,
+    // unless the protocol is gRPC, which log export does not speak.
+    let endpoint = format!("http://{addr}");
+    let (_, guard) = Telemetry::from_settings(settings(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        endpoint.clone(),
+    )]))
+    .build::<tracing_subscriber::Registry>()
+    .unwrap();
+    assert!(guard.log_export().is_some(), "unset: exported");
+    let _ = guard.shutdown(Duration::from_millis(100));
+    let (_, guard) = Telemetry::from_settings(settings(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+    ]))
+    .build::<tracing_subscriber::Registry>()
+    .unwrap();
+    assert!(guard.log_export().is_none(), "unset over gRPC: off");
+    let _ = guard.shutdown(Duration::from_millis(100));
+    for exporter in [Some("none")] {
         let mut vars = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))];
         if let Some(exporter) = exporter {
             vars.push(("OTEL_LOGS_EXPORTER", exporter.to_owned()));

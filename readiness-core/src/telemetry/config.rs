@@ -157,9 +157,8 @@ impl fmt::Debug for MetricsSettings {
 pub enum LogsExporter {
     /// `otlp`: every line the log layer writes also goes out as an OTLP log record.
     Otlp,
-    /// `none`, the default here: lines are written, not exported. (The
-    /// specification's default is `otlp`; log export is a choice here, as the log
-    /// lines already go to standard output or files.)
+    /// `none`: lines are written, not exported (the default when the protocol is
+    /// `grpc`, which log export does not speak).
     None,
 }
 
@@ -189,7 +188,8 @@ pub enum LogsExporter {
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LogsSettings {
-    /// `OTEL_LOGS_EXPORTER` (default `none`).
+    /// `OTEL_LOGS_EXPORTER` (default `otlp`, as the specification says, so an
+    /// endpoint alone exports all three signals; `none` over gRPC).
     pub exporter: LogsExporter,
     /// Where records go: `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` as given, or
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/logs` appended. `None`: no export.
@@ -471,8 +471,16 @@ fn logs_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<LogsSettings, B
             .map(|v| (specific, v))
             .or_else(|| get(generic).map(|v| (generic, v)))
     };
+    // Unset: `otlp` as the specification says, so one endpoint exports all three
+    // signals, except over gRPC, which log export does not speak (then off, rather
+    // than an error for a setting nobody made).
+    let grpc = matches!(
+        either("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        Some((_, v)) if v.trim() == "grpc"
+    );
     let exporter = match get("OTEL_LOGS_EXPORTER") {
-        None => LogsExporter::None,
+        None if grpc => LogsExporter::None,
+        None => LogsExporter::Otlp,
         Some(v) => {
             let mut exporter = LogsExporter::None;
             for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
