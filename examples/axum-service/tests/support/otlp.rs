@@ -1,4 +1,5 @@
-//! An OTLP/HTTP collector of the test's own, and the span export scenario.
+//! An OTLP/HTTP collector of the test's own, and the export scenario of the three
+//! signals.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -7,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use super::{json, Service};
 
-/// An OTLP/HTTP endpoint that keeps the raw body of every `POST /v1/traces` and
-/// answers 200. Protobuf writes strings and ids as raw bytes, so a span's name and
-/// trace id can be found in the body without decoding it.
+/// An OTLP/HTTP endpoint that keeps the path and raw body of every `POST`
+/// (`/v1/traces`, `/v1/metrics`, `/v1/logs`) and answers 200. Protobuf writes
+/// strings and ids as raw bytes, so a span's name and trace id can be found in the
+/// body without decoding it.
 pub struct OtlpSink {
     pub addr: SocketAddr,
-    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+    bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
 }
 
 impl OtlpSink {
@@ -31,17 +33,23 @@ impl OtlpSink {
         Self { addr, bodies }
     }
 
-    /// Whether any export so far holds `bytes`.
+    /// Whether any export so far, of any signal, holds `bytes`.
     pub fn holds(&self, bytes: &[u8]) -> bool {
+        self.holds_in("/v1/", bytes)
+    }
+
+    /// Whether an export to a path starting with `path` holds `bytes`.
+    pub fn holds_in(&self, path: &str, bytes: &[u8]) -> bool {
         self.bodies
             .lock()
             .unwrap()
             .iter()
-            .any(|body| body.windows(bytes.len()).any(|w| w == bytes))
+            .filter(|(at, _)| at.starts_with(path))
+            .any(|(_, body)| body.windows(bytes.len()).any(|w| w == bytes))
     }
 }
 
-fn serve_otlp(stream: TcpStream, store: &Mutex<Vec<Vec<u8>>>) {
+fn serve_otlp(stream: TcpStream, store: &Mutex<Vec<(String, Vec<u8>)>>) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
@@ -69,8 +77,9 @@ fn serve_otlp(stream: TcpStream, store: &Mutex<Vec<Vec<u8>>>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        if request_line.starts_with("POST /v1/traces ") {
-            store.lock().unwrap().push(body);
+        if let Some(path) = request_line.strip_prefix("POST ") {
+            let path = path.split(' ').next().unwrap_or_default().to_owned();
+            store.lock().unwrap().push((path, body));
         }
         let answer =
             "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
@@ -80,8 +89,10 @@ fn serve_otlp(stream: TcpStream, store: &Mutex<Vec<Vec<u8>>>) {
     }
 }
 
-/// Both services: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, a request's server span
-/// reaches the collector, under the trace id its log lines carry.
+/// Both services: with `OTEL_EXPORTER_OTLP_ENDPOINT` set (and nothing else), all
+/// three signals reach the collector: a request's server span under the trace id
+/// its log lines carry, its access line as a log record under the same trace id, and
+/// the request-duration histogram under its OpenTelemetry name.
 pub fn exports_spans_when_an_endpoint_is_set(exe: &str) {
     let sink = OtlpSink::start();
     let endpoint = format!("http://{}", sink.addr);
@@ -90,6 +101,8 @@ pub fn exports_spans_when_an_endpoint_is_set(exe: &str) {
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
         ],
     );
     let (status, _) = service.get("/items");
@@ -118,6 +131,20 @@ pub fn exports_spans_when_an_endpoint_is_set(exe: &str) {
             sink.holds(b"client.address"),
             sink.bodies.lock().unwrap().len(),
             service.lines().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The access line as a log record, under the same trace id; the histogram.
+    while !(sink.holds_in("/v1/logs", b"request finished")
+        && sink.holds_in("/v1/logs", &trace_bytes)
+        && sink.holds_in("/v1/metrics", b"http.server.request.duration"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "logs or metrics not exported (access record: {}, its trace: {}, histogram: {})",
+            sink.holds_in("/v1/logs", b"request finished"),
+            sink.holds_in("/v1/logs", &trace_bytes),
+            sink.holds_in("/v1/metrics", b"http.server.request.duration"),
         );
         std::thread::sleep(Duration::from_millis(50));
     }
