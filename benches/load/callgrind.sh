@@ -22,7 +22,7 @@ bash .ci/tools wrk
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-spans actix-web-prom actix-tracing-actix-web})
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-otel-all actix-readiness-spans actix-web-prom actix-tracing-actix-web})
 work=$(mktemp -d)
 taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
 sink_pid=$!

@@ -24,7 +24,7 @@ PORT=${PORT:-18080}
 bash .ci/tools wrk
 cargo build --release --locked -q -p readiness-benches --features load --bin load-server
 server=target/release/load-server
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-spans actix-web-prom actix-tracing-actix-web})
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-otel-all actix-readiness-spans actix-web-prom actix-tracing-actix-web})
 SINK_PORT=${SINK_PORT:-18322}
 # The variants that export spans send them to the load server's stand-in collector
 # (a process of its own on the load's core).

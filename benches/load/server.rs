@@ -10,7 +10,9 @@
 //! (tracing-actix-web's `TracingLogger`, its span per request as one JSON line from
 //! `tracing-subscriber`'s JSON format to stdout), and `axum-readiness-otel` /
 //! `actix-readiness-otel` (the `-log` variant plus OpenTelemetry spans exported as
-//! the `OTEL_*` variables say), `axum-readiness-spans` / `actix-readiness-spans` (RED
+//! the `OTEL_*` variables say), `axum-readiness-otel-all` / `actix-readiness-otel-all`
+//! (the same, every JSON line also exported as an OTLP log record, and the metrics
+//! export on), `axum-readiness-spans` / `actix-readiness-spans` (RED
 //! metrics, request ids and the exported server spans, no log lines), and the
 //! OpenTelemetry peers `axum-tracing-opentelemetry`
 //! (its `OtelAxumLayer` and `OtelInResponseLayer`) and `axum-tower-otel` (tower-otel's
@@ -38,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         | "axum-readiness"
         | "axum-readiness-log"
         | "axum-readiness-otel"
+        | "axum-readiness-otel-all"
         | "axum-readiness-spans"
         | "axum-prometheus"
         | "axum-tracelayer"
@@ -47,6 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         | "actix-readiness"
         | "actix-readiness-log"
         | "actix-readiness-otel"
+        | "actix-readiness-otel-all"
         | "actix-readiness-spans"
         | "actix-web-prom"
         | "actix-tracing-actix-web" => actix_server(&variant, addr),
@@ -71,6 +75,7 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
             "axum-readiness"
             | "axum-readiness-log"
             | "axum-readiness-otel"
+            | "axum-readiness-otel-all"
             | "axum-readiness-spans" => {
                 let logging = variant != "axum-readiness";
                 let readiness = readiness_axum::core::Readiness::builder()
@@ -140,6 +145,7 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
             "actix-readiness"
             | "actix-readiness-log"
             | "actix-readiness-otel"
+            | "actix-readiness-otel-all"
             | "actix-readiness-spans" => {
                 let logging = variant != "actix-readiness";
                 let readiness = readiness_actix::core::Readiness::builder()
@@ -186,19 +192,26 @@ fn actix_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::erro
 }
 
 /// Our JSON lines through the non-blocking writer to stdout, as a service would set
-/// them up; for `-otel` OpenTelemetry from the `OTEL_*` variables too, and for
-/// `-spans` OpenTelemetry alone (request ids and server spans, no lines: the job the
-/// OpenTelemetry peers do). The guards are leaked: the server runs until killed.
+/// them up; for `-otel` OpenTelemetry spans from the `OTEL_*` variables too, for
+/// `-otel-all` every line exported as an OTLP log record as well (and the metrics
+/// export the variables turn on), and for `-spans` OpenTelemetry alone (request ids
+/// and server spans, no lines: the job the OpenTelemetry peers do). The guards are
+/// leaked: the server runs until killed.
 fn install_log_layer(
     readiness: &readiness_axum::core::Readiness,
     variant: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use readiness_axum::core::logging::LogWriter;
     use tracing_subscriber::layer::SubscriberExt as _;
-    let otel = variant.ends_with("-otel") || variant.ends_with("-spans");
+    let all = variant.ends_with("-otel-all");
+    let otel = variant.ends_with("-otel") || all || variant.ends_with("-spans");
     let lines = !variant.ends_with("-spans");
+    let mut log_export = None;
     let otel = if otel {
         let (otel, guard) = readiness.telemetry()?.build()?;
+        if all {
+            log_export = guard.log_export();
+        }
         std::mem::forget(guard);
         Some(otel)
     } else {
@@ -207,7 +220,11 @@ fn install_log_layer(
     let layer = if lines {
         let (writer, guard) = LogWriter::stdout().build()?;
         std::mem::forget(guard);
-        Some(readiness.log_settings().build_with_writer(&writer)?)
+        let mut settings = readiness.log_settings();
+        if let Some(export) = log_export {
+            settings = settings.otlp(export);
+        }
+        Some(settings.build_with_writer(&writer)?)
     } else {
         None
     };
@@ -247,8 +264,8 @@ fn install_otel_only() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// A stand-in collector: `otlp-sink` answers every `POST /v1/traces` with 200 (and
-/// counts the exports on `GET /count`); `otlp-hung` accepts connections, reads, and
-/// never answers.
+/// counts the exports on `GET /count`), and `/v1/logs` and `/v1/metrics` with 200;
+/// `otlp-hung` accepts connections, reads, and never answers.
 fn collector(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
@@ -276,6 +293,18 @@ fn collector(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error::
                 "/v1/traces",
                 axum::routing::post(move |_body: axum::body::Bytes| async move {
                     counted.fetch_add(1, Ordering::Relaxed);
+                    ([("content-type", "application/x-protobuf")], "")
+                }),
+            )
+            .route(
+                "/v1/logs",
+                axum::routing::post(|_body: axum::body::Bytes| async {
+                    ([("content-type", "application/x-protobuf")], "")
+                }),
+            )
+            .route(
+                "/v1/metrics",
+                axum::routing::post(|_body: axum::body::Bytes| async {
                     ([("content-type", "application/x-protobuf")], "")
                 }),
             )
