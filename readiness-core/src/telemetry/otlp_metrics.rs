@@ -419,8 +419,17 @@ fn string_attribute(key: &str, value: &str) -> KeyValue {
     }
 }
 
-/// A series' labels as attributes, under their convention names.
+/// A series' labels as attributes, under their convention names; a 5xx status also
+/// gives `error.type`, the status as text, as the HTTP conventions ask of a server
+/// that knows no finer cause.
 fn attributes(m: &prometheus::proto::Metric) -> Vec<KeyValue> {
+    let error = m
+        .get_label()
+        .iter()
+        .find(|label| label.name() == crate::metrics::names::HTTP_RESPONSE_STATUS_CODE)
+        .map(prometheus::proto::LabelPair::value)
+        .filter(|status| status.starts_with('5'))
+        .map(|status| string_attribute("error.type", status));
     m.get_label()
         .iter()
         .map(|label| {
@@ -436,6 +445,7 @@ fn attributes(m: &prometheus::proto::Metric) -> Vec<KeyValue> {
                 _ => string_attribute(key, label.value()),
             }
         })
+        .chain(error)
         .collect()
 }
 
@@ -776,6 +786,27 @@ mod tests {
         assert_eq!(point.count, 4);
         let keys: Vec<&str> = point.attributes.iter().map(|kv| kv.key.as_str()).collect();
         assert!(keys.contains(&"http.response.status_code"), "{keys:?}");
+        assert!(!keys.contains(&"error.type"), "a 200 is no error: {keys:?}");
+    }
+
+    #[test]
+    fn a_5xx_series_says_its_error_type() {
+        let (registry, duration, _) = registry();
+        duration
+            .with_label_values(&["GET", "/", "503"])
+            .observe(0.05);
+        let mut converter = Converter::new(None, &[], Temporality::Cumulative, 1);
+        let request = converter.convert(&registry.gather(), 2);
+        let metric = &request.resource_metrics[0].scope_metrics[0].metrics[0];
+        let Some(Data::Histogram(histogram)) = &metric.data else {
+            panic!("{metric:?}")
+        };
+        let error = histogram.data_points[0]
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "error.type")
+            .and_then(|kv| kv.value.as_ref()?.value.clone());
+        assert_eq!(error, Some(super::any_value::Value::StringValue("503".to_owned())));
     }
 
     #[test]
