@@ -268,6 +268,14 @@ async fn readiness_fails_at_once_and_accepting_stops_after_the_drain_delay() {
         .unwrap();
     let handle = shutdown.handle();
     let (server, events) = stand(Some(Duration::from_millis(10)));
+    // What a WebSocket handler awaits to close its socket.
+    let draining = tokio::spawn({
+        let draining = readiness.draining();
+        async move {
+            draining.await;
+            Instant::now()
+        }
+    });
     let run = tokio::spawn(shutdown.run(server));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
@@ -275,6 +283,7 @@ async fn readiness_fails_at_once_and_accepting_stops_after_the_drain_delay() {
         200,
         "before the trigger"
     );
+    assert!(!draining.is_finished(), "draining before the trigger");
 
     let triggered = Instant::now();
     handle.trigger("test");
@@ -298,6 +307,18 @@ async fn readiness_fails_at_once_and_accepting_stops_after_the_drain_delay() {
         "accepting stopped {:?} after the trigger",
         stopped - triggered
     );
+    // `draining` resolves at the drain delay's end, as accepting stops; and at
+    // once for a caller that asks later.
+    let drained = draining.await.unwrap();
+    assert!(
+        drained - triggered >= Duration::from_millis(300)
+            && drained - stopped < Duration::from_millis(100),
+        "draining resolved {:?} after the trigger",
+        drained - triggered
+    );
+    tokio::time::timeout(Duration::from_millis(100), readiness.draining())
+        .await
+        .expect("draining after the shutdown resolves at once");
     assert_eq!(phases(&out), PHASES);
     let delay = out
         .lines()

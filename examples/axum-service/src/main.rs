@@ -20,12 +20,16 @@
 //! and `/readyz` failing until the database answers. Each write is recorded first in
 //! a tamper-evident audit trail (`AUDIT_TRAIL`, `AUDIT_DURABILITY`, `AUDIT_SIGNING_KEY`;
 //! see `audit.rs`), checked with `cargo run -- audit-verify audit-trail.jsonl`.
+//! HTTP/1.1 and HTTP/2 without TLS (h2c, prior knowledge) share the port; `/ws` is a
+//! WebSocket echo that gets a close frame when a shutdown starts to drain.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use readiness_axum::core as readiness;
@@ -44,6 +48,8 @@ struct AppState {
     trail: readiness::audit::AuditTrail,
     /// The bearer token writes need; `None` refuses every write.
     token: Option<Arc<str>>,
+    /// Tells the WebSockets when the shutdown drains.
+    readiness: Readiness,
 }
 
 #[derive(Deserialize)]
@@ -118,11 +124,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         store: store.clone(),
         trail: trail.clone(),
         token: token.map(Arc::from),
+        readiness: readiness.clone(),
     };
     let app = Router::new()
         .route("/items", get(list_items).post(create_item))
         .route("/items/{id}", get(get_item))
         .route("/slow/{ms}", get(slow))
+        .route("/ws", get(echo))
         .with_state(state);
 
     // SIGTERM or SIGINT: readiness fails at once, the server goes on serving for the
@@ -154,6 +162,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn slow(Path(ms): Path<u64>) -> String {
     tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
     format!("slept {ms} ms")
+}
+
+/// A WebSocket that echoes each message it is sent.
+async fn echo(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    // The server's drain does not wait for an upgraded connection: this one
+    // closes itself when the shutdown stops accepting, so its client hears a
+    // close frame (1001, going away) and reconnects elsewhere.
+    let draining = state.readiness.draining();
+    ws.on_upgrade(move |socket| echo_until_draining(socket, draining))
+}
+
+async fn echo_until_draining(
+    mut socket: WebSocket,
+    draining: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(draining);
+    loop {
+        tokio::select! {
+            () = &mut draining => {
+                let frame = CloseFrame { code: close_code::AWAY, reason: "shutting down".into() };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                return;
+            }
+            message = socket.recv() => match message {
+                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                    if socket.send(message).await.is_err() {
+                        return;
+                    }
+                }
+                // Pings are answered by the socket itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+            }
+        }
+    }
 }
 
 /// A database that fails is the service's problem, told as a 503 (the request

@@ -343,6 +343,33 @@ impl Readiness {
         self.inner.unready.mark_ready();
     }
 
+    /// Resolves when a graceful shutdown stops accepting connections (after the
+    /// drain delay, as the drain starts), at once if it already has; never if no
+    /// shutdown runs.
+    ///
+    /// The server's drain waits for requests in flight but not for connections a
+    /// handler took over (WebSockets, other upgrades) nor for streams that never
+    /// end: a handler that holds one awaits this and closes it (a WebSocket close
+    /// frame, `1001 going away`) within the drain timeout, while the process is
+    /// still there to send it. The future is `'static`: move it into the task.
+    ///
+    /// ```
+    /// # use readiness_core::Readiness;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let readiness = Readiness::builder().build()?;
+    /// let draining = readiness.draining();
+    /// tokio::spawn(async move {
+    ///     tokio::select! {
+    ///         () = draining => { /* send a close frame, then return */ }
+    ///         // () = socket.next() => { ... }
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn draining(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.inner.unready.draining()
+    }
+
     /// The reason given to [`mark_unready`](Self::mark_unready), if it is in force.
     #[must_use]
     pub fn unready_reason(&self) -> Option<String> {

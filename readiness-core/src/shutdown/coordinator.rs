@@ -118,6 +118,9 @@ impl Shutdown {
         );
 
         let stopping = Instant::now();
+        // Long-lived connections the server does not drain (WebSockets, streams)
+        // are told to close now, through `Readiness::draining`.
+        self.switch.mark_draining();
         server.stop_accepting().await;
         tracing::info!(
             target: TARGET,

@@ -6,7 +6,10 @@
 //!    the endpoints controller notice that the pod is no longer ready.
 //! 3. **Drain**: new connections are refused, idle keep-alive connections are closed,
 //!    requests in flight finish, up to the drain timeout (default 15 s); those still
-//!    running then are counted, logged and cut.
+//!    running then are counted, logged and cut. Connections a handler took over
+//!    (WebSockets) are not drained by the server: their handlers await
+//!    [`Readiness::draining`](crate::Readiness::draining), which resolves as this
+//!    phase starts, and close them.
 //! 4. **Hooks**, in the order they were added, each within its own timeout and all
 //!    within the hooks timeout (default 5 s): a hook that fails, panics or hangs is
 //!    logged and the next one runs. The log writer is flushed last of all.
