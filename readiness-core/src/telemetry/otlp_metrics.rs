@@ -806,7 +806,10 @@ mod tests {
             .iter()
             .find(|kv| kv.key == "error.type")
             .and_then(|kv| kv.value.as_ref()?.value.clone());
-        assert_eq!(error, Some(super::any_value::Value::StringValue("503".to_owned())));
+        assert_eq!(
+            error,
+            Some(super::any_value::Value::StringValue("503".to_owned()))
+        );
     }
 
     #[test]

@@ -14,8 +14,11 @@ use super::{json, Service};
 /// body without decoding it.
 pub struct OtlpSink {
     pub addr: SocketAddr,
-    bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    bodies: Arc<Exports>,
 }
+
+/// Each export's path and body, in arrival order.
+type Exports = Mutex<Vec<(String, Vec<u8>)>>;
 
 impl OtlpSink {
     pub fn start() -> Self {
@@ -49,7 +52,7 @@ impl OtlpSink {
     }
 }
 
-fn serve_otlp(stream: TcpStream, store: &Mutex<Vec<(String, Vec<u8>)>>) {
+fn serve_otlp(stream: TcpStream, store: &Exports) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
