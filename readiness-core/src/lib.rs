@@ -68,6 +68,8 @@ pub mod shutdown;
 #[cfg(feature = "system")]
 mod system;
 pub mod telemetry;
+#[cfg(feature = "logging")]
+mod writer;
 
 pub use endpoint::{Details, Endpoint, ProbeRequest};
 pub use error::{BoxError, BuildError};

@@ -98,7 +98,8 @@ mod redact;
 pub(crate) mod request;
 #[cfg(feature = "otel")]
 pub(crate) use request::trace_ids;
-mod writer;
+// The bounded writer thread lives a layer below, shared with the OTLP log export.
+use crate::writer;
 
 pub use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 pub use audit::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};

@@ -25,8 +25,8 @@ use super::otlp_http::HttpSpanExporter;
 use super::otlp_logs::{self, LogExport};
 use super::otlp_metrics::{MetricsExport, Start};
 use crate::error::BuildError;
-use crate::logging::LogGuard;
 use crate::metrics::names;
+use crate::writer::LogGuard;
 
 /// Sets up OpenTelemetry tracing for a service: settings from the `OTEL_*` variables,
 /// then anything set here on top (programmatic settings win).
@@ -642,8 +642,7 @@ pub(crate) fn check_span_failed(span: &tracing::Span, output: &str) {
 
 #[cfg(test)]
 mod tests {
-    use crate::telemetry::OtelSettings;
-    use crate::Readiness;
+    use crate::telemetry::{OtelSettings, Telemetry};
 
     fn settings(vars: &'static [(&'static str, &'static str)]) -> OtelSettings {
         OtelSettings::from_lookup(|name| {
@@ -658,12 +657,12 @@ mod tests {
     /// instance, under `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`.
     #[test]
     fn one_resource_from_the_builder_and_the_environment() {
-        let readiness = Readiness::builder()
-            .service("orders", "1.4.2")
-            .instance("orders-7f9c")
-            .build()
-            .unwrap();
-        let pairs = readiness.telemetry_from(settings(&[])).resource();
+        let telemetry = |settings| {
+            Telemetry::from_settings(settings)
+                .service("orders", "1.4.2")
+                .instance("orders-7f9c")
+        };
+        let pairs = telemetry(settings(&[])).resource();
         let get = |key: &str| {
             pairs
                 .iter()
@@ -675,15 +674,14 @@ mod tests {
         assert_eq!(get("service.version"), Some("1.4.2"));
         assert_eq!(get("service.instance.id"), Some("orders-7f9c"));
 
-        let pairs = readiness
-            .telemetry_from(settings(&[
-                ("OTEL_SERVICE_NAME", "orders-from-env"),
-                (
-                    "OTEL_RESOURCE_ATTRIBUTES",
-                    "service.instance.id=pod-1,deployment.environment=prod",
-                ),
-            ]))
-            .resource();
+        let pairs = telemetry(settings(&[
+            ("OTEL_SERVICE_NAME", "orders-from-env"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.instance.id=pod-1,deployment.environment=prod",
+            ),
+        ]))
+        .resource();
         let get = |key: &str| {
             pairs
                 .iter()

@@ -3,7 +3,7 @@
 //!
 //! The layer encodes each record on the calling thread (its `LogRecord` message,
 //! written once with the span exporter's protobuf writer) and queues it without
-//! waiting on a [`LogWriter`] of its own: bounded, whatever the line holds, so a
+//! waiting on a [`LogWriter`](crate::logging::LogWriter) of its own: bounded, whatever the line holds, so a
 //! collector that is away costs a request nothing. A full queue drops the record
 //! and counts it, audit and security records under their own label. The writer's
 //! thread hands the records over in batches (`OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, or
@@ -29,8 +29,8 @@ use opentelemetry_sdk::Resource;
 use super::config::{LogsSettings, Protocol};
 use super::otlp_http::{self as pb, HttpSender};
 use crate::error::BuildError;
-use crate::logging::{LogGuard, LogWriter};
 use crate::metrics::names;
+use crate::writer::{LogGuard, LogWriter};
 
 thread_local! {
     /// Set on the export's own thread: nothing logged there is exported.

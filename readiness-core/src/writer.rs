@@ -6,7 +6,7 @@
 //! room (up to the critical timeout, default 1 s: a destination nobody reads must
 //! not hold a request for ever), the others follow [`Overflow`], and every dropped
 //! line is counted. A critical line dropped at its deadline is also told to the
-//! thread that wrote it ([`AuditEvent::try_emit`](super::AuditEvent::try_emit)), so
+//! thread that wrote it ([`AuditEvent::try_emit`](crate::logging::AuditEvent::try_emit)), so
 //! a service that must not act unrecorded can refuse the request.
 
 use std::cell::Cell;
@@ -24,7 +24,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::error::BuildError;
 
-/// Where a [`LogLayer`](super::LogLayer) puts a finished line.
+/// Where a [`LogLayer`](crate::logging::LogLayer) puts a finished line.
 pub(crate) trait Sink: Send + Sync + 'static {
     /// `critical` lines (audit, security) must not be dropped.
     fn write_line(&self, line: &[u8], critical: bool);
@@ -120,7 +120,7 @@ struct Queue {
 
 /// The non-blocking writer: lines are queued (up to the capacity, default 64k
 /// lines) and written by a thread of its own. Give it to
-/// [`LogSettings::build_with_writer`](super::LogSettings::build_with_writer); keep
+/// [`LogSettings::build_with_writer`](crate::logging::LogSettings::build_with_writer); keep
 /// the [`LogGuard`] until the end of `main`, or hand it to the shutdown sequence.
 ///
 /// ```no_run
@@ -227,6 +227,7 @@ impl LogWriter {
     /// Queues `line` if there is room, whatever it holds, and never waits: whether
     /// it was queued. Counts nothing; the caller counts what it drops (the OTLP log
     /// export, whose collector may be away for long: no line waits for it).
+    #[cfg(feature = "otel")]
     pub(crate) fn try_write_line(&self, line: &[u8]) -> bool {
         let shared = &*self.shared;
         let mut queue = shared.lock();
@@ -313,12 +314,14 @@ impl LogWriterBuilder {
 
     /// Hands lines over `lines` at a time, or after `delay` when fewer are queued
     /// (and at every flush).
+    #[cfg(feature = "otel")]
     pub(crate) fn batching(mut self, lines: usize, delay: Duration) -> Self {
         self.batch = Some((lines.max(1), delay));
         self
     }
 
     /// The writer thread's name.
+    #[cfg(feature = "otel")]
     pub(crate) fn thread_name(mut self, name: &'static str) -> Self {
         self.thread_name = name;
         self
@@ -340,7 +343,7 @@ impl LogWriterBuilder {
 
     /// How long an audit or security line waits for room in a full queue (default
     /// 1 s) before it is dropped, counted in `log_lines_dropped_total` and reported
-    /// to [`AuditEvent::try_emit`](super::AuditEvent::try_emit). The thread that
+    /// to [`AuditEvent::try_emit`](crate::logging::AuditEvent::try_emit). The thread that
     /// logs it waits that long: a destination nobody reads (a stdout pipe never
     /// drained) holds each such request this long, not for ever.
     pub fn critical_timeout(mut self, timeout: Duration) -> Self {
@@ -575,6 +578,7 @@ impl LogGuard {
     }
 
     /// Flushes within `timeout`, and not again when dropped: whether it finished.
+    #[cfg(feature = "otel")]
     pub(crate) fn finish_within(mut self, timeout: Duration) -> bool {
         self.finished = true;
         self.flush_within(timeout)
