@@ -4,7 +4,8 @@
 # release, on both examples.
 #
 # * Stdout nobody reads: REQUESTS requests (default 50,000) with stdout drained,
-#   then the same with the pipe never read (a 64-line log queue); prints both p99s,
+#   then the same with the pipe never read (a QUEUE-line log queue, default 8,192);
+#   prints both p99s,
 #   the lines emitted, written and dropped, and the strict writes refused; fails
 #   unless dropped = emitted - written exactly, every strict write is a 503 and
 #   the undrained p99 is within P99_RATIO (default 1.10) of the drained one
@@ -18,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export READINESS_PIPE_REQUESTS=${REQUESTS:-50000}
+# A release server outruns the test's reader of a 64-line queue even while it drains.
+export READINESS_PIPE_QUEUE=${QUEUE:-8192}
 export READINESS_PIPE_P99_RATIO=${P99_RATIO:-1.10}
 cargo test --release --locked -p axum-service -p actix-web-service --test process_life \
     -- --test-threads=1 --nocapture 2>&1 | grep -E '^(test |thread|assertion)|requests drained'

@@ -98,10 +98,13 @@ fn dropped_total(service: &Service) -> u64 {
 /// and none of those items exists.
 pub fn stdout_nobody_reads(exe: &str) {
     let n = requests();
+    // 64 lines fill at once; the long run (release) sets more
+    // (`READINESS_PIPE_QUEUE`), so that the test's reader keeps up while it drains.
+    let queue = std::env::var("READINESS_PIPE_QUEUE").unwrap_or_else(|_| "64".to_owned());
     let service = Service::start(
         exe,
         &[
-            ("READINESS_LOG_QUEUE", "64"),
+            ("READINESS_LOG_QUEUE", &queue),
             ("AUDIT_DURABILITY", "blocking-strict"),
             ("API_TOKEN", "pipe-token"),
             // Only the access lines (with their request spans), the audit lines and the
