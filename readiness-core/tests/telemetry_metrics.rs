@@ -20,6 +20,12 @@ use readiness_core::telemetry::{
 };
 use readiness_core::Readiness;
 
+/// The tests of this binary one at a time: one of them traces its request through a
+/// subscriber of its own while the others send theirs with none, and run side by
+/// side the request's span was at times never enabled for it (tracing's per-callsite
+/// interest, cached across threads), so its server span was never exported.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn settings(vars: &[(&str, &str)]) -> OtelSettings {
     OtelSettings::from_lookup(|name| {
         vars.iter()
@@ -186,6 +192,7 @@ fn assert_semconv_export(request: &ExportMetricsServiceRequest) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_http_exports_the_duration_histogram_with_its_semconv_attributes() {
+    let _serial = SERIAL.lock().await;
     let (addr, received) = support::otlp::start().await;
     let readiness = service();
     let endpoint = format!("http://{addr}");
@@ -212,6 +219,7 @@ async fn otlp_http_exports_the_duration_histogram_with_its_semconv_attributes() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_grpc_exports_the_same() {
+    let _serial = SERIAL.lock().await;
     let (addr, received) = support::otlp::start_grpc_metrics().await;
     let readiness = service();
     let endpoint = format!("http://{addr}");
@@ -273,6 +281,7 @@ async fn counts_by_export(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cumulative_exports_totals_and_delta_the_changes() {
+    let _serial = SERIAL.lock().await;
     let (counts, temporalities, _) = counts_by_export("cumulative").await;
     assert!(counts.len() >= 2, "{counts:?}");
     assert_eq!(counts[0], 1, "{counts:?}");
@@ -309,6 +318,7 @@ async fn cumulative_exports_totals_and_delta_the_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lowmemory_keeps_observed_counters_cumulative() {
+    let _serial = SERIAL.lock().await;
     let (counts, temporalities, exports) = counts_by_export("lowmemory").await;
     assert_eq!(counts.iter().sum::<u64>(), 2, "{counts:?}");
     assert!(temporalities
@@ -329,6 +339,7 @@ async fn lowmemory_keeps_observed_counters_cumulative() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn none_and_a_disabled_sdk_export_nothing() {
+    let _serial = SERIAL.lock().await;
     let (addr, received) = support::otlp::start().await;
     let endpoint = format!("http://{addr}");
     for off in [
@@ -362,6 +373,7 @@ async fn none_and_a_disabled_sdk_export_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusing_collector_is_counted_and_costs_requests_nothing() {
+    let _serial = SERIAL.lock().await;
     // A port nobody listens on: every export is refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", closed.local_addr().unwrap());
@@ -417,6 +429,7 @@ async fn a_refusing_collector_is_counted_and_costs_requests_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement"]
 async fn request_cost() {
+    let _serial = SERIAL.lock().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
@@ -471,6 +484,7 @@ impl<B> readiness_core::observe::RouteTemplate<B> for PathRoute {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sampled_request_leaves_its_trace_on_the_histogram_point() {
+    let _serial = SERIAL.lock().await;
     use tower::{Layer as _, ServiceExt as _};
     use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -510,7 +524,10 @@ async fn a_sampled_request_leaves_its_trace_on_the_histogram_point() {
     let server = spans
         .iter()
         .find(|s| s.name == "GET /orders")
-        .expect("the server span");
+        .unwrap_or_else(|| {
+            let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+            panic!("the server span, among {names:?}")
+        });
     let exports = received.metrics();
     let duration = metric(&exports[0], "http.server.request.duration").unwrap();
     let Some(Data::Histogram(histogram)) = &duration.data else {
