@@ -9,9 +9,10 @@ use crate::request_id::RequestId;
 /// The request's span, and with OpenTelemetry its server span's context.
 pub(super) struct RequestSpan {
     pub(super) span: tracing::Span,
-    /// The OpenTelemetry context of the span, when an OpenTelemetry layer traces it.
+    /// The OpenTelemetry context of the span, when an OpenTelemetry layer traces it,
+    /// and its ids, read once when it starts (they never change after).
     #[cfg(feature = "otel")]
-    otel: Option<opentelemetry::Context>,
+    otel: Option<(opentelemetry::Context, crate::telemetry::server_span::Ids)>,
 }
 
 /// Opens the request's span (target `readiness::request`), its fields named as
@@ -89,9 +90,10 @@ pub(super) fn open_span(
             otel::server_address(&cx, host);
         }
         otel::rename(&cx, method_label, route);
+        let ids = otel::ids(&cx);
         RequestSpan {
             span,
-            otel: Some(cx),
+            otel: Some((cx, ids)),
         }
     }
 }
@@ -102,8 +104,8 @@ impl RequestSpan {
     #[inline]
     pub(super) fn exemplar(&self) -> Option<([u8; 16], [u8; 8])> {
         #[cfg(feature = "otel")]
-        if let Some(cx) = &self.otel {
-            return crate::telemetry::server_span::sampled_ids(cx);
+        if let Some((_, ids)) = &self.otel {
+            return ids.sampled.then_some((ids.trace, ids.span));
         }
         None
     }
@@ -112,7 +114,7 @@ impl RequestSpan {
     pub(super) fn routed(&self, method: &str, route: &str) {
         self.span.record("http.route", route);
         #[cfg(feature = "otel")]
-        if let Some(cx) = &self.otel {
+        if let Some((cx, _)) = &self.otel {
             crate::telemetry::server_span::rename(cx, method, Some(route));
         }
         #[cfg(not(feature = "otel"))]
@@ -125,7 +127,7 @@ impl RequestSpan {
         let span = &self.span;
         let status = finished.status;
         #[cfg(feature = "otel")]
-        if let Some(cx) = &self.otel {
+        if let Some((cx, _)) = &self.otel {
             crate::telemetry::server_span::finished(cx, status);
         }
         let duration_ms = (finished.seconds * 1e6).round() / 1e3;
@@ -138,10 +140,10 @@ impl RequestSpan {
             request_bytes,
             response_bytes,
             #[cfg(feature = "otel")]
-            trace: self.otel.as_ref().map(|cx| {
-                let (trace, span) = crate::telemetry::server_span::ids(cx);
-                crate::logging::trace_ids(trace, span)
-            }),
+            trace: self
+                .otel
+                .as_ref()
+                .map(|(_, ids)| crate::logging::trace_ids(ids.trace, ids.span)),
             #[cfg(not(feature = "otel"))]
             trace: None,
         });

@@ -120,23 +120,22 @@ pub(crate) fn server_address(cx: &opentelemetry::Context, host: &str) {
     ));
 }
 
-/// The trace and span ids of `cx`'s span when it is sampled (recorded and exported):
-/// the request's exemplar. `None` for a span the sampler dropped, whose trace no
-/// backend holds.
-#[inline]
-pub(crate) fn sampled_ids(cx: &opentelemetry::Context) -> Option<([u8; 16], [u8; 8])> {
-    use opentelemetry::trace::TraceContextExt as _;
-    let span = cx.span();
-    let context = span.span_context();
-    context
-        .is_sampled()
-        .then(|| (context.trace_id().to_bytes(), context.span_id().to_bytes()))
+/// A server span's ids, and whether it is sampled (only then is it an exemplar).
+#[derive(Clone, Copy)]
+pub(crate) struct Ids {
+    pub(crate) trace: [u8; 16],
+    pub(crate) span: [u8; 8],
+    pub(crate) sampled: bool,
 }
 
-/// The trace and span ids of `cx`'s span.
-pub(crate) fn ids(cx: &opentelemetry::Context) -> ([u8; 16], [u8; 8]) {
+/// The ids of `cx`'s span.
+pub(crate) fn ids(cx: &opentelemetry::Context) -> Ids {
     use opentelemetry::trace::TraceContextExt as _;
     let span = cx.span();
     let context = span.span_context();
-    (context.trace_id().to_bytes(), context.span_id().to_bytes())
+    Ids {
+        trace: context.trace_id().to_bytes(),
+        span: context.span_id().to_bytes(),
+        sampled: context.is_sampled(),
+    }
 }
