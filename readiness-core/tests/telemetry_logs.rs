@@ -1,6 +1,7 @@
 //! OTLP logs: each line the log layer writes, as a log record decoded by a receiver
-//! built from the protocol's own types; joined to its span, redacted like the line,
-//! drops counted apart for audit and security records, nothing when off.
+//! built from the protocol's own types, over OTLP/HTTP and gRPC; joined to its span,
+//! redacted like the line, drops counted apart for audit and security records, export
+//! resumed once a refusing collector is back, nothing when off.
 #![cfg(feature = "otel")]
 
 mod support;
@@ -317,7 +318,7 @@ fn audit_and_security_records_dropped_on_a_full_queue_are_counted_apart() {
 async fn logs_exporter_none_exports_nothing() {
     let (addr, received) = support::otlp::start().await;
     // Unset, it follows the specification: an endpoint alone exports logs too,
-    // unless the protocol is gRPC, which log export does not speak.
+    // over either protocol.
     let endpoint = format!("http://{addr}");
     let (_, guard) = Telemetry::from_settings(settings(&[(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -333,7 +334,7 @@ async fn logs_exporter_none_exports_nothing() {
     ]))
     .build::<tracing_subscriber::Registry>()
     .unwrap();
-    assert!(guard.log_export().is_none(), "unset over gRPC: off");
+    assert!(guard.log_export().is_some(), "unset over gRPC: exported");
     let _ = guard.shutdown(Duration::from_millis(100));
     for exporter in [Some("none")] {
         let mut vars = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))];
@@ -377,17 +378,204 @@ fn unusable_log_settings_name_their_variable() {
     })
     .unwrap_err();
     assert_eq!(err.field(), "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE");
-    // gRPC is not offered for logs: said at build, when the export is on.
+    let err = OtelSettings::from_lookup(|n| {
+        (n == "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL").then(|| "http/json".into())
+    })
+    .unwrap_err();
+    assert_eq!(err.field(), "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL");
+    // A header that cannot be gRPC metadata: said at build, naming the endpoint.
     let err = Telemetry::from_settings(settings(&[
         (
             "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
             "http://127.0.0.1:4317".to_owned(),
         ),
         ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc".to_owned()),
-        ("OTEL_LOGS_EXPORTER", "otlp".to_owned()),
+        ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "bad header=1".to_owned()),
     ]))
     .build::<tracing_subscriber::Registry>()
     .map(|_| ())
     .unwrap_err();
-    assert_eq!(err.field(), "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL");
+    assert_eq!(err.field(), "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
+}
+
+/// The caller's trace id of the current span, through the W3C header it would send.
+fn current_trace_id() -> Vec<u8> {
+    let mut headers = http::HeaderMap::new();
+    readiness_core::telemetry::inject_context(&mut headers);
+    let traceparent = headers["traceparent"].to_str().unwrap().to_owned();
+    let hex = traceparent.split('-').nth(1).unwrap();
+    (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_grpc_one_endpoint_exports_all_three_signals() {
+    // One collector port serving the three services, and only the generic
+    // variables: the spans, the metrics and the log records all arrive.
+    let (addr, received) = support::otlp::start_grpc_all().await;
+    let registry = prometheus::Registry::new();
+    let (otel, guard) = Telemetry::from_settings(settings(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret".to_owned()),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "50".to_owned()),
+    ]))
+    .service("orders", "1.4.2")
+    .registry(registry.clone(), None)
+    .build()
+    .unwrap();
+    let export = guard.log_export().expect("unset: exported over gRPC");
+    let out = Capture::default();
+    let logs = LogSettings::new()
+        .secret_values([SECRET])
+        .otlp(export.clone())
+        .build(out.clone())
+        .unwrap();
+    let default =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(otel).with(logs));
+    let trace_id = tracing::info_span!("work").in_scope(|| {
+        tracing::info!(
+            attempt = 2,
+            token = SECRET,
+            order = "o-17",
+            "placing order with {SECRET}"
+        );
+        current_trace_id()
+    });
+    drop(default);
+    let report = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(report.error, None);
+
+    let records = records(&received);
+    let placed = records
+        .iter()
+        .find(|r| {
+            r.body
+                .as_ref()
+                .is_some_and(|b| format!("{b:?}").contains("placing order"))
+        })
+        .unwrap_or_else(|| panic!("no record in {records:#?}"));
+    assert_eq!(placed.trace_id, trace_id);
+    assert_eq!(placed.span_id.len(), 8);
+    assert_eq!(placed.severity_text, "INFO");
+    assert_eq!(text(&placed.attributes, "order").as_deref(), Some("o-17"));
+    assert_eq!(
+        text(&placed.attributes, "attempt").as_deref(),
+        Some("IntValue(2)")
+    );
+    assert!(!received
+        .log_bytes()
+        .windows(SECRET.len())
+        .any(|w| w == SECRET.as_bytes()));
+    // The headers travel as metadata.
+    let metadata = received.3.lock().unwrap().clone();
+    assert!(!metadata.is_empty());
+    assert!(metadata
+        .iter()
+        .all(|m| m.contains(&("x-api-key".to_owned(), "secret".to_owned()))));
+    // The span and the metrics over the same port.
+    let spans: Vec<_> = received
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, r)| r.resource_spans.clone())
+        .flat_map(|r| r.scope_spans)
+        .flat_map(|s| s.spans)
+        .collect();
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    assert_eq!(spans[0].trace_id, trace_id);
+    assert!(!received.metrics().is_empty(), "no metrics export");
+    assert_eq!(export.stats().exported, records.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_grpc_a_refusing_collector_is_counted_and_export_resumes() {
+    let (receiver, received) = support::otlp::start_grpc_logs().await;
+    let proxy = support::proxy::Proxy::start(receiver).await;
+    let registry = prometheus::Registry::new();
+    let (otel, guard) = Telemetry::from_settings(settings(&[
+        (
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            format!("http://{}", proxy.addr()),
+        ),
+        ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "400".to_owned()),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "20".to_owned()),
+    ]))
+    .registry(registry.clone(), None)
+    .build()
+    .unwrap();
+    let export = guard.log_export().unwrap();
+    let out = Capture::default();
+    let logs = LogSettings::new()
+        .otlp(export.clone())
+        .build(out.clone())
+        .unwrap();
+    let default =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(otel).with(logs));
+    let bodies = |received: &support::otlp::Received| -> Vec<String> {
+        records(received)
+            .iter()
+            .filter_map(|r| r.body.as_ref().map(|b| format!("{b:?}")))
+            .collect()
+    };
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    tracing::info!("before");
+    wait("the first record", &|| export.stats().exported == 1);
+    assert!(bodies(&received)[0].contains("before"));
+
+    // Refused: the records of the failed export are counted, audit apart.
+    proxy.set(support::proxy::Mode::Refuse).await;
+    tracing::info!("while refused");
+    tracing::info!(category = "audit", action = "order.deleted", "audited");
+    wait("a failed export", &|| export.stats().export_failed == 2);
+    let stats = export.stats();
+    assert!(stats.failed_exports >= 1, "{stats:?}");
+    assert_eq!(stats.critical_export_failed, 1, "{stats:?}");
+    assert_eq!(stats.exported, 1, "{stats:?}");
+    let dropped = |category: &str| {
+        registry
+            .gather()
+            .iter()
+            .find(|f| f.name() == "log_records_dropped_total")
+            .unwrap()
+            .get_metric()
+            .iter()
+            .find(|m| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == "reason" && l.value() == "export_failed")
+                    && m.get_label()
+                        .iter()
+                        .any(|l| l.name() == "category" && l.value() == category)
+            })
+            .map(|m| m.get_counter().get_value())
+            .unwrap()
+    };
+    assert_eq!(dropped("other"), 1.0);
+    assert_eq!(dropped("audit"), 1.0);
+
+    // Back: later records arrive again.
+    proxy.set(support::proxy::Mode::Pass).await;
+    tracing::info!("after");
+    wait("the record after", &|| export.stats().exported == 2);
+    let bodies = bodies(&received);
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert!(bodies[1].contains("after"), "{bodies:?}");
+    drop(default);
+    let report = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(report.error, None);
 }

@@ -157,8 +157,7 @@ impl fmt::Debug for MetricsSettings {
 pub enum LogsExporter {
     /// `otlp`: every line the log layer writes also goes out as an OTLP log record.
     Otlp,
-    /// `none`: lines are written, not exported (the default when the protocol is
-    /// `grpc`, which log export does not speak).
+    /// `none`: lines are written, not exported.
     None,
 }
 
@@ -168,7 +167,8 @@ pub enum LogsExporter {
 /// Each line the [`LogLayer`](crate::logging::LogLayer) writes goes out as a log
 /// record, redacted and classified as the line is, under the resource of the spans
 /// and the metrics; see [`Telemetry`](crate::telemetry::Telemetry) (with the `otel`
-/// feature). Only OTLP/HTTP (`http/protobuf`) is supported for logs.
+/// feature). Over OTLP/HTTP (`http/protobuf`, the default) or gRPC (`grpc`), as the
+/// spans and the metrics.
 ///
 /// ```
 /// use std::time::Duration;
@@ -189,13 +189,13 @@ pub enum LogsExporter {
 #[non_exhaustive]
 pub struct LogsSettings {
     /// `OTEL_LOGS_EXPORTER` (default `otlp`, as the specification says, so an
-    /// endpoint alone exports all three signals; `none` over gRPC).
+    /// endpoint alone exports all three signals, over either protocol).
     pub exporter: LogsExporter,
     /// Where records go: `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` as given, or
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/logs` appended. `None`: no export.
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (with `/v1/logs` appended for HTTP). `None`: no
+    /// export.
     pub endpoint: Option<String>,
-    /// `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` (default `http/protobuf`, the only one
-    /// supported for logs: `grpc` is refused when the export is on).
+    /// `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` (default `http/protobuf`).
     pub protocol: Protocol,
     /// `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS`, values percent-decoded.
     pub headers: Vec<(String, String)>,
@@ -472,14 +472,8 @@ fn logs_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<LogsSettings, B
             .or_else(|| get(generic).map(|v| (generic, v)))
     };
     // Unset: `otlp` as the specification says, so one endpoint exports all three
-    // signals, except over gRPC, which log export does not speak (then off, rather
-    // than an error for a setting nobody made).
-    let grpc = matches!(
-        either("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
-        Some((_, v)) if v.trim() == "grpc"
-    );
+    // signals, over HTTP or gRPC alike.
     let exporter = match get("OTEL_LOGS_EXPORTER") {
-        None if grpc => LogsExporter::None,
         None => LogsExporter::Otlp,
         Some(v) => {
             let mut exporter = LogsExporter::None;

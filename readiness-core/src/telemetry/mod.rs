@@ -23,6 +23,8 @@ mod export;
 #[cfg(feature = "otel")]
 mod otel;
 #[cfg(feature = "otel")]
+mod otlp_grpc;
+#[cfg(feature = "otel")]
 pub(crate) mod otlp_http;
 #[cfg(feature = "otel")]
 mod otlp_logs;

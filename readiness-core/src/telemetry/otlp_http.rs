@@ -38,9 +38,10 @@ const IS_REMOTE: u32 = 0x200;
 
 /// Statuses an export is retried after (OTLP/HTTP's retryable answers).
 const RETRYABLE: [u16; 4] = [429, 502, 503, 504];
-/// Retries of one export, each after a doubling delay, all within the timeout.
-const RETRIES: u32 = 3;
-const FIRST_DELAY: Duration = Duration::from_millis(100);
+/// Retries of one export, each after a doubling delay, all within the timeout
+/// (OTLP/gRPC's exports retry the same way).
+pub(super) const RETRIES: u32 = 3;
+pub(super) const FIRST_DELAY: Duration = Duration::from_millis(100);
 
 /// An `AnyValue` of one scalar: its `oneof` member's field and value.
 pub(crate) enum Scalar<'a> {

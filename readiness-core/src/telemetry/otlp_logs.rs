@@ -1,5 +1,5 @@
-//! Log export over OTLP/HTTP: every line the log layer writes, as an OTLP log
-//! record, after the same redaction and classification.
+//! Log export over OTLP (HTTP or gRPC): every line the log layer writes, as an OTLP
+//! log record, after the same redaction and classification.
 //!
 //! The layer encodes each record on the calling thread (its `LogRecord` message,
 //! written once with the span exporter's protobuf writer) and queues it without
@@ -9,7 +9,10 @@
 //! thread hands the records over in batches (`OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, or
 //! after `OTEL_BLRP_SCHEDULE_DELAY`), and this module wraps them in an
 //! `ExportLogsServiceRequest` under the spans' resource and POSTs it to `/v1/logs`
-//! through the [`HttpSender`] the spans and metrics use.
+//! through the [`HttpSender`] the spans and metrics use, or, over gRPC, hands it to
+//! opentelemetry-proto's `LogsServiceClient` through the [`GrpcSender`] the metrics
+//! use (decoded into its message first, on the export thread: the generated client
+//! takes nothing else).
 //!
 //! The export never feeds itself: events on its own thread (its error lines, the
 //! HTTP client's) and events of the HTTP stack's targets and of
@@ -26,7 +29,12 @@ use std::time::{Duration, Instant};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use prost::Message as _;
+
 use super::config::{LogsSettings, Protocol};
+use super::otlp_grpc::GrpcSender;
 use super::otlp_http::{self as pb, HttpSender};
 use crate::error::BuildError;
 use crate::metrics::names;
@@ -199,12 +207,6 @@ pub(crate) fn start(
     registry: Option<(&prometheus::Registry, Option<&str>)>,
     log_interval: Duration,
 ) -> Result<(LogExport, LogGuard), BuildError> {
-    if settings.protocol == Protocol::Grpc {
-        return Err(BuildError::new(
-            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
-            "logs are exported over OTLP/HTTP only: set `http/protobuf` (port 4318)",
-        ));
-    }
     let metrics = match registry {
         Some((registry, namespace)) => Some(register(registry, namespace)?),
         None => None,
@@ -214,7 +216,14 @@ pub(crate) fn start(
         ..Counters::default()
     });
     let timeout = settings.timeout.min(settings.batch.export_timeout);
-    let sender = HttpSender::new(endpoint, &settings.headers, timeout).map_err(|error| {
+    let sender = match settings.protocol {
+        Protocol::HttpProtobuf => {
+            HttpSender::new(endpoint, &settings.headers, timeout).map(Sender::Http)
+        }
+        Protocol::Grpc => GrpcSender::new(endpoint, &settings.headers, timeout)
+            .map(|sender| Sender::Grpc(Box::new(sender))),
+    }
+    .map_err(|error| {
         BuildError::new(
             "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
             format!("cannot make the OTLP log exporter for {endpoint}: {error}"),
@@ -300,10 +309,35 @@ fn register(
     })
 }
 
+/// How the export requests travel.
+enum Sender {
+    Http(HttpSender),
+    Grpc(Box<GrpcSender>),
+}
+
+impl Sender {
+    /// Sends one encoded `ExportLogsServiceRequest`; blocks the export thread, never
+    /// longer than the timeout.
+    fn send(&mut self, body: Vec<u8>) -> Result<(), String> {
+        match self {
+            Self::Http(sender) => sender.send(body),
+            Self::Grpc(sender) => {
+                let request = ExportLogsServiceRequest::decode(body.as_slice())
+                    .map_err(|e| format!("cannot decode the log export: {e}"))?;
+                sender.send(|channel, metadata| {
+                    let mut call = tonic::Request::new(request.clone());
+                    *call.metadata_mut() = metadata;
+                    async move { LogsServiceClient::new(channel).export(call).await }
+                })
+            }
+        }
+    }
+}
+
 /// The export thread's end of the queue: each batch of framed records it is given
 /// becomes export requests of at most `batch` records.
 struct Output {
-    sender: HttpSender,
+    sender: Sender,
     /// The `Resource` and `InstrumentationScope` messages, written once.
     resource: Vec<u8>,
     scope: Vec<u8>,

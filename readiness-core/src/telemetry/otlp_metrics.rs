@@ -31,6 +31,7 @@ use prost::Message as _;
 
 use super::config::{MetricsSettings, Protocol, Temporality};
 use super::export::{Counters, ErrorLog};
+use super::otlp_grpc::GrpcSender;
 use super::otlp_http::HttpSender;
 use super::semconv::{self, Instrument};
 use crate::metrics::names::{
@@ -476,18 +477,7 @@ fn nanos(time: SystemTime) -> u64 {
 /// How the requests travel.
 enum Transport {
     Http(HttpSender),
-    Grpc(Box<Grpc>),
-}
-
-struct Grpc {
-    endpoint: tonic::transport::Endpoint,
-    metadata: tonic::metadata::MetadataMap,
-    timeout: Duration,
-    /// Made on the export thread, on first use.
-    client: Option<(
-        tokio::runtime::Runtime,
-        MetricsServiceClient<tonic::transport::Channel>,
-    )>,
+    Grpc(Box<GrpcSender>),
 }
 
 impl Transport {
@@ -500,67 +490,24 @@ impl Transport {
             Protocol::HttpProtobuf => {
                 Self::Http(HttpSender::new(endpoint, &settings.headers, timeout)?)
             }
-            Protocol::Grpc => {
-                let mut headers = http::HeaderMap::new();
-                for (key, value) in &settings.headers {
-                    headers.insert(
-                        http::HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())?,
-                        http::HeaderValue::from_str(value)?,
-                    );
-                }
-                Self::Grpc(Box::new(Grpc {
-                    endpoint: tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
-                        .connect_timeout(timeout)
-                        .timeout(timeout),
-                    metadata: tonic::metadata::MetadataMap::from_headers(headers),
-                    timeout,
-                    client: None,
-                }))
-            }
+            Protocol::Grpc => Self::Grpc(Box::new(GrpcSender::new(
+                endpoint,
+                &settings.headers,
+                timeout,
+            )?)),
         })
     }
 
     /// Sends `request`; blocks the export thread, never longer than the timeout
-    /// (HTTP retries a refusing collector within it).
+    /// (a refusing collector is retried within it).
     fn send(&mut self, request: &ExportMetricsServiceRequest) -> Result<(), String> {
         match self {
             Self::Http(sender) => sender.send(request.encode_to_vec()),
-            Self::Grpc(grpc) => {
-                let Grpc {
-                    endpoint,
-                    metadata,
-                    timeout,
-                    client,
-                } = &mut **grpc;
-                if client.is_none() {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| format!("cannot start the gRPC client's runtime: {e}"))?;
-                    let channel = {
-                        let _entered = runtime.enter();
-                        endpoint.connect_lazy()
-                    };
-                    *client = Some((runtime, MetricsServiceClient::new(channel)));
-                }
-                let Some((runtime, client)) = client.as_mut() else {
-                    return Err("no gRPC client".to_owned());
-                };
+            Self::Grpc(sender) => sender.send(|channel, metadata| {
                 let mut call = tonic::Request::new(request.clone());
-                *call.metadata_mut() = metadata.clone();
-                let timeout = *timeout;
-                runtime.block_on(async {
-                    match tokio::time::timeout(timeout, client.export(call)).await {
-                        Ok(Ok(_)) => Ok(()),
-                        Ok(Err(status)) => Err(format!(
-                            "the collector answered {:?}: {}",
-                            status.code(),
-                            status.message()
-                        )),
-                        Err(_) => Err(format!("no answer within {timeout:?}")),
-                    }
-                })
-            }
+                *call.metadata_mut() = metadata;
+                async move { MetricsServiceClient::new(channel).export(call).await }
+            }),
         }
     }
 }
