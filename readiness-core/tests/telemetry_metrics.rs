@@ -153,6 +153,11 @@ fn assert_semconv_export(request: &ExportMetricsServiceRequest) {
         attribute(&point.attributes, "http.route"),
         Some(&text("/orders/{id}"))
     );
+    // Not told otherwise, the adapters serve plain HTTP.
+    assert_eq!(
+        attribute(&point.attributes, "url.scheme"),
+        Some(&text("http"))
+    );
     assert_eq!(point.count, 1);
     assert_eq!(point.explicit_bounds, DEFAULT_DURATION_BUCKETS);
     assert_eq!(
@@ -171,6 +176,10 @@ fn assert_semconv_export(request: &ExportMetricsServiceRequest) {
     };
     assert!(sum.is_monotonic);
     assert_eq!(number(sum.data_points[0].value), 3.0);
+    assert_eq!(
+        attribute(&sum.data_points[0].attributes, "url.scheme"),
+        None
+    );
 
     // A gauge: service_info.
     let info = metric(request, "service_info").expect("service_info");
@@ -185,6 +194,10 @@ fn assert_semconv_export(request: &ExportMetricsServiceRequest) {
         panic!("{active:?}")
     };
     assert!(!active.is_monotonic);
+    assert!(active
+        .data_points
+        .iter()
+        .all(|p| attribute(&p.attributes, "url.scheme") == Some(&text("http"))));
 
     // The telemetry family: the exporter's own counters travel too.
     assert!(metric(request, "telemetry_metrics_exports_failed_total").is_some());
@@ -548,6 +561,106 @@ async fn a_sampled_request_leaves_its_trace_on_the_histogram_point() {
         panic!("{exemplar:?}")
     };
     assert!(value >= 0.006, "{value}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builders_url_scheme_is_on_the_span_and_the_http_server_points_only() {
+    let _serial = SERIAL.lock().await;
+    use tower::{Layer as _, ServiceExt as _};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let error = Readiness::builder().url_scheme("ftp").build().unwrap_err();
+    assert_eq!(error.field(), "url_scheme");
+
+    let (addr, received) = support::otlp::start().await;
+    let readiness = Readiness::builder()
+        .service("orders", "1.4.2")
+        .url_scheme("HTTPS")
+        .build()
+        .unwrap();
+    let before = readiness.metrics_response();
+    let endpoint = format!("http://{addr}");
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_TRACES_SAMPLER", "always_on"),
+    ];
+    let (otel, guard) = Telemetry::from_settings(settings(&vars))
+        .registry(readiness.registry().clone(), None)
+        .exemplars(readiness.red().clone())
+        .build()
+        .unwrap();
+    let default = tracing::subscriber::set_default(tracing_subscriber::registry().with(otel));
+    let app = readiness_core::observe::ObserveLayer::new(readiness.observer(), PathRoute).layer(
+        tower::service_fn(|_: http::Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        }),
+    );
+    // An HTTP/1.1 request names no scheme: the builder's is the one.
+    let request = http::Request::get("/orders").body(String::new()).unwrap();
+    drop(app.oneshot(request).await.unwrap());
+    drop(default);
+    shutdown(guard).await;
+
+    let spans: Vec<_> = received
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, r)| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| s.spans.clone())
+        .collect();
+    let server = spans
+        .iter()
+        .find(|s| s.name == "GET /orders")
+        .expect("the server span");
+    assert_eq!(
+        attribute(&server.attributes, "url.scheme"),
+        Some(&text("https"))
+    );
+    let exports = received.metrics();
+    let export = &exports[0];
+    for name in [
+        "http.server.request.duration",
+        "http.server.active_requests",
+        "http.server.request.body.size",
+        "http.server.response.body.size",
+    ] {
+        let found = metric(export, name).unwrap_or_else(|| panic!("{name}"));
+        let schemes: Vec<_> = match &found.data {
+            Some(Data::Histogram(h)) => h
+                .data_points
+                .iter()
+                .map(|p| attribute(&p.attributes, "url.scheme").cloned())
+                .collect(),
+            Some(Data::Sum(s)) => s
+                .data_points
+                .iter()
+                .map(|p| attribute(&p.attributes, "url.scheme").cloned())
+                .collect(),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert!(!schemes.is_empty(), "{name}");
+        assert!(
+            schemes.iter().all(|s| s.as_ref() == Some(&text("https"))),
+            "{name}: {schemes:?}"
+        );
+    }
+    let info = metric(export, "service_info").unwrap();
+    let Some(Data::Gauge(info)) = &info.data else {
+        panic!()
+    };
+    assert_eq!(
+        attribute(&info.data_points[0].attributes, "url.scheme"),
+        None
+    );
+    // No Prometheus label: the scrape has the same series and labels as before.
+    let body = String::from_utf8(readiness.metrics_response().body().to_vec()).unwrap();
+    assert!(!body.contains("scheme"), "{body}");
+    assert!(!String::from_utf8_lossy(before.body()).contains("scheme"));
+    assert!(body.contains(
+        "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/orders\"} 1"
+    ), "{body}");
 }
 
 #[test]

@@ -44,6 +44,8 @@ struct Inner {
     /// Route templates never recorded (probes and `/metrics` by default); before
     /// routing, paths.
     excluded: HashSet<Box<str>, FastHash>,
+    /// `url.scheme` as the builder set it (see [`url_scheme`](RedMetrics::url_scheme)).
+    url_scheme: Option<&'static str>,
 }
 
 /// The routes seen: the templates counted against the cap, and the excluded ones
@@ -62,6 +64,20 @@ pub(crate) struct RedSettings {
     pub(crate) buckets: Vec<f64>,
     pub(crate) max_routes: usize,
     pub(crate) excluded: Vec<String>,
+    /// `http` or `https` when the builder was told (field `url_scheme`).
+    pub(crate) url_scheme: Option<String>,
+}
+
+/// `url.scheme` from a setting: `http` or `https`, any case.
+pub(crate) fn url_scheme(value: &str) -> Result<&'static str, crate::BuildError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "http" => Ok("http"),
+        "https" => Ok("https"),
+        _ => Err(crate::BuildError::new(
+            "url_scheme",
+            format!("must be `http` or `https`, got {value:?}"),
+        )),
+    }
 }
 
 impl RedSettings {
@@ -87,6 +103,9 @@ impl RedSettings {
                 "max_routes",
                 format!("must be between 1 and 10000, got {}", self.max_routes),
             ));
+        }
+        if let Some(scheme) = &self.url_scheme {
+            url_scheme(scheme)?;
         }
         Ok(())
     }
@@ -162,8 +181,20 @@ impl RedMetrics {
                     .iter()
                     .map(|route| route.as_str().into())
                     .collect(),
+                url_scheme: settings
+                    .url_scheme
+                    .as_deref()
+                    .and_then(|scheme| url_scheme(scheme).ok()),
             }),
         })
+    }
+
+    /// `url.scheme` of the requests, when the builder was told
+    /// ([`ReadinessBuilder::url_scheme`](crate::ReadinessBuilder::url_scheme)): an
+    /// attribute of the server span and of the OTLP `http.server.*` points, never a
+    /// label of the Prometheus families.
+    pub(crate) fn url_scheme(&self) -> Option<&'static str> {
+        self.inner.url_scheme
     }
 
     /// Requests in flight right now (excluded routes are not counted): what a
@@ -415,6 +446,7 @@ impl fmt::Debug for RedMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedMetrics")
             .field("max_routes", &self.inner.max_routes)
+            .field("url_scheme", &self.inner.url_scheme)
             .field("in_flight", &self.in_flight())
             .finish_non_exhaustive()
     }

@@ -18,8 +18,9 @@ pub(super) struct RequestSpan {
 /// Opens the request's span (target `readiness::request`), its fields named as
 /// OpenTelemetry's HTTP conventions name them: `request_id`, `http.request.method`
 /// (`_OTHER` for a method not known), `http.route` when known, `url.path` (without
-/// the query), `user_agent.original`, and the connection's `url.scheme`,
-/// `network.protocol.version` and `client.address` when known. Our log layer writes
+/// the query), `user_agent.original`, `url.scheme` (the builder's, else the
+/// connection's, else `http`), and the connection's `network.protocol.version` and
+/// `client.address` when known. Our log layer writes
 /// the first ones as `method` (as sent), `route`, `path` and `user_agent`, and
 /// leaves the connection's out. With an OpenTelemetry layer in the subscriber it is
 /// the server span: named `{method} {route}`, kind server, its fields its attributes
@@ -30,6 +31,7 @@ pub(super) fn open_span(
     id: &RequestId,
     head: &RequestHead<'_>,
     method_label: &'static str,
+    url_scheme: Option<&'static str>,
     #[cfg_attr(not(feature = "otel"), allow(unused_variables))] public: bool,
 ) -> RequestSpan {
     #[cfg_attr(not(feature = "logging"), allow(unused_variables))]
@@ -37,6 +39,10 @@ pub(super) fn open_span(
     let route = head.route;
     let path = head.path;
     let user_agent = head.header_str(RequestHeader::UserAgent);
+    // The builder's scheme (the clients'), else the connection's, else `http`: the
+    // conventions require the attribute, and the adapters serve plain HTTP. A field,
+    // so it is there when the span starts, as the conventions ask for sampling.
+    let scheme = url_scheme.or(head.scheme).unwrap_or("http");
     let id = id.as_str();
     // The same values, typed, for our log layer (see `logging::request`).
     #[cfg(feature = "logging")]
@@ -49,7 +55,7 @@ pub(super) fn open_span(
         "http.route" = route,
         "url.path" = path,
         "user_agent.original" = user_agent,
-        "url.scheme" = head.scheme,
+        "url.scheme" = scheme,
         "network.protocol.version" = head.version,
         "client.address" = head.client.map(tracing::field::display),
         "otel.kind" = "server",

@@ -70,6 +70,7 @@ impl Observer {
                 &request_id,
                 head,
                 RedMetrics::method_label(method),
+                inner.red.url_scheme(),
                 inner.public_endpoint,
             );
             Box::new(AccessLog { span, request_id })

@@ -38,6 +38,7 @@ pub struct ReadinessBuilder {
     access_log: bool,
     trace_checks: bool,
     trace_public_endpoint: bool,
+    url_scheme: Option<String>,
     /// The first retry of failing and pending checks (`None`: off), for the checks
     /// that do not set their own.
     retry: Option<std::time::Duration>,
@@ -69,6 +70,7 @@ impl Readiness {
             access_log: true,
             trace_checks: false,
             trace_public_endpoint: false,
+            url_scheme: None,
             retry: Some(crate::health::DEFAULT_RETRY),
             #[cfg(feature = "system")]
             system_metrics: true,
@@ -234,6 +236,36 @@ impl ReadinessBuilder {
         self
     }
 
+    /// The scheme clients reach the service by, `http` or `https` (field
+    /// `url_scheme`): `url.scheme` on every server span and, with OTLP metrics, on
+    /// the `http.server.*` points (it is never a Prometheus label, so the series on
+    /// `/metrics` are the same either way). Unset, a span takes the scheme its
+    /// connection reports, if any (actix-web with TLS of its own; an HTTP/2
+    /// `:scheme`), else `http`, and the points `http`: the adapters serve plain
+    /// HTTP. Set `https` when TLS ends in front of the service (a load balancer, an
+    /// ingress) or on a listener of your own.
+    ///
+    /// A setting rather than `X-Forwarded-Proto` or `Forwarded: proto=`: the
+    /// conventions ask for the client's scheme when it is known, and here it is
+    /// known once, by whoever deploys the service, whereas the header is whatever
+    /// the last hop (or, on a public endpoint, the caller) wrote, and reading it
+    /// would cost every request a lookup and let the span disagree with the
+    /// metrics.
+    ///
+    /// ```
+    /// let readiness = readiness_core::Readiness::builder()
+    ///     .url_scheme("https") // TLS ends at the ingress
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = readiness;
+    /// let error = readiness_core::Readiness::builder().url_scheme("ftp").build().unwrap_err();
+    /// assert_eq!(error.field(), "url_scheme");
+    /// ```
+    pub fn url_scheme(mut self, scheme: impl Into<String>) -> Self {
+        self.url_scheme = Some(scheme.into());
+        self
+    }
+
     /// How soon a check that is failing, or has not passed yet, is run again, for
     /// every check that does not set its own
     /// ([`CheckSpec::retry_backoff`](crate::CheckSpec::retry_backoff)): after
@@ -361,6 +393,7 @@ impl ReadinessBuilder {
             excluded: self
                 .excluded
                 .unwrap_or_else(|| ROUTES.map(str::to_owned).to_vec()),
+            url_scheme: self.url_scheme,
         };
         red_settings.validate()?;
         #[cfg(feature = "system")]
@@ -473,6 +506,7 @@ impl ReadinessBuilder {
                 namespace: self.namespace,
                 buckets: self.buckets,
                 observer: Observer::new(red, self.access_log, self.trace_public_endpoint),
+                scrapes: crate::endpoint::Scrapes::default(),
                 caches,
                 jobs,
                 #[cfg(feature = "_sqlx")]

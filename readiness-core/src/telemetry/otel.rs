@@ -137,7 +137,9 @@ impl Telemetry {
     }
 
     /// The service's RED families, whose request-duration exemplars (the trace and
-    /// span of a sampled request, per bucket) go on the OTLP histogram's points.
+    /// span of a sampled request, per bucket) go on the OTLP histogram's points, and
+    /// whose [`url_scheme`](crate::ReadinessBuilder::url_scheme) is the `url.scheme`
+    /// of the `http.server.*` points (without them, `http`).
     /// [`Readiness::telemetry`](crate::Readiness::telemetry) gives the service's own.
     pub fn exemplars(mut self, red: crate::metrics::RedMetrics) -> Self {
         self.red = Some(red);

@@ -37,6 +37,7 @@ use super::semconv::{self, Instrument};
 use crate::metrics::names::{
     HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, HTTP_SERVER_REQUEST_DURATION,
 };
+use crate::metrics::RedMetrics;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -67,7 +68,7 @@ pub(crate) struct Converter {
     last: HashMap<SeriesKey, Last>,
     /// This export's values, kept once the collector accepts it.
     pending: HashMap<SeriesKey, Last>,
-    /// Where the request-duration exemplars are read.
+    /// Where the request-duration exemplars and the requests' `url.scheme` are read.
     exemplars: Option<crate::metrics::RedMetrics>,
 }
 
@@ -208,6 +209,16 @@ impl Converter {
         } as i32;
         let start = if delta { self.last_time } else { self.started };
         let series = family.get_metric();
+        // `url.scheme` on the `http.server.*` points: a constant of the service (the
+        // builder's, else `http`, as the adapters serve plain HTTP), added here
+        // rather than recorded, so the Prometheus series keep their labels and a
+        // request pays nothing for it.
+        let scheme = known
+            .filter(|f| f.name.starts_with("http.server."))
+            .map(|_| {
+                let scheme = self.exemplars.as_ref().and_then(RedMetrics::url_scheme);
+                string_attribute("url.scheme", scheme.unwrap_or("http"))
+            });
         // Exemplars: the request-duration histogram's, the ones since the last
         // accepted export under delta.
         let mut exemplars = if bare == HTTP_SERVER_REQUEST_DURATION {
@@ -215,7 +226,7 @@ impl Converter {
         } else {
             ExemplarsBySeries::new()
         };
-        let data = match family.get_field_type() {
+        let mut data = match family.get_field_type() {
             MetricType::COUNTER => metric::Data::Sum(Sum {
                 data_points: series
                     .iter()
@@ -301,6 +312,9 @@ impl Converter {
                     .collect(),
             }),
         };
+        if let Some(scheme) = scheme {
+            add_attribute(&mut data, &scheme);
+        }
         Some(Metric {
             name,
             description: family.help().to_owned(),
@@ -448,6 +462,33 @@ fn attributes(m: &prometheus::proto::Metric) -> Vec<KeyValue> {
         })
         .chain(error)
         .collect()
+}
+
+/// `attribute` on every point of `data`.
+fn add_attribute(data: &mut metric::Data, attribute: &KeyValue) {
+    let add = |attributes: &mut Vec<KeyValue>| attributes.push(attribute.clone());
+    match data {
+        metric::Data::Sum(sum) => sum
+            .data_points
+            .iter_mut()
+            .for_each(|p| add(&mut p.attributes)),
+        metric::Data::Gauge(gauge) => gauge
+            .data_points
+            .iter_mut()
+            .for_each(|p| add(&mut p.attributes)),
+        metric::Data::Histogram(histogram) => histogram
+            .data_points
+            .iter_mut()
+            .for_each(|p| add(&mut p.attributes)),
+        metric::Data::Summary(summary) => summary
+            .data_points
+            .iter_mut()
+            .for_each(|p| add(&mut p.attributes)),
+        metric::Data::ExponentialHistogram(histogram) => histogram
+            .data_points
+            .iter_mut()
+            .for_each(|p| add(&mut p.attributes)),
+    }
 }
 
 fn number_point(
