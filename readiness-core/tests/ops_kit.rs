@@ -932,6 +932,26 @@ fn the_dashboard_is_grafana_json_over_known_series() {
             assert!(expr.contains("job=\"orders\""), "{expr}");
         }
     }
+    // Exemplars on the latency panel, on a query over the scraped buckets (where
+    // Prometheus keeps them; a recorded series has none).
+    let exemplar_targets: Vec<(&str, &str)> = panels
+        .iter()
+        .flat_map(|p| {
+            p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["exemplar"] == true)
+                .map(move |t| (p["title"].as_str().unwrap(), t["expr"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(exemplar_targets.len(), 1, "{exemplar_targets:?}");
+    let (title, expr) = exemplar_targets[0];
+    assert_eq!(title, "Latency by route");
+    assert!(
+        expr.contains("(rate(http_server_request_duration_seconds_bucket{job=\"orders\"}[5m])"),
+        "{expr}"
+    );
 }
 
 #[test]
@@ -1135,6 +1155,11 @@ fn the_prometheus_config_passes_promtool_check() {
     assert!(config.contains("job_name: orders"), "{config}");
     assert!(config.contains("- prometheus-rules.yml"), "{config}");
     assert!(config.contains("- orders-pods"), "{config}");
+    // It says how to keep the exemplars the dashboard shows.
+    assert!(
+        config.contains("# --enable-feature=exemplar-storage "),
+        "{config}"
+    );
     let (ok, output) = promtool(&["check", "config", "prometheus.yml"], &dir);
     assert!(ok, "{output}");
     assert!(output.contains("SUCCESS: 1 rule files found"), "{output}");

@@ -34,6 +34,18 @@ fn panel(id: u32, title: &str, unit: &str, x: u32, y: u32, targets: &[(&str, Str
     })
 }
 
+/// `panel`, with Grafana's exemplars on for its target `ref_id`: the trace ids
+/// Prometheus stored on the series that target's query selects, as points that link
+/// to their traces (through the data source's `exemplarTraceIdDestinations`).
+fn with_exemplars(mut panel: Value, ref_id: &str) -> Value {
+    if let Some(targets) = panel["targets"].as_array_mut() {
+        for target in targets.iter_mut().filter(|t| t["refId"] == ref_id) {
+            target["exemplar"] = Value::Bool(true);
+        }
+    }
+    panel
+}
+
 fn row(id: u32, title: &str, y: u32) -> Value {
     json!({
         "id": id,
@@ -92,11 +104,22 @@ pub(super) fn render(kit: &OpsKit) -> String {
             "{{http_route}}",
             format!("{}{{{sel}}}", rules::route_errors()),
         )]),
-        panel(4, "Latency by route", "s", 0, 9, &[
-            ("p50 {{http_route}}", format!("{}{{{sel}}}", rules::route_quantile("50"))),
-            ("p95 {{http_route}}", format!("{}{{{sel}}}", rules::route_quantile("95"))),
-            ("p99 {{http_route}}", format!("{}{{{sel}}}", rules::route_quantile("99"))),
-        ]),
+        // Exemplars are kept on scraped series only, never on recorded ones: the p99
+        // line reads the raw buckets, so its query finds the buckets' trace ids.
+        with_exemplars(
+            panel(4, "Latency by route", "s", 0, 9, &[
+                ("p50 {{http_route}}", format!("{}{{{sel}}}", rules::route_quantile("50"))),
+                ("p95 {{http_route}}", format!("{}{{{sel}}}", rules::route_quantile("95"))),
+                (
+                    "p99 {{http_route}}",
+                    format!(
+                        "histogram_quantile(0.99, sum by ({route}, le) (rate({}_bucket{{{sel}}}[5m])))",
+                        kit.duration()
+                    ),
+                ),
+            ]),
+            "C",
+        ),
         panel(5, "Requests in flight", "short", 12, 9, &[(
             "{{instance}}",
             format!("sum by (instance) ({}{{{sel}}})", m(names::HTTP_SERVER_ACTIVE_REQUESTS)),
