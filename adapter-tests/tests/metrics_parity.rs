@@ -1,6 +1,9 @@
 //! The same requests through both adapters record the same metric families, label
 //! sets and counts.
 
+#[path = "../../readiness-core/tests/support/openmetrics.rs"]
+mod openmetrics;
+
 use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::{web, App, HttpResponse};
 use axum::routing::get;
@@ -192,6 +195,10 @@ async fn both_adapters_answer_openmetrics_when_the_scraper_asks() {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8(body.to_vec()).unwrap();
         assert_eq!(text.ends_with("# EOF\n"), accept.is_some(), "{text}");
+        if accept.is_some() {
+            // The official Python client's strict OpenMetrics parser accepts it.
+            openmetrics::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
     }
     // actix-web
     let readiness = Readiness::builder().build().unwrap();
@@ -211,5 +218,8 @@ async fn both_adapters_answer_openmetrics_when_the_scraper_asks() {
         );
         let text = String::from_utf8(read_body(response).await.to_vec()).unwrap();
         assert_eq!(text.ends_with("# EOF\n"), accept.is_some(), "{text}");
+        if accept.is_some() {
+            openmetrics::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
     }
 }

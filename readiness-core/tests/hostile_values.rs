@@ -1,9 +1,12 @@
 //! Hostile label and detail values (quotes, backslashes, newlines, braces, a forged
 //! exposition line) in check outputs, details and measurements and in the user's own
-//! registry families: every scrape passes `promtool check metrics`, every JSON health
+//! registry families: every classic scrape passes `promtool check metrics`, every
+//! OpenMetrics one the official Python client's strict parser, every JSON health
 //! body parses strictly (no duplicate key, nothing after the value), and the
 //! `?verbose` text keeps one line per check.
 
+#[path = "support/openmetrics.rs"]
+mod openmetrics;
 #[path = "support/strict.rs"]
 mod strict;
 mod support;
@@ -77,8 +80,17 @@ async fn hostile_values_keep_every_scrape_and_body_well_formed() {
     assert!(scrape.contains("health_check_observed_value"), "{scrape}");
     let (ok, said) = promtool_check(&scrape);
     assert!(ok, "promtool check metrics: {said}\n{scrape}");
+    // The OpenMetrics answer (what Prometheus asks for): the strict parser accepts it.
+    let open = readiness.metrics_response_for(Some("application/openmetrics-text;version=1.0.0"));
+    let open = String::from_utf8(open.body().to_vec()).unwrap();
+    assert!(open.contains("orders_hostile_total"), "{open}");
+    assert!(open.ends_with("\n# EOF\n"), "{open}");
+    let exemplars = openmetrics::parse(&open).unwrap_or_else(|e| panic!("{e}\n{open}"));
+    assert!(exemplars.is_empty(), "{exemplars:?}");
+    // And it does refuse a broken one, so the parse above can fail.
+    openmetrics::assert_refuses_broken();
     // No forged line: every line is a comment or starts with a family name.
-    for line in scrape.lines() {
+    for line in scrape.lines().chain(open.lines()) {
         assert!(
             line.starts_with('#')
                 || line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'),

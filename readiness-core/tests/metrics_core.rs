@@ -1,5 +1,7 @@
 //! Check results as metrics, the registry, and metric settings validated at build.
 
+#[path = "support/openmetrics.rs"]
+mod openmetrics;
 mod support;
 
 use std::time::Duration;
@@ -331,6 +333,12 @@ async fn the_exposition_passes_promtool() {
     );
     let (ok, said) = promtool_check(&text);
     assert!(ok, "promtool check metrics failed:\n{said}\non\n{text}");
+    // The OpenMetrics answer of the same families: the official Python client's
+    // strict parser accepts it (promtool parses the classic format only).
+    let open = readiness.metrics_response_for(Some("application/openmetrics-text;version=1.0.0"));
+    let open = String::from_utf8(open.body().to_vec()).unwrap();
+    assert!(open.contains("# TYPE http_server_request_duration_seconds histogram"));
+    openmetrics::parse(&open).unwrap_or_else(|e| panic!("{e}\n{open}"));
 
     // And promtool does catch a broken exposition, so the check above can fail.
     let (ok, _) = promtool_check("http_requests_total{method=\"GET\" 1\n");

@@ -2,6 +2,9 @@
 //! with their outcome, a run that never says how it ended counted as a failure, the
 //! queue depth, names validated, the namespace respected.
 
+#[path = "support/openmetrics.rs"]
+mod openmetrics;
+
 use std::time::Duration;
 
 use readiness_core::Readiness;
@@ -231,6 +234,11 @@ fn the_exposition_with_jobs_passes_promtool() {
     let text = scrape(&readiness);
     let (ok, said) = promtool_check(&text);
     assert!(ok, "promtool check metrics failed:\n{said}\non\n{text}");
+    // And the OpenMetrics answer passes the official Python client's strict parser.
+    let open = readiness.metrics_response_for(Some("application/openmetrics-text;version=1.0.0"));
+    let open = String::from_utf8(open.body().to_vec()).unwrap();
+    assert!(open.contains("# TYPE job_runs counter"), "{open}");
+    openmetrics::parse(&open).unwrap_or_else(|e| panic!("{e}\n{open}"));
 }
 
 /// Runs `promtool check metrics` (Prometheus' own linter and parser) on a scrape.

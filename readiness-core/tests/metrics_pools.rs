@@ -3,6 +3,8 @@
 //! histogram fed by timed acquires, names validated, the namespace respected.
 #![cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 
+#[path = "support/openmetrics.rs"]
+mod openmetrics;
 mod support;
 
 use std::time::Duration;
@@ -194,6 +196,14 @@ async fn pools_of_two_databases_share_the_families_and_pass_promtool() {
         problems.is_empty(),
         "promtool check metrics:\n{said}\non\n{text}"
     );
+    // And the OpenMetrics answer passes the official Python client's strict parser.
+    let open = readiness.metrics_response_for(Some("application/openmetrics-text;version=1.0.0"));
+    let open = String::from_utf8(open.body().to_vec()).unwrap();
+    assert!(
+        open.contains("# TYPE db_client_connections gauge"),
+        "{open}"
+    );
+    openmetrics::parse(&open).unwrap_or_else(|e| panic!("{e}\n{open}"));
     drop(held);
 }
 

@@ -1,8 +1,11 @@
 //! Exemplars on the request-duration histogram, the public-endpoint trace policy,
-//! and the routes never traced: spans decoded by a real OTLP receiver, expositions
-//! checked by `promtool`.
+//! and the routes never traced: spans decoded by a real OTLP receiver, classic
+//! expositions checked by `promtool`, OpenMetrics ones by the official Python
+//! client's strict parser.
 #![cfg(feature = "otel")]
 
+#[path = "support/openmetrics.rs"]
+mod openmetrics;
 mod support;
 
 use std::io::Write as _;
@@ -23,19 +26,41 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The path is the route: probes and `/metrics` reach the middleware as such.
+/// Label values that break naive encoders (as in `hostile_values.rs`): quotes,
+/// backslashes, line breaks, braces, a forged exposition line and exemplar, and
+/// control characters.
+const HOSTILE: [&str; 7] = [
+    "a\"b\\c",
+    "line one\nline two\r\nline three",
+    "}{\"level\":\"error\",\"x\":\"{",
+    "evil_total{job=\"x\"} 1\n# EOF",
+    "x\"} 1 # {trace_id=\"ffffffffffffffffffffffffffffffff\"} 1",
+    "sep\u{2028}and\u{2029}para\u{85}nel",
+    "tab\tnul\0esc\u{1b}[31m",
+];
+
+/// A route named by the test, for texts no URI can hold.
+#[derive(Clone)]
+struct NamedRoute(String);
+
+/// The path is the route (probes and `/metrics` reach the middleware as such),
+/// unless the request carries a [`NamedRoute`].
 #[derive(Clone)]
 struct PathRoute;
 
 impl<B> readiness_core::observe::RouteTemplate<B> for PathRoute {
     fn route<'a>(&self, request: &'a http::Request<B>) -> Option<&'a str> {
-        Some(request.uri().path())
+        match request.extensions().get::<NamedRoute>() {
+            Some(named) => Some(&named.0),
+            None => Some(request.uri().path()),
+        }
     }
 }
 
 /// Sends `requests` (path, `traceparent`) through the middleware of `readiness`
 /// under an OpenTelemetry layer with `sampler`, and returns the spans the receiver
-/// decoded once the guard flushed.
+/// decoded once the guard flushed. A "path" without a leading `/` is a route name:
+/// the request goes to `/named` with that [`NamedRoute`].
 async fn serve(
     readiness: &Readiness,
     sampler: SamplerSetting,
@@ -55,7 +80,11 @@ async fn serve(
             Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
         }));
     for (path, traceparent) in requests {
-        let mut request = http::Request::get(*path);
+        let mut request = if path.starts_with('/') {
+            http::Request::get(*path)
+        } else {
+            http::Request::get("/named").extension(NamedRoute((*path).to_owned()))
+        };
         if let Some(parent) = traceparent {
             request = request.header("traceparent", parent);
         }
@@ -177,6 +206,19 @@ async fn a_sampled_request_leaves_its_trace_on_its_bucket() {
         text.contains("orders_placed_total{kind=\"web\"} 3\n"),
         "{text}"
     );
+    // The official Python client's strict parser accepts it and reads the exemplar
+    // back on its bucket.
+    let parsed = openmetrics::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(parsed.len(), 1, "{parsed:?}");
+    assert_eq!(
+        parsed[0].sample,
+        "http_server_request_duration_seconds_bucket"
+    );
+    assert_eq!(parsed[0].labels["http_route"], "/orders");
+    assert_eq!(parsed[0].exemplar["trace_id"], CALLER_TRACE);
+    assert_eq!(parsed[0].exemplar["span_id"], span_hex);
+    assert_eq!(parsed[0].value, exemplar.value());
+    assert_eq!(parsed[0].labels["le"].parse::<f64>().unwrap(), bound);
 
     // Classic: no exemplars, and promtool accepts it (promtool parses the classic
     // format only; Prometheus parses OpenMetrics on scrape, see the examples' tests).
@@ -192,6 +234,45 @@ async fn a_sampled_request_leaves_its_trace_on_its_bucket() {
         std::str::from_utf8(readiness.metrics_response().body()).unwrap()
     );
     promtool_check(classic).unwrap();
+}
+
+#[test]
+fn the_openmetrics_parser_refuses_a_broken_exposition() {
+    openmetrics::assert_refuses_broken();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_routes_keep_their_exemplars_well_formed() {
+    let readiness = Readiness::builder().build().unwrap();
+    let requests: Vec<(&str, Option<String>)> = HOSTILE
+        .iter()
+        .enumerate()
+        .map(|(i, route)| {
+            let parent = format!("00-{:032x}-{CALLER_SPAN}-01", i + 1);
+            (*route, Some(parent))
+        })
+        .collect();
+    let spans = serve(&readiness, SamplerSetting::ParentBasedAlwaysOn, &requests).await;
+    assert_eq!(spans.len(), HOSTILE.len(), "{spans:#?}");
+    let text = String::from_utf8(
+        readiness
+            .metrics_response_for(Some(OPENMETRICS))
+            .body()
+            .to_vec(),
+    )
+    .unwrap();
+    // Each route's exemplar read back whole: the route exactly, its own trace, and
+    // nothing a route forged.
+    let parsed = openmetrics::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(parsed.len(), HOSTILE.len(), "{parsed:#?}\n{text}");
+    for (i, route) in HOSTILE.iter().enumerate() {
+        let found = parsed
+            .iter()
+            .find(|p| p.labels["http_route"] == *route)
+            .unwrap_or_else(|| panic!("no exemplar for {route:?}: {parsed:#?}"));
+        assert_eq!(found.exemplar["trace_id"], format!("{:032x}", i + 1));
+        assert_eq!(found.exemplar.len(), 2, "{found:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

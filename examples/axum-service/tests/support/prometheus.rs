@@ -207,12 +207,63 @@ fn promtool_check_metrics(text: &str) -> Result<(), String> {
     ))
 }
 
+/// Reads an OpenMetrics exposition on stdin with the official Python client's
+/// strict parser; prints the `trace_id` of each exemplar, one a line, or the
+/// parser's complaint on stderr with exit status 1 (2 when the module is missing).
+const OPENMETRICS_PARSE: &str = r#"
+import sys
+try:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+except ImportError as error:
+    print(f"{error}: install it with `python3 -m pip install prometheus-client==0.26.0`", file=sys.stderr)
+    sys.exit(2)
+try:
+    for family in text_string_to_metric_families(sys.stdin.buffer.read().decode("utf-8")):
+        for sample in family.samples:
+            if sample.exemplar is not None:
+                print(sample.exemplar.labels.get("trace_id", "(none)"))
+except Exception as error:
+    print(f"{type(error).__name__}: {error}", file=sys.stderr)
+    sys.exit(1)
+"#;
+
+/// `text` through the official Python client's OpenMetrics parser
+/// (`prometheus_client.openmetrics.parser`, PyPI `prometheus-client`), which is
+/// strict where promtool does not look (`# EOF`, exemplars, `_total`, units): the
+/// trace ids of its exemplars, or the parser's message.
+fn openmetrics_trace_ids(text: &str) -> Result<Vec<String>, String> {
+    let mut child = Command::new("python3")
+        .args(["-c", OPENMETRICS_PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 not found: the OpenMetrics parser runs under it");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0) => Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()),
+        Some(1) => Err(format!("OpenMetrics parser: {}", stderr.trim_end())),
+        _ => panic!("the OpenMetrics parser did not run: {stderr}"),
+    }
+}
+
 /// Both services: requests carrying a sampled `traceparent` leave exemplars on the
 /// request-duration buckets; a real Prometheus (`--enable-feature=exemplar-storage`)
 /// scrapes them in the OpenMetrics format, its `/api/v1/query_exemplars` returns the
 /// trace id of one of those requests, and that trace reached the OTLP collector.
-/// The classic format passes `promtool check metrics` (which parses only that one;
-/// Prometheus' scrape is the OpenMetrics parser).
+/// The classic format passes `promtool check metrics` (which parses only that one),
+/// the OpenMetrics one the official Python client's strict parser; the operations
+/// kit's dashboard asks Prometheus for the exemplars with a query that finds them.
 pub fn prometheus_stores_exemplars_that_lead_to_exported_traces(exe: &str, job: &str) {
     let sink = OtlpSink::start();
     let endpoint = format!("http://{}", sink.addr);
@@ -277,10 +328,33 @@ pub fn prometheus_stores_exemplars_that_lead_to_exported_traces(exe: &str, job: 
             ),
             "{open}"
         );
-        // Prometheus scraped it as OpenMetrics and kept the exemplars.
-        let query = encode(&format!(
-            "http_server_request_duration_seconds_bucket{{job=\"{job}\",http_route=\"/items\"}}"
-        ));
+        // The strict parser accepts it and reads our trace ids off its exemplars;
+        // and it refuses the same text without its `# EOF`, so it can fail.
+        let read = openmetrics_trace_ids(&open).unwrap_or_else(|e| panic!("{e}\n{open}"));
+        assert!(
+            read.iter().any(|id| traces.contains(id)),
+            "{read:?}\n{open}"
+        );
+        let cut = openmetrics_trace_ids(open.trim_end_matches("# EOF\n"));
+        assert!(cut.unwrap_err().contains("Missing # EOF"));
+        // Prometheus scraped it as OpenMetrics and kept the exemplars, where the
+        // operations kit's dashboard asks for them: its exemplar query.
+        let kit = write_ops_kit(exe, "exemplars");
+        let dashboard: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(kit.join("grafana-dashboard.json")).unwrap(),
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&kit);
+        let asked = dashboard["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+            .find(|t| t["exemplar"] == true)
+            .expect("no exemplar query in the kit's dashboard");
+        let asked = asked["expr"].as_str().unwrap();
+        assert!(asked.contains(&format!("job=\"{job}\"")), "{asked}");
+        let query = encode(asked);
         let end = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
