@@ -2,7 +2,7 @@
 //! then recorded once (RED metrics, the server span, the access line).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
@@ -25,7 +25,9 @@ struct Inner {
     access_log: bool,
     /// A caller's `traceparent` is a link, not the parent (see
     /// [`ReadinessBuilder::trace_public_endpoint`](crate::ReadinessBuilder::trace_public_endpoint)).
-    public_endpoint: bool,
+    /// Atomic: `Setup::init` sets it from `READINESS_TRACE_PUBLIC_ENDPOINT` after
+    /// the observer is built (a relaxed load per request, as cheap as a `bool`).
+    public_endpoint: AtomicBool,
 }
 
 impl Observer {
@@ -34,9 +36,16 @@ impl Observer {
             inner: Arc::new(Inner {
                 red,
                 access_log,
-                public_endpoint,
+                public_endpoint: AtomicBool::new(public_endpoint),
             }),
         }
+    }
+
+    /// Whether a caller's `traceparent` becomes a link instead of the parent, for
+    /// the requests that begin from now on.
+    #[cfg(feature = "logging")]
+    pub(crate) fn set_public_endpoint(&self, public: bool) {
+        self.inner.public_endpoint.store(public, Ordering::Relaxed);
     }
 
     /// Starts observing the request `head`: counts it in flight and, with the access
@@ -71,7 +80,7 @@ impl Observer {
                 head,
                 RedMetrics::method_label(method),
                 inner.red.url_scheme(),
-                inner.public_endpoint,
+                inner.public_endpoint.load(Ordering::Relaxed),
             );
             Box::new(AccessLog { span, request_id })
         });
@@ -376,7 +385,10 @@ impl fmt::Debug for Observer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Observer")
             .field("access_log", &self.inner.access_log)
-            .field("public_endpoint", &self.inner.public_endpoint)
+            .field(
+                "public_endpoint",
+                &self.inner.public_endpoint.load(Ordering::Relaxed),
+            )
             .finish_non_exhaustive()
     }
 }

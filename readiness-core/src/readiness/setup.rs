@@ -37,6 +37,10 @@ const LOG_QUEUE_ENV: &str = "READINESS_LOG_QUEUE";
 const ADMIN_PORT_ENV: &str = "ADMIN_PORT";
 /// The variable holding the address of the admin listener (default: `BIND`'s).
 const ADMIN_BIND_ENV: &str = "ADMIN_BIND";
+/// The variable saying whether the service is a public endpoint for tracing
+/// (`true`, `false`); unset: the builder's
+/// [`trace_public_endpoint`](crate::ReadinessBuilder::trace_public_endpoint).
+const TRACE_PUBLIC_ENDPOINT_ENV: &str = "READINESS_TRACE_PUBLIC_ENDPOINT";
 
 /// How long the span flush may take at shutdown.
 #[cfg(feature = "otel")]
@@ -65,6 +69,7 @@ const FLUSH_SPANS_TIMEOUT: Duration = Duration::from_secs(2);
 /// | `BIND`, `PORT` | the adapters' `serve_app` | `127.0.0.1`, `8080` |
 /// | `ADMIN_PORT` | the adapters' `serve_app`: the probes, `/metrics` and `/log-level` on this port only | unset: on the main port |
 /// | `ADMIN_BIND` | the address of the admin listener (with `ADMIN_PORT`) | `BIND`'s |
+/// | `READINESS_TRACE_PUBLIC_ENDPOINT` | `true` or `false`: a caller's `traceparent` is a link of a new trace, not its parent ([`ReadinessBuilder::trace_public_endpoint`](crate::ReadinessBuilder::trace_public_endpoint)); set, it wins over the builder, as `OTEL_SERVICE_NAME` does over the name given in code | the builder's (`false`) |
 ///
 /// The filter is a [`LogFilter`], given to the [`Readiness`] by [`init`](Self::init):
 /// the adapters serve the [log-level route](crate::endpoint#the-log-level-route)
@@ -108,6 +113,8 @@ pub struct Setup {
     host: String,
     port: u16,
     admin: Option<(String, u16)>,
+    /// `READINESS_TRACE_PUBLIC_ENDPOINT`, given to the observer by `init`.
+    trace_public_endpoint: Option<bool>,
 }
 
 impl Setup {
@@ -118,8 +125,9 @@ impl Setup {
     ///
     /// A [`BuildError`] naming the variable holding a value that cannot be used:
     /// `RUST_LOG`, `READINESS_LOG_FORMAT`, `READINESS_LOG_QUEUE`, an `OTEL_*` variable,
-    /// `READINESS_SHUTDOWN_*`, `PORT`, `ADMIN_PORT` (also when it is `PORT`'s) or
-    /// `ADMIN_BIND` (set without `ADMIN_PORT`); or naming `log_filter` when
+    /// `READINESS_SHUTDOWN_*`, `PORT`, `ADMIN_PORT` (also when it is `PORT`'s),
+    /// `ADMIN_BIND` (set without `ADMIN_PORT`) or `READINESS_TRACE_PUBLIC_ENDPOINT`
+    /// (neither `true` nor `false`); or naming `log_filter` when
     /// `readiness` was given a filter of its own.
     pub fn from_env(readiness: &Readiness) -> Result<Self, BuildError> {
         Self::from_lookup(readiness, |name| std::env::var(name).ok())
@@ -214,6 +222,21 @@ impl Setup {
                 Some((admin_host, admin_port))
             }
         };
+        // The deployment knows how the service is exposed: the variable, when set,
+        // wins over the builder, as `OTEL_SERVICE_NAME` wins over the name in code.
+        let trace_public_endpoint = match set(TRACE_PUBLIC_ENDPOINT_ENV) {
+            None => None,
+            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => {
+                    return Err(BuildError::new(
+                        TRACE_PUBLIC_ENDPOINT_ENV,
+                        format!("must be `true` or `false`, got {value:?}"),
+                    ));
+                }
+            },
+        };
         Ok(Self {
             readiness: readiness.clone(),
             logs,
@@ -227,6 +250,7 @@ impl Setup {
             host,
             port,
             admin,
+            trace_public_endpoint,
         })
     }
 
@@ -354,6 +378,9 @@ impl Setup {
         // second `init` stops at `try_init`.
         let filled = self.readiness.set_log_filter(log_filter);
         debug_assert!(filled, "the readiness had a log filter");
+        if let Some(public) = self.trace_public_endpoint {
+            self.readiness.observer().set_public_endpoint(public);
+        }
         Ok(Installed {
             readiness: self.readiness,
             shutdown: self.shutdown,
@@ -387,6 +414,7 @@ impl fmt::Debug for Setup {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("admin", &self.admin)
+            .field("trace_public_endpoint", &self.trace_public_endpoint)
             .finish_non_exhaustive()
     }
 }
@@ -544,6 +572,7 @@ mod tests {
             ("ADMIN_PORT", "admin"),
             ("ADMIN_BIND", "0.0.0.0"),
             ("READINESS_SHUTDOWN_DRAIN_DELAY", "soon"),
+            ("READINESS_TRACE_PUBLIC_ENDPOINT", "yes"),
         ] {
             let error = Setup::from_lookup(&readiness, lookup(vec![(name, value)])).unwrap_err();
             assert_eq!(error.field(), name, "{error}");
@@ -568,6 +597,12 @@ mod tests {
         assert_eq!((setup.host.as_str(), setup.port), ("127.0.0.1", 8080));
         assert_eq!(setup.filter.to_string(), "info");
         assert_eq!(setup.admin, None);
+        assert_eq!(setup.trace_public_endpoint, None);
+        for (value, public) in [("true", true), ("FALSE", false), (" false ", false)] {
+            let vars = lookup(vec![("READINESS_TRACE_PUBLIC_ENDPOINT", value)]);
+            let setup = Setup::from_lookup(&readiness, vars).unwrap();
+            assert_eq!(setup.trace_public_endpoint, Some(public), "{value}");
+        }
 
         let setup = Setup::from_lookup(
             &readiness,
