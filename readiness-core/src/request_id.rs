@@ -48,10 +48,11 @@ impl RequestId {
     /// A new id.
     #[must_use]
     pub fn generate() -> Self {
-        static PREFIX: OnceLock<u64> = OnceLock::new();
+        static PREFIX: OnceLock<(u64, [u8; 16])> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        // std's hasher keys are random per process: a prefix no other process shares.
-        let prefix = *PREFIX.get_or_init(|| {
+        // std's hasher keys are random per process: a prefix no other process shares,
+        // written as hex once.
+        let (prefix, prefix_hex) = PREFIX.get_or_init(|| {
             let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
             hasher.write_u128(
                 std::time::SystemTime::now()
@@ -59,21 +60,15 @@ impl RequestId {
                     .map_or(0, |d| d.as_nanos()),
             );
             hasher.write_u32(std::process::id());
-            hasher.finish()
+            let prefix = hasher.finish();
+            (prefix, hex_u64(prefix))
         });
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         // The counter is spread over the bits so ids do not look sequential.
         let mixed = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ prefix.rotate_left(17);
         let mut text = [0u8; 32];
-        for (i, byte) in prefix
-            .to_be_bytes()
-            .iter()
-            .chain(&mixed.to_be_bytes())
-            .enumerate()
-        {
-            text[2 * i] = HEX[usize::from(byte >> 4)];
-            text[2 * i + 1] = HEX[usize::from(byte & 0xf)];
-        }
+        text[..16].copy_from_slice(prefix_hex);
+        text[16..].copy_from_slice(&hex_u64(mixed));
         Self(Repr::Generated(text))
     }
 
@@ -106,6 +101,15 @@ impl RequestId {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// `value` as 16 lower-case hex digits, most significant first.
+fn hex_u64(value: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, digit) in out.iter_mut().enumerate() {
+        *digit = HEX[((value >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
+}
+
 fn is_safe(value: &[u8]) -> bool {
     (1..=128).contains(&value.len())
         && value.iter().all(|b| {
@@ -127,7 +131,18 @@ impl fmt::Debug for RequestId {
 
 #[cfg(test)]
 mod tests {
-    use super::RequestId;
+    use super::{hex_u64, RequestId};
+
+    #[test]
+    fn hex_u64_is_lower_case_hex_most_significant_first() {
+        for value in [0, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef] {
+            assert_eq!(hex_u64(value), format!("{value:016x}").as_bytes());
+        }
+        // Two ids of one process share their first half, not their second.
+        let (a, b) = (RequestId::generate(), RequestId::generate());
+        assert_eq!(a.as_str()[..16], b.as_str()[..16]);
+        assert_ne!(a.as_str()[16..], b.as_str()[16..]);
+    }
 
     #[test]
     fn generated_ids_are_distinct_and_safe() {

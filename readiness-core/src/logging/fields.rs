@@ -52,6 +52,9 @@ pub(super) struct Fields {
     message: Option<Text>,
     security_kind: Option<Text>,
     security_severity: Option<Text>,
+    /// Whether a field came through [`Collect`] (a name of the caller's); else every
+    /// name is the library's own (the typed `push_*`), plain and not reserved.
+    visited: bool,
 }
 
 impl Fields {
@@ -76,6 +79,13 @@ impl Fields {
         self.message = None;
         self.security_kind = None;
         self.security_severity = None;
+        self.visited = false;
+    }
+
+    /// Whether every field name is one the library pushed typed (see
+    /// `super::request`): plain and not reserved, so written as it is.
+    pub(super) fn own_names(&self) -> bool {
+        !self.visited
     }
 
     /// `value` under `name`, as it is: for fields whose names the caller knows to be
@@ -231,6 +241,7 @@ impl<'a> Collect<'a> {
             }
         };
         // A name recorded twice keeps its last value: no line has a duplicate key.
+        self.fields.visited = true;
         let entries = &mut self.fields.entries;
         if let Some(slot) = entries.iter_mut().find(|(n, _)| *n == name) {
             slot.1 = value;

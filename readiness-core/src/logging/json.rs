@@ -33,21 +33,24 @@ pub const RESERVED_KEYS: &[&str] = &[
 /// starting with `field.` (`field.level` becomes `field.field.level`: renaming is
 /// one-to-one, so a field named `level` and one named `field.level` stay apart).
 fn json_key(out: &mut Vec<u8>, name: &str) {
-    let plain = name.bytes().all(|b| PLAIN[usize::from(b)]);
-    let renamed = is_reserved(name) || name.starts_with("field.");
-    if plain && !renamed {
+    if written_as_is(name) {
         out.extend_from_slice(b",\"");
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\":");
         return;
     }
     out.push(b',');
-    if renamed {
+    if is_reserved(name) || name.starts_with("field.") {
         json_str(out, &format!("field.{name}"));
     } else {
         json_str(out, name);
     }
     out.push(b':');
+}
+
+/// Whether the key `name` is written as it is: plain, not reserved, not `field.*`.
+pub(super) fn written_as_is(name: &str) -> bool {
+    name.bytes().all(|b| PLAIN[usize::from(b)]) && !is_reserved(name) && !name.starts_with("field.")
 }
 
 /// The bytes a plain field name is made of: ASCII letters, digits, `_`, `.`, `-`
@@ -127,12 +130,18 @@ impl Line<'_> {
                 truncated = true;
             }
         }
-        self.each_field(|name, value| {
+        self.each_field_named(|name, value, own| {
             if truncated {
                 return ControlFlow::Break(());
             }
             let mark = out.len();
-            json_key(out, name);
+            if own {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+            } else {
+                json_key(out, name);
+            }
             match value {
                 _ if self.class == DataClass::Restricted => json_str(out, REDACTED),
                 // serde_json writes numbers with itoa and ryu.

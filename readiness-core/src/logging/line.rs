@@ -39,8 +39,19 @@ impl Line<'_> {
         &self,
         mut write: impl FnMut(&'static str, Value<'_>) -> ControlFlow<()>,
     ) {
+        self.each_field_named(|name, value, _| write(name, value));
+    }
+
+    /// [`each_field`](Self::each_field), also telling whether the name is one of the
+    /// library's own (see [`Fields::own_names`]): a format then writes it as it is,
+    /// without checking it is plain and not reserved (every key of every access line).
+    pub(super) fn each_field_named(
+        &self,
+        mut write: impl FnMut(&'static str, Value<'_>, bool) -> ControlFlow<()>,
+    ) {
         let owners = std::iter::once(self.fields).chain(self.spans.iter().copied());
         for (index, owner) in owners.enumerate() {
+            let own = owner.own_names();
             for (name, value) in owner.iter() {
                 let hidden = index > 0
                     && (self.fields.has(name)
@@ -48,7 +59,7 @@ impl Line<'_> {
                 if hidden {
                     continue;
                 }
-                if write(name, value).is_break() {
+                if write(name, value, own).is_break() {
                     return;
                 }
             }

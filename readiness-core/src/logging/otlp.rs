@@ -102,16 +102,17 @@ impl Line<'_> {
         text(out, "target", self.target);
         let limit = self.shared.max_line;
         let mut dropped = 0u64;
-        self.each_field(|name, value| {
+        self.each_field_named(|name, value, own| {
             if out.len() > limit {
                 dropped += 1;
                 return ControlFlow::Continue(());
             }
-            let key: Cow<'_, str> = if RESERVED_KEYS.contains(&name) || name.starts_with("field.") {
-                format!("field.{name}").into()
-            } else {
-                name.into()
-            };
+            let key: Cow<'_, str> =
+                if !own && (RESERVED_KEYS.contains(&name) || name.starts_with("field.")) {
+                    format!("field.{name}").into()
+                } else {
+                    name.into()
+                };
             let written: Cow<'_, str>;
             let scalar = match value {
                 _ if self.class == DataClass::Restricted => Scalar::Text(REDACTED.as_bytes()),

@@ -22,10 +22,18 @@ use crate::metrics::names::{ACCESS_TARGET, REQUEST_TARGET};
 /// the visited lines are compared in `adapter-tests/tests/access_log.rs`).
 const ACCESS_MESSAGE: &str = "request finished";
 
+const METHOD: &str = "method";
+const ROUTE: &str = "route";
+const PATH: &str = "path";
+const USER_AGENT: &str = "user_agent";
+const STATUS: &str = "status";
+const DURATION_MS: &str = "duration_ms";
+const REQUEST_BYTES: &str = "request_bytes";
+const RESPONSE_BYTES: &str = "response_bytes";
 /// The request span's field names.
-const SPAN_FIELDS: [&str; 4] = ["method", "route", "path", "user_agent"];
+const SPAN_FIELDS: [&str; 4] = [METHOD, ROUTE, PATH, USER_AGENT];
 /// The access line's field names.
-const ACCESS_FIELDS: [&str; 4] = ["status", "duration_ms", "request_bytes", "response_bytes"];
+const ACCESS_FIELDS: [&str; 4] = [STATUS, DURATION_MS, REQUEST_BYTES, RESPONSE_BYTES];
 
 thread_local! {
     static PARKED_SPAN: Cell<Option<Box<Fields>>> = const { Cell::new(None) };
@@ -94,13 +102,13 @@ impl ParkedSpan {
         let mut fields = SPARE.take().unwrap_or_else(|| Box::new(Fields::for_span()));
         fields.clear();
         fields.set_request_id(request_id);
-        fields.push_str("method", method);
+        fields.push_str(METHOD, method);
         if let Some(route) = route {
-            fields.push_str("route", route);
+            fields.push_str(ROUTE, route);
         }
-        fields.push_str("path", path);
+        fields.push_str(PATH, path);
         if let Some(user_agent) = user_agent {
-            fields.push_str("user_agent", user_agent);
+            fields.push_str(USER_AGENT, user_agent);
         }
         PARKED_SPAN.set(Some(fields));
         Self(())
@@ -175,14 +183,53 @@ pub(super) fn take_access(
         return None;
     }
     let access = PARKED_ACCESS.take()?;
+    push_access(fields, &access);
+    Some(access.trace)
+}
+
+/// The access line's message and fields.
+fn push_access(fields: &mut Fields, access: &Access) {
     fields.set_message(ACCESS_MESSAGE);
-    fields.push_u64("status", u64::from(access.status));
-    fields.push_f64("duration_ms", access.duration_ms);
+    fields.push_u64(STATUS, u64::from(access.status));
+    fields.push_f64(DURATION_MS, access.duration_ms);
     if let Some(bytes) = access.request_bytes {
-        fields.push_u64("request_bytes", bytes);
+        fields.push_u64(REQUEST_BYTES, bytes);
     }
     if let Some(bytes) = access.response_bytes {
-        fields.push_u64("response_bytes", bytes);
+        fields.push_u64(RESPONSE_BYTES, bytes);
     }
-    Some(access.trace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines write these names without checking them (`Fields::own_names`):
+    /// each must be a key the JSON format writes as it is.
+    #[test]
+    fn the_typed_names_are_written_as_they_are() {
+        for name in SPAN_FIELDS.iter().chain(&ACCESS_FIELDS) {
+            assert!(super::super::json::written_as_is(name), "{name}");
+        }
+        let parked = ParkedSpan::new("id", "GET", Some("/r"), "/p", Some("ua"));
+        let span = PARKED_SPAN.take().expect("parked");
+        drop(parked);
+        let names: Vec<_> = span.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, SPAN_FIELDS);
+        assert!(span.own_names());
+        let mut event = Fields::default();
+        push_access(
+            &mut event,
+            &Access {
+                status: 200,
+                duration_ms: 1.5,
+                request_bytes: Some(1),
+                response_bytes: Some(2),
+                trace: None,
+            },
+        );
+        let names: Vec<_> = event.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ACCESS_FIELDS);
+        assert!(event.own_names());
+    }
 }
