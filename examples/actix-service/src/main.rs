@@ -19,11 +19,14 @@
 //! (`READINESS_SHUTDOWN_*` variables for the timings). Each write is recorded first in
 //! a tamper-evident audit trail (`AUDIT_TRAIL`, `AUDIT_DURABILITY`, `AUDIT_SIGNING_KEY`;
 //! see `audit.rs`), checked with `cargo run -- audit-verify audit-trail.jsonl`.
+//! HTTP/1.1 and HTTP/2 without TLS (h2c, prior knowledge) share the port; `/ws` is a
+//! WebSocket echo that gets a close frame when a shutdown starts to drain.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse};
+use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
 use readiness_actix::core as readiness;
 use readiness_actix::core::logging::{AuditEvent, Outcome, SecurityEvent, SecurityKind, Severity};
 use readiness_actix::core::{checks, Readiness, Setup};
@@ -127,9 +130,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok(())
             }
         });
-    // Health routes, /metrics and RED metrics for every route below, on BIND:PORT.
+    // Health routes, /metrics and RED metrics for every route below, on BIND:PORT
+    // (HTTP/1.1 and h2c: readiness-actix's `http2` feature).
     let outcome = readiness_actix::serve_app(service, move || {
         App::new()
+            .app_data(web::Data::new(readiness.clone()))
             .app_data(web::Data::new(store.clone()))
             .app_data(web::Data::new(token.clone()))
             .app_data(web::Data::new(trail.clone()))
@@ -137,6 +142,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/items", web::post().to(create_item))
             .route("/items/{id}", web::get().to(get_item))
             .route("/slow/{ms}", web::get().to(slow))
+            .route("/ws", web::get().to(echo))
     })
     .await?;
     std::process::exit(outcome.exit_code());
@@ -149,6 +155,78 @@ async fn slow(ms: web::Path<u64>) -> String {
     actix_web::rt::time::sleep(Duration::from_millis(ms.min(60_000))).await;
     format!("slept {ms} ms")
 }
+
+/// A WebSocket that echoes each message it is sent.
+async fn echo(
+    request: HttpRequest,
+    body: web::Payload,
+    readiness: web::Data<Readiness>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (response, session, messages) = actix_ws::handle(&request, body)?;
+    // The server's drain does not wait for an upgraded connection: this one
+    // closes itself when the shutdown stops accepting, so its client hears a
+    // close frame (1001, going away) and reconnects elsewhere.
+    let draining = readiness.draining();
+    actix_web::rt::spawn(echo_until_draining(session, messages, draining));
+    Ok(response)
+}
+
+async fn echo_until_draining(
+    mut session: Session,
+    mut messages: MessageStream,
+    draining: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(draining);
+    loop {
+        tokio::select! {
+            () = &mut draining => break,
+            message = messages.recv() => {
+                let sent = match message {
+                    Some(Ok(Message::Text(text))) => session.text(text).await,
+                    Some(Ok(Message::Binary(bytes))) => session.binary(bytes).await,
+                    Some(Ok(Message::Ping(bytes))) => session.pong(&bytes).await,
+                    Some(Ok(Message::Pong(_) | Message::Continuation(_) | Message::Nop)) => Ok(()),
+                    // The client closes: its close frame is answered with its code.
+                    Some(Ok(Message::Close(reason))) => {
+                        let _ = session.close(reason).await;
+                        return;
+                    }
+                    Some(Err(_)) | None => return,
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let reason = CloseReason {
+        code: CloseCode::Away,
+        description: Some("shutting down".into()),
+    };
+    // The response (the frames out) ends once every handle to the session is gone,
+    // and the connection with it: a handle is kept until the client's reply.
+    let open = session.clone();
+    if session.close(Some(reason)).await.is_err() {
+        return;
+    }
+    // The closing handshake (RFC 6455, 7.1.2): the client answers with a close
+    // frame of its own; its answer, or a second, ends the wait.
+    let replied = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+        while let Some(Ok(message)) = messages.recv().await {
+            if matches!(message, Message::Close(_)) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    drop(open);
+    tracing::info!(code = 1001, replied, "websocket closed");
+}
+
+/// How long a WebSocket closed by the shutdown waits for its client's close frame.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
 
 /// A database that fails is the service's problem, told as a 503 (the request
 /// may be retried), and logged.

@@ -180,24 +180,44 @@ async fn echo_until_draining(
     tokio::pin!(draining);
     loop {
         tokio::select! {
-            () = &mut draining => {
-                let frame = CloseFrame { code: close_code::AWAY, reason: "shutting down".into() };
-                let _ = socket.send(Message::Close(Some(frame))).await;
-                return;
-            }
+            () = &mut draining => break,
             message = socket.recv() => match message {
                 Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                     if socket.send(message).await.is_err() {
                         return;
                     }
                 }
-                // Pings are answered by the socket itself.
+                // Pings, and a client's close frame, are answered by the socket itself.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return,
             }
         }
     }
+    let frame = CloseFrame {
+        code: close_code::AWAY,
+        reason: "shutting down".into(),
+    };
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    // The closing handshake (RFC 6455, 7.1.2): the client answers with a close
+    // frame of its own; its answer, or a second, ends the wait. Then the socket
+    // is dropped, which closes the connection.
+    let replied = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    tracing::info!(code = 1001, replied, "websocket closed");
 }
+
+/// How long a WebSocket closed by the shutdown waits for its client's close frame.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
 
 /// A database that fails is the service's problem, told as a 503 (the request
 /// may be retried), and logged.

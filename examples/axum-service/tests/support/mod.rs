@@ -1,8 +1,10 @@
 //! Helpers for this example's tests, which run the built service as a child
 //! process and talk to it over real sockets (`mod support;` in each test file).
-//! Only the standard library: copied out of this repository with its example,
-//! the tests build and run there as they do here. Both examples carry the same
-//! folder (`.ci/run` checks they are identical): edit one, copy it to the other.
+//! The standard library, the example's own dependencies and, for the h2c client of
+//! `h2_websockets.rs`, `h2`, `http` and tokio's `net` (dev-dependencies of both
+//! examples): copied out of this repository with its example, the tests build and
+//! run there as they do here. Both examples carry the same folder (`.ci/run`
+//! checks they are identical): edit one, copy it to the other.
 
 #![allow(dead_code)]
 
@@ -11,6 +13,7 @@ mod backends;
 mod canary;
 mod client;
 mod client_gone;
+mod h2_websockets;
 mod items;
 mod kubernetes;
 mod load;
@@ -36,6 +39,8 @@ pub use canary::no_secret_reaches_an_output;
 pub use client::{request, KeepAlive, Outcome, Record};
 #[allow(unused_imports)]
 pub use client_gone::a_client_gone_is_a_499_under_its_route;
+#[allow(unused_imports)]
+pub use h2_websockets::h1_h2c_and_websockets_drain_without_errors;
 #[allow(unused_imports)]
 pub use items::{
     a_database_away_fails_readiness_not_liveness, an_upstream_is_checked_but_not_critical,
