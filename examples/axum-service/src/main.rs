@@ -50,6 +50,9 @@ struct AppState {
     token: Option<Arc<str>>,
     /// Tells the WebSockets when the shutdown drains.
     readiness: Readiness,
+    /// Read-held by each open WebSocket: the shutdown hook that takes it for
+    /// writing waits for their closing handshakes.
+    sockets: Arc<tokio::sync::RwLock<()>>,
 }
 
 #[derive(Deserialize)]
@@ -125,7 +128,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         trail: trail.clone(),
         token: token.map(Arc::from),
         readiness: readiness.clone(),
+        sockets: Arc::default(),
     };
+    let sockets = Arc::clone(&state.sockets);
     let app = Router::new()
         .route("/items", get(list_items).post(create_item))
         .route("/items/{id}", get(get_item))
@@ -137,6 +142,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // drain delay, stops accepting, lets requests in flight finish, then these hooks
     // run in order, and the spans and log lines are flushed last.
     let service = service
+        // The WebSockets got a close frame as the drain started; their clients'
+        // replies come in while the requests in flight finish, or here: the
+        // process does not exit before every socket is done (or this deadline).
+        .hook(
+            "close websockets",
+            Duration::from_secs(2),
+            move || async move {
+                let _all_closed = sockets.write().await;
+                Ok(())
+            },
+        )
         // What is queued for the audit trail is written, and a checkpoint after it.
         .hook("checkpoint audit trail", Duration::from_secs(2), {
             let trail = trail.clone();
@@ -170,7 +186,13 @@ async fn echo(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // closes itself when the shutdown stops accepting, so its client hears a
     // close frame (1001, going away) and reconnects elsewhere.
     let draining = state.readiness.draining();
-    ws.on_upgrade(move |socket| echo_until_draining(socket, draining))
+    // Held until the socket is done; none once the shutdown's hook waits (the
+    // socket then closes at once, as the drain has started).
+    let open = Arc::clone(&state.sockets).try_read_owned().ok();
+    ws.on_upgrade(move |socket| async move {
+        echo_until_draining(socket, draining).await;
+        drop(open);
+    })
 }
 
 async fn echo_until_draining(

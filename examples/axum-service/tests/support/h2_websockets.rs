@@ -16,8 +16,8 @@ use super::{json, Load, Outcome, Service};
 /// in a loop, and 4 WebSockets that echoed a message and wait: SIGTERM after 1 s.
 /// Every request sent before accepting stopped is a 200, on either protocol; each
 /// WebSocket gets a close frame (1001) once the drain starts, before the drain
-/// deadline; the client answers it with its own close frame, the server logs that
-/// it got the answer (`websocket closed`, `replied` true) and then closes the
+/// deadline; the client answers it with its own close frame (300 ms later), the
+/// server logs that it got the answer (`websocket closed`, `replied` true) and then closes the
 /// connection (the client reads its end); the process exits with 0 within drain
 /// delay + drain timeout + 1 s.
 pub fn h1_h2c_and_websockets_drain_without_errors(exe: &str) {
@@ -229,6 +229,11 @@ struct Closed {
     ended_cleanly: bool,
 }
 
+/// How long the client takes to answer the server's close frame: longer than the
+/// drain of the requests in flight (`/slow/100`), as a far client would, so the
+/// server must wait for the reply past the drain to log it.
+const REPLY_AFTER: Duration = Duration::from_millis(300);
+
 /// A minimal WebSocket client: the handshake, masked frames out, frames read until
 /// a close frame, which it answers.
 struct WebSocket(TcpStream);
@@ -263,7 +268,8 @@ impl WebSocket {
     }
 
     /// Reads frames until a close frame, answers it with the same code (the
-    /// closing handshake), then reads until the server ends the connection.
+    /// closing handshake) after `REPLY_AFTER`, then reads until the server ends
+    /// the connection.
     fn close_when_asked(mut self) -> Closed {
         let (code, at) = loop {
             let (opcode, payload) = self.frame();
@@ -271,6 +277,7 @@ impl WebSocket {
                 break (u16::from_be_bytes([payload[0], payload[1]]), Instant::now());
             }
         };
+        std::thread::sleep(REPLY_AFTER);
         let replied = self.send(0x8, &code.to_be_bytes()).is_ok();
         self.0
             .set_read_timeout(Some(Duration::from_secs(5)))
