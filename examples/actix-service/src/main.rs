@@ -40,6 +40,10 @@ mod store;
 #[derive(Clone)]
 struct ApiToken(Option<Arc<str>>);
 
+/// The open WebSockets, each holding a read guard.
+#[derive(Clone, Default)]
+struct Sockets(Arc<tokio::sync::RwLock<()>>);
+
 #[derive(Deserialize)]
 struct NewItem {
     name: String,
@@ -114,7 +118,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SIGTERM or SIGINT: readiness fails at once, the server goes on serving for the
     // drain delay, stops accepting, lets requests in flight finish, then these hooks
     // run in order, and the spans and log lines are flushed last.
+    // Read-held by each open WebSocket: the shutdown hook that takes it for writing
+    // waits for their closing handshakes.
+    let sockets = Sockets::default();
     let service = service
+        // The WebSockets got a close frame as the drain started (the drain waits
+        // for them as for any request in flight); any still open are waited for
+        // here (up to this deadline), as in the axum example.
+        .hook("close websockets", Duration::from_secs(2), {
+            let sockets = Arc::clone(&sockets.0);
+            move || async move {
+                let _all_closed = sockets.write().await;
+                Ok(())
+            }
+        })
         // What is queued for the audit trail is written, and a checkpoint after it.
         .hook("checkpoint audit trail", Duration::from_secs(2), {
             let trail = trail.clone();
@@ -135,6 +152,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcome = readiness_actix::serve_app(service, move || {
         App::new()
             .app_data(web::Data::new(readiness.clone()))
+            .app_data(web::Data::new(sockets.clone()))
             .app_data(web::Data::new(store.clone()))
             .app_data(web::Data::new(token.clone()))
             .app_data(web::Data::new(trail.clone()))
@@ -161,13 +179,18 @@ async fn echo(
     request: HttpRequest,
     body: web::Payload,
     readiness: web::Data<Readiness>,
+    sockets: web::Data<Sockets>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let (response, session, messages) = actix_ws::handle(&request, body)?;
-    // The server's drain does not wait for an upgraded connection: this one
-    // closes itself when the shutdown stops accepting, so its client hears a
-    // close frame (1001, going away) and reconnects elsewhere.
+    // This one closes itself when the shutdown stops accepting, so its client
+    // hears a close frame (1001, going away) and reconnects elsewhere.
     let draining = readiness.draining();
-    actix_web::rt::spawn(echo_until_draining(session, messages, draining));
+    // Held until the socket is done; none once the shutdown's hook waits.
+    let open = Arc::clone(&sockets.0).try_read_owned().ok();
+    actix_web::rt::spawn(async move {
+        echo_until_draining(session, messages, draining).await;
+        drop(open);
+    });
     Ok(response)
 }
 

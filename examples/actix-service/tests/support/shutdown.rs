@@ -142,6 +142,7 @@ pub fn drains_under_load_of(mut service: Service, signal: &str) {
     assert_eq!(
         hooks,
         [
+            ("close websockets".to_owned(), "done".to_owned()),
             ("checkpoint audit trail".to_owned(), "done".to_owned()),
             ("close database".to_owned(), "done".to_owned()),
             ("flush spans".to_owned(), "done".to_owned())
