@@ -173,8 +173,11 @@ impl Routes {
                         .headers()
                         .get(actix_web::http::header::ACCEPT)
                         .and_then(|value| value.to_str().ok());
-                    let answer = convert(scrape.metrics_response_for(accept));
-                    async move { answer }
+                    // Rendered on the blocking pool, not on this worker (actix
+                    // workers do not steal each other's connections), and shared
+                    // with concurrent scrapes.
+                    let answer = scrape.scrape(accept);
+                    async move { convert(answer.await) }
                 }),
             );
         }

@@ -117,7 +117,8 @@ where
                 let accept = headers
                     .get(axum::http::header::ACCEPT)
                     .and_then(|value| value.to_str().ok());
-                readiness.metrics_response_for(accept).map(Body::from)
+                // Rendered on the blocking pool, and shared with concurrent scrapes.
+                readiness.scrape(accept).await.map(Body::from)
             }
         }),
     )

@@ -109,6 +109,7 @@ mod log_level;
 mod openmetrics;
 mod report;
 mod scrape;
+mod text;
 
 pub use healthcheck::{healthcheck, probe_status};
 
@@ -119,7 +120,7 @@ pub use log_level::{LogLevelRequest, LOG_LEVEL_MAX_BODY};
 pub(crate) use answer::{Answers, Identity, State};
 #[cfg(feature = "logging")]
 pub(crate) use log_level::respond as respond_log_level;
-pub(crate) use scrape::scrape;
+pub(crate) use scrape::Scrapes;
 
 /// The path of the liveness probe.
 pub const LIVEZ_PATH: &str = "/livez";

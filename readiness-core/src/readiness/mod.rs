@@ -63,6 +63,8 @@ pub(super) struct Inner {
     #[cfg_attr(not(feature = "ops-kit"), allow(dead_code))]
     pub(super) buckets: Vec<f64>,
     pub(super) observer: Observer,
+    /// The `/metrics` renderings under way (see [`Readiness::scrape`]).
+    pub(super) scrapes: crate::endpoint::Scrapes,
     pub(super) caches: CacheFamily,
     pub(super) jobs: JobFamily,
     #[cfg(feature = "_sqlx")]
@@ -319,9 +321,44 @@ impl Readiness {
     /// assert!(text.ends_with("# EOF\n"));
     /// assert!(scrape.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
     /// ```
+    ///
+    /// It renders on the calling thread: a registry of many series takes milliseconds
+    /// (900 request series are 5.5 MB of text). On a tokio runtime, answer scrapes
+    /// with [`scrape`](Self::scrape) instead, as the adapters do.
     #[must_use]
     pub fn metrics_response_for(&self, accept: Option<&str>) -> http::Response<bytes::Bytes> {
-        crate::endpoint::scrape(&self.inner.registry, self.inner.observer.red(), accept)
+        let inner = &*self.inner;
+        inner
+            .scrapes
+            .respond(&inner.registry, inner.observer.red(), accept)
+    }
+
+    /// The answer of [`metrics_response_for`](Self::metrics_response_for), rendered
+    /// on tokio's blocking pool (`spawn_blocking`) so that the runtime worker that
+    /// received the scrape goes on serving requests meanwhile; and shared: a scrape
+    /// that arrives while a rendering of the same format is under way answers with
+    /// that rendering, so concurrent scrapers cost one rendering at a time. The
+    /// adapters' `/metrics` route calls this. The format is chosen from `accept`
+    /// when called; outside a tokio runtime the rendering happens then, on the
+    /// calling thread.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let readiness = readiness_core::Readiness::builder().build().unwrap();
+    /// let (first, second) = tokio::join!(readiness.scrape(None), readiness.scrape(None));
+    /// assert_eq!(first.status(), 200);
+    /// // Both waited for the same rendering.
+    /// assert_eq!(first.body().as_ptr(), second.body().as_ptr());
+    /// # }
+    /// ```
+    pub fn scrape(
+        &self,
+        accept: Option<&str>,
+    ) -> impl std::future::Future<Output = http::Response<bytes::Bytes>> + Send + 'static {
+        let inner = &*self.inner;
+        inner
+            .scrapes
+            .respond_shared(&inner.registry, inner.observer.red(), accept)
     }
 
     /// Runs every check now, concurrently, and returns when all have finished. A
