@@ -221,10 +221,10 @@ impl ReadinessBuilder {
     /// on for a service the internet calls directly; leave it off behind a gateway
     /// that starts the trace.
     ///
-    /// [`Setup`](crate::Setup) reads `READINESS_TRACE_PUBLIC_ENDPOINT` (`true` or
-    /// `false`), which, when set, wins over this setting at
-    /// [`Setup::init`](crate::Setup::init): how the service is exposed is the
-    /// deployment's to say, as `OTEL_SERVICE_NAME` wins over the name in code.
+    /// `Setup` (feature `logging`) reads `READINESS_TRACE_PUBLIC_ENDPOINT` (`true`
+    /// or `false`), which, when set, wins over this setting at `Setup::init`: how
+    /// the service is exposed is the deployment's to say, as `OTEL_SERVICE_NAME`
+    /// wins over the name in code.
     ///
     /// Probes and `/metrics` are never traced either way (see
     /// [`exclude_routes`](Self::exclude_routes)).
