@@ -177,7 +177,7 @@ impl Routes {
                     // workers do not steal each other's connections), and shared
                     // with concurrent scrapes.
                     let answer = scrape.scrape(accept);
-                    async move { convert(answer.await) }
+                    async move { in_slices(convert(answer.await)) }
                 }),
             );
         }
@@ -208,6 +208,31 @@ fn answer(readiness: &Readiness, endpoint: Endpoint<'_>, request: &HttpRequest) 
 }
 
 /// An `http` 1.x response as an actix-web (`http` 0.2) one: mapped by number and bytes.
+/// A large answer's body as 64 KiB slices of it (no copy). actix-web copies each
+/// item of a body into the connection's write buffer at once, so a scrape of
+/// megabytes as one item grew that buffer (and faulted its pages in) to the
+/// scrape's size each time; slices are copied and sent one by one.
+fn in_slices(response: HttpResponse) -> HttpResponse {
+    use actix_web::body::{BoxBody, MessageBody as _, SizedStream};
+    const SLICE: usize = 64 * 1024;
+    let (response, body) = response.into_parts();
+    let body = match body.try_into_bytes() {
+        Ok(bytes) if bytes.len() > SLICE => {
+            let length = bytes.len();
+            let slices = (0..length).step_by(SLICE).map(move |at| {
+                Ok::<_, std::convert::Infallible>(bytes.slice(at..length.min(at + SLICE)))
+            });
+            BoxBody::new(SizedStream::new(
+                length as u64,
+                futures_util::stream::iter(slices),
+            ))
+        }
+        Ok(bytes) => BoxBody::new(bytes),
+        Err(body) => body,
+    };
+    response.set_body(body)
+}
+
 fn convert(response: http::Response<bytes::Bytes>) -> HttpResponse {
     let (parts, body) = response.into_parts();
     // actix-web 4 uses the `http` 0.2 types: map by number and by bytes.
