@@ -781,14 +781,16 @@ fn scrape_under_load(framework: &str) {
     }
     let bytes = text.len();
     let render_p99 = percentile(&mut renders, 99.0);
+    let render_p50 = percentile(&mut renders, 50.0);
     let quiet_p99 = percentile(&mut quiet, 99.0);
     let scraped_p99 = percentile(&mut scraped, 99.0);
     let change = (scraped_p99 as f64 / quiet_p99 as f64 - 1.0) * 100.0;
     eprintln!(
         "{framework}: {series} request series + {families} process samples, {bytes} bytes a \
-         scrape; {} scrapes, render p99 {:.1} ms (max {:.1} ms); request p99 {:.2} ms without \
+         scrape; {} scrapes, render p50 {:.1} ms, p99 {:.1} ms (max {:.1} ms); request p99 {:.2} ms without \
          scraping ({} requests), {:.2} ms with ({} requests): {change:+.1} %",
         renders.len(),
+        render_p50 as f64 / 1000.0,
         render_p99 as f64 / 1000.0,
         *renders.last().unwrap() as f64 / 1000.0,
         quiet_p99 as f64 / 1000.0,

@@ -16,12 +16,19 @@
 #
 #   bash benches/load/reliability.sh
 #   REQUESTS=200000 ROUNDS=2 bash benches/load/reliability.sh
+#   ONLY=scrape bash benches/load/reliability.sh   # one scenario: scrape or exact
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export READINESS_LOAD_REQUESTS=${REQUESTS:-1000000}
 export READINESS_SCRAPE_ROUNDS=${ROUNDS:-5}
 export READINESS_SCRAPE_SECONDS=${SECONDS_PER_PHASE:-10}
 export READINESS_LOAD_STRICT=${STRICT:-1}
+case "${ONLY:-}" in
+    "") filter=() ;;
+    scrape) filter=(scrapes_under_load) ;;
+    exact) filter=(counts_exactly_under_panics_and_disconnects) ;;
+    *) echo "ONLY is scrape or exact, not $ONLY" >&2; exit 2 ;;
+esac
 # Every test, one at a time (each starts its own service process), with their figures.
-cargo test --release --locked -p adapter-tests --test load -- --test-threads=1 --nocapture \
+cargo test --release --locked -p adapter-tests --test load -- "${filter[@]}" --test-threads=1 --nocapture \
     2>&1 | grep -E '^(test |axum|actix|thread|assertion)|: (axum|actix)|requests on|scrapes'
