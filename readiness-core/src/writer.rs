@@ -46,6 +46,86 @@ where
 thread_local! {
     /// Set when a critical line written on this thread was dropped at its deadline.
     static CRITICAL_LOST: Cell<bool> = const { Cell::new(false) };
+    /// Set while [`defer_critical`] runs: a critical line that finds the queue full
+    /// is handed back to wait asynchronously instead of holding up this thread.
+    static DEFER: Cell<bool> = const { Cell::new(false) };
+    static DEFERRED: std::cell::RefCell<Option<Deferred>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `log` (which writes a critical line: an audit event); when that line finds
+/// the [`LogWriter`]'s queue full it is not waited for on this thread (a runtime
+/// worker serving other requests) but handed back, to [`Deferred::queue`] in the
+/// caller's task.
+pub(crate) fn defer_critical(log: impl FnOnce()) -> Option<Deferred> {
+    let outer = DEFER.replace(true);
+    log();
+    DEFER.set(outer);
+    DEFERRED.with(|deferred| deferred.borrow_mut().take())
+}
+
+/// A critical line that found the queue full, waiting for room in its task.
+pub(crate) struct Deferred {
+    line: Vec<u8>,
+    shared: Arc<WriterShared>,
+    /// Queued or counted as dropped: nothing left to do when it goes.
+    settled: bool,
+    /// Counted in the queue's `blocked` (the writer then wakes it when it takes
+    /// the queue), to be uncounted when the wait ends or is cancelled.
+    waiting: bool,
+}
+
+impl Deferred {
+    /// Waits without blocking the thread for room, up to the writer's critical
+    /// timeout, and queues the line: whether it was (else it is dropped and counted,
+    /// as a line that waited on its thread would be). Dropped before it settles (its
+    /// request went away), the line is dropped and counted too.
+    pub(crate) async fn queue(mut self) -> bool {
+        let shared = Arc::clone(&self.shared);
+        let deadline = tokio::time::Instant::now() + shared.critical_timeout;
+        loop {
+            // Registered before the queue is looked at: a take in between wakes it.
+            let room = shared.room_async.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut queue = shared.lock();
+                if queue.lines < shared.capacity || queue.closed {
+                    shared.push(&mut queue, &self.line);
+                    self.settled = true;
+                    return true;
+                }
+                queue.blocked += 1;
+                self.waiting = true;
+            }
+            let woke = tokio::time::timeout_at(deadline, room).await.is_ok();
+            shared.lock().blocked -= 1;
+            self.waiting = false;
+            if !woke {
+                let mut queue = shared.lock();
+                if queue.lines < shared.capacity || queue.closed {
+                    shared.push(&mut queue, &self.line);
+                    self.settled = true;
+                    return true;
+                }
+                drop(queue);
+                shared.count_drop();
+                self.settled = true;
+                return false;
+            }
+        }
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        if self.waiting {
+            // Its task went away mid-wait.
+            self.shared.lock().blocked -= 1;
+        }
+        if !self.settled {
+            self.shared.count_drop();
+        }
+    }
 }
 
 /// Whether a critical line written on this thread since the last call was dropped
@@ -145,6 +225,8 @@ struct WriterShared {
     arrived: Condvar,
     /// Signalled when the writer took the queue (room for blocked lines).
     room: Condvar,
+    /// The same, for critical lines waiting in a task ([`Deferred`]).
+    room_async: tokio::sync::Notify,
     capacity: usize,
     overflow: Overflow,
     critical_timeout: Duration,
@@ -268,6 +350,19 @@ impl Sink for LogWriter {
             if !critical && shared.overflow == Overflow::Drop {
                 drop(queue);
                 shared.count_drop();
+                return;
+            }
+            if critical && DEFER.get() {
+                drop(queue);
+                let deferred = Deferred {
+                    line: line.to_vec(),
+                    shared: Arc::clone(&self.shared),
+                    settled: false,
+                    waiting: false,
+                };
+                // One critical line per deferred call; a second one (not made by
+                // the library) replaces nothing silently: the first is counted.
+                let _earlier = DEFERRED.with(|slot| slot.borrow_mut().replace(deferred));
                 return;
             }
             // Critical lines wait for room up to their deadline; every other line
@@ -432,6 +527,7 @@ impl LogWriterBuilder {
             }),
             arrived: Condvar::new(),
             room: Condvar::new(),
+            room_async: tokio::sync::Notify::new(),
             capacity: self.capacity,
             overflow: self.overflow,
             critical_timeout: self.critical_timeout,
@@ -526,6 +622,7 @@ fn drain(shared: &WriterShared, mut output: Box<dyn Write + Send>) {
         };
         if blocked {
             shared.room.notify_all();
+            shared.room_async.notify_waiters();
         }
         if !batch.is_empty() {
             last_line = Instant::now();

@@ -206,3 +206,91 @@ fn writer_settings_are_validated_naming_the_field() {
         .unwrap_err();
     assert_eq!(err.field(), "log_writer.directory");
 }
+
+/// `try_emit_async` waits for room in its task, not on its thread: on a
+/// one-thread runtime another task keeps running while an audit line waits. Past
+/// the deadline the line is dropped, counted and reported; a wait cancelled (its
+/// request gone) drops and counts it too; room made mid-wait queues it.
+#[tokio::test(flavor = "current_thread")]
+async fn an_audit_line_waits_for_room_in_its_task_not_on_its_thread() {
+    let (started_tx, started) = mpsc::channel();
+    let (open_tx, open) = mpsc::channel();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let gate = Gate {
+        started: started_tx,
+        open: Arc::new(Mutex::new(open)),
+        opened: false,
+        out: Arc::clone(&out),
+    };
+    let (writer, guard) = LogWriter::to_writer(gate)
+        .capacity(16)
+        .critical_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let layer = LogSettings::new().build_with_writer(&writer).unwrap();
+    let subscriber = Arc::new(tracing_subscriber::registry().with(layer));
+    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
+        tracing::info!("first");
+    });
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let emit = || {
+        tracing::subscriber::with_default(Arc::clone(&subscriber), || {
+            AuditEvent::new("user:1", "delete", "invoice", Outcome::Success).try_emit_async()
+        })
+    };
+    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
+        for n in 0..16 {
+            tracing::info!(n, "fills the queue");
+        }
+    });
+
+    // Cancelled mid-wait: dropped and counted.
+    assert!(tokio::time::timeout(Duration::from_millis(50), emit())
+        .await
+        .is_err());
+    assert_eq!(writer.dropped_lines(), 1);
+
+    // Past its deadline, while another task on this one thread keeps ticking.
+    let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let ticker = tokio::spawn({
+        let ticks = Arc::clone(&ticks);
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    let start = std::time::Instant::now();
+    let error = emit().await.unwrap_err();
+    let waited = start.elapsed();
+    ticker.abort();
+    assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    let ticked = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("another task ticked {ticked} times while the audit line waited {waited:?}");
+    assert!(
+        ticked >= 10,
+        "the thread was held: {ticked} ticks in {waited:?}"
+    );
+    assert_eq!(writer.dropped_lines(), 2);
+
+    // Room made mid-wait (the destination takes its writes again): queued.
+    let waiting = emit();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        open_tx.send(()).unwrap();
+    });
+    waiting.await.unwrap();
+    assert!(guard.flush());
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.lines().count(), 1 + 16 + 1, "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .contains("\"category\":\"audit\""),
+        "{text}"
+    );
+    assert_eq!(writer.dropped_lines(), 2);
+}

@@ -77,13 +77,14 @@ pub async fn from_env(readiness: &Readiness) -> Result<AuditTrail, Box<dyn std::
 /// `blocking-strict` mode either failing is the caller's error, and the request
 /// fails with a 503: the record could not be written, or the line was dropped
 /// because stdout stayed full for the log writer's critical timeout (a pipe nobody
-/// reads). The other modes count those losses and go on.
+/// reads; the request waits for room in its task, the worker serves others
+/// meanwhile). The other modes count those losses and go on.
 pub async fn record(
     trail: &AuditTrail,
     event: AuditEvent<'_>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     trail.record(&event).await?;
-    let written = event.try_emit();
+    let written = event.try_emit_async().await;
     if trail.durability() == Durability::BlockingStrict {
         written?;
     }

@@ -161,6 +161,48 @@ impl<'a> AuditEvent<'a> {
         }
         Ok(())
     }
+
+    /// [`try_emit`](Self::try_emit) for async code: the line is written at once,
+    /// and when the [`LogWriter`](super::LogWriter)'s queue is full it waits for
+    /// room in the returned future, up to the writer's critical timeout, instead of
+    /// blocking the thread (a runtime worker that serves other requests meanwhile).
+    /// `Err` (kind `TimedOut`) when the line was dropped at its deadline (counted in
+    /// `log_lines_dropped_total`); a future dropped before it is done drops and
+    /// counts the line too.
+    ///
+    /// ```
+    /// use readiness_core::logging::{AuditEvent, Outcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let event = AuditEvent::new("alice", "delete", "order", Outcome::Success);
+    /// if event.try_emit_async().await.is_err() {
+    ///     // answer 503: the action is not done
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The line was dropped at its deadline.
+    pub fn try_emit_async(self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        let _ = super::writer::take_critical_lost();
+        let deferred = super::writer::defer_critical(|| self.emit());
+        let lost = super::writer::take_critical_lost();
+        async move {
+            let queued = match deferred {
+                Some(deferred) => deferred.queue().await,
+                None => !lost,
+            };
+            if queued {
+                Ok(())
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the audit line was dropped: the log queue stayed full for its critical timeout",
+                ))
+            }
+        }
+    }
 }
 
 /// The kinds of security event, the `kind` label of `security_events_total`.
