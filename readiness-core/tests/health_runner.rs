@@ -132,10 +132,15 @@ async fn a_thousand_concurrent_probes_cause_no_check_runs() {
         .build()
         .unwrap();
     readiness.refresh().await;
-    // The background task's first run (started by build) and refresh() share one run.
+    // refresh() shares the background task's first run (started by build) while it
+    // is under way; one that already finished (the task ran on the other worker
+    // first) is run again. Either way no more than those two.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let before = check.runs();
-    assert_eq!(before, 1, "build and refresh should share the first run");
+    assert!(
+        (1..=2).contains(&before),
+        "build and refresh ran the check {before} times"
+    );
 
     let probes: Vec<_> = (0..1000)
         .map(|i| {

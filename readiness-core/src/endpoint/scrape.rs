@@ -211,9 +211,9 @@ fn render(
     format: Format,
     buffers: &Arc<Buffers>,
 ) -> Rendered {
-    let families = registry.gather();
     match format {
         Format::OpenMetrics => {
+            let families = registry.gather();
             let exemplars =
                 openmetrics::Exemplars::new(red.duration_name(), red.duration_exemplars());
             let body = openmetrics::encode(&families, &exemplars);
@@ -225,7 +225,20 @@ fn render(
         }
         Format::Text => {
             let mut body = buffers.take();
-            match text::encode(&families, &mut body) {
+            // The request histograms written from their counts where the registry
+            // gathered a stand-in (most of a large registry's series), the rest
+            // from what it gathered.
+            let encoded = match red.gather_standing_in(registry) {
+                Some((families, series)) => {
+                    text::encode_with(&families, &mut body, &mut |name, lines| {
+                        red.each_series(name, &series, |labels, bounds, cumulative, sum| {
+                            lines.series(labels, bounds, cumulative, sum);
+                        })
+                    })
+                }
+                None => text::encode(&registry.gather(), &mut body),
+            };
+            match encoded {
                 Ok(()) => Rendered {
                     code: StatusCode::OK,
                     content_type: prometheus::TEXT_FORMAT,
@@ -236,6 +249,110 @@ fn render(
                     Rendered::failed()
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Finished, RedSettings, Registrar};
+    use prometheus::{IntCounterVec, Opts, Registry};
+
+    /// A registry with families sorting before, between and after the request
+    /// histograms, and requests on hostile routes, methods and statuses.
+    fn service(registry: &Registry) -> RedMetrics {
+        for name in [
+            "aaa_first_total",
+            "http_server_request_c_total",
+            "zzz_last_total",
+        ] {
+            let family =
+                IntCounterVec::new(Opts::new(name, "a family of the service"), &["k"]).unwrap();
+            family.with_label_values(&["v\"\\\n"]).inc();
+            registry.register(Box::new(family)).unwrap();
+        }
+        let settings = RedSettings {
+            namespace: None,
+            buckets: vec![0.005, 0.1, 1.0, 2.5],
+            max_routes: 100,
+            excluded: vec!["/metrics".to_owned()],
+            url_scheme: None,
+        };
+        let red = RedMetrics::register(&Registrar::new(registry), &settings).unwrap();
+        let routes = [
+            Some("/b/{id}"),
+            Some("/a"),
+            Some("/quote\"back\\slash\nline"),
+            None,
+        ];
+        for (i, route) in routes.iter().enumerate() {
+            let route = red.route(*route);
+            let statuses = [
+                ("POST", 201),
+                ("GET", 200),
+                ("PURGE", 503),
+                ("GET", 404),
+                ("GET", 1000),
+            ];
+            for (j, (method, status)) in statuses.into_iter().enumerate() {
+                let method = RedMetrics::method_index(method);
+                red.enter(method);
+                let finished = Finished {
+                    status,
+                    seconds: 0.001 * (i * 7 + j * 300) as f64,
+                    request_size: (j % 2 == 0).then_some(100 * i as u64),
+                    response_size: Some(7 + 1000 * j as u64),
+                    trace: None,
+                };
+                red.record(method, &route, &finished);
+            }
+        }
+        red
+    }
+
+    fn classic(registry: &Registry, red: &RedMetrics) -> String {
+        let buffers = Arc::new(Buffers::default());
+        let rendered = render(registry, red, Format::Text, &buffers);
+        assert_eq!(rendered.code, StatusCode::OK);
+        String::from_utf8(rendered.body.to_vec()).unwrap()
+    }
+
+    fn gathered(registry: &Registry) -> String {
+        let mut expected = Vec::new();
+        text::encode(&registry.gather(), &mut expected).unwrap();
+        String::from_utf8(expected).unwrap()
+    }
+
+    #[test]
+    fn the_request_histograms_from_their_counts_read_as_gathered() {
+        let registry = Registry::new();
+        let red = service(&registry);
+        // Written from the counts, not gathered.
+        assert!(red.gather_standing_in(&registry).is_some());
+        let text = classic(&registry, &red);
+        assert!(text.contains("http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"404\",http_route=\"_UNMATCHED\",le=\"+Inf\"} 1\n"), "{text}");
+        assert!(text.contains("http_route=\"/quote\\\"back\\\\slash\\nline\""));
+        assert_eq!(text, gathered(&registry));
+        // No stand-in left behind for the registry's other readers.
+        let families = registry.gather();
+        let duration = families
+            .iter()
+            .find(|family| family.name() == "http_server_request_duration_seconds")
+            .unwrap();
+        assert_eq!(duration.get_metric().len(), 20);
+    }
+
+    #[test]
+    fn a_registry_that_renames_what_it_gathers_is_gathered_whole() {
+        let labels = std::collections::HashMap::from([("zone".to_owned(), "eu".to_owned())]);
+        for (prefix, labels) in [(Some("shop".to_owned()), None), (None, Some(labels))] {
+            let registry = Registry::new_custom(prefix, labels).unwrap();
+            let red = service(&registry);
+            let text = classic(&registry, &red);
+            assert!(red.gather_standing_in(&registry).is_none());
+            assert_eq!(text, gathered(&registry));
+            assert!(text.contains("http_server_request_duration_seconds_count{"));
         }
     }
 }

@@ -34,6 +34,18 @@ impl std::fmt::Display for EncodeError {
 
 /// Appends `families` to `out` in the classic text format.
 pub(crate) fn encode(families: &[MetricFamily], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    encode_with(families, out, &mut |_, _| false)
+}
+
+/// As [`encode`], with histogram families whose series are kept outside the
+/// registry: for each histogram family, `own` is asked first with the family's name;
+/// when it writes the series (through [`HistogramLines::series`]) and answers
+/// true, the family's gathered metrics (a stand-in) are not written.
+pub(crate) fn encode_with(
+    families: &[MetricFamily],
+    out: &mut Vec<u8>,
+    own: &mut dyn FnMut(&str, &mut HistogramLines<'_>) -> bool,
+) -> Result<(), EncodeError> {
     // The crate refuses a family without a name or without metrics (never from a
     // registry's `gather`, which prunes empty families); so does this.
     if let Some(family) = families
@@ -68,6 +80,18 @@ pub(crate) fn encode(families: &[MetricFamily], out: &mut Vec<u8>) -> Result<(),
             MetricType::UNTYPED => b" untyped\n",
             MetricType::HISTOGRAM => b" histogram\n",
         });
+        if kind == MetricType::HISTOGRAM {
+            let mut lines = HistogramLines {
+                out: &mut *out,
+                name: name.as_bytes(),
+                labels: &mut labels,
+                bucket: &mut bucket,
+                bounds: &mut bounds,
+            };
+            if own(name, &mut lines) {
+                continue;
+            }
+        }
         for metric in family.get_metric() {
             labels.clear();
             label_pairs(&mut labels, metric);
@@ -88,28 +112,18 @@ pub(crate) fn encode(families: &[MetricFamily], out: &mut Vec<u8>) -> Result<(),
                 }
                 MetricType::HISTOGRAM => {
                     let histogram = metric.get_histogram();
-                    // `name_bucket{labels,le="`, once for all the series' buckets.
-                    bucket.clear();
-                    bucket.extend_from_slice(name.as_bytes());
-                    bucket.extend_from_slice(b"_bucket");
-                    bucket.extend_from_slice(&labels);
-                    bucket.push(if labels.is_empty() { b'{' } else { b',' });
-                    bucket.extend_from_slice(b"le=\"");
-                    let mut inf_seen = false;
-                    for (i, b) in histogram.get_bucket().iter().enumerate() {
-                        let bound = b.upper_bound();
-                        inf_seen |= bound.is_sign_positive() && bound.is_infinite();
-                        out.extend_from_slice(&bucket);
-                        out.extend_from_slice(bounds.text(i, bound));
-                        out.extend_from_slice(b"\"}");
-                        sample.value(out, b.cumulative_count() as f64);
-                    }
-                    let count = histogram.get_sample_count() as f64;
-                    if !inf_seen {
-                        sample.write(out, b"_bucket", Some(b"+Inf"), count);
-                    }
-                    sample.write(out, b"_sum", None, histogram.get_sample_sum());
-                    sample.write(out, b"_count", None, count);
+                    let buckets = histogram
+                        .get_bucket()
+                        .iter()
+                        .map(|b| (b.upper_bound(), b.cumulative_count()));
+                    histogram_lines(
+                        out,
+                        &sample,
+                        (&mut bucket, &mut bounds),
+                        buckets,
+                        histogram.get_sample_count(),
+                        histogram.get_sample_sum(),
+                    );
                 }
                 MetricType::SUMMARY => {
                     let summary = metric.get_summary();
@@ -129,6 +143,90 @@ pub(crate) fn encode(families: &[MetricFamily], out: &mut Vec<u8>) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// A histogram's lines: a line per bucket (`+Inf` added when the buckets end below
+/// it), then `_sum` and `_count`. `scratch` holds the `name_bucket{labels,le="`
+/// prefix and the bounds' texts.
+fn histogram_lines(
+    out: &mut Vec<u8>,
+    sample: &Sample<'_>,
+    scratch: (&mut Vec<u8>, &mut Bounds),
+    buckets: impl Iterator<Item = (f64, u64)>,
+    count: u64,
+    sum: f64,
+) {
+    let (bucket, bounds) = scratch;
+    // `name_bucket{labels,le="`, once for all the series' buckets.
+    bucket.clear();
+    bucket.extend_from_slice(sample.name);
+    bucket.extend_from_slice(b"_bucket");
+    bucket.extend_from_slice(sample.labels);
+    bucket.push(if sample.labels.is_empty() { b'{' } else { b',' });
+    bucket.extend_from_slice(b"le=\"");
+    let mut inf_seen = false;
+    for (i, (bound, cumulative)) in buckets.enumerate() {
+        inf_seen |= bound.is_sign_positive() && bound.is_infinite();
+        out.extend_from_slice(bucket);
+        out.extend_from_slice(bounds.text(i, bound));
+        out.extend_from_slice(b"\"}");
+        sample.value(out, cumulative as f64);
+    }
+    let count = count as f64;
+    if !inf_seen {
+        sample.write(out, b"_bucket", Some(b"+Inf"), count);
+    }
+    sample.write(out, b"_sum", None, sum);
+    sample.write(out, b"_count", None, count);
+}
+
+/// Where [`encode_with`]'s caller writes the series of a histogram family kept
+/// outside the registry, in the same format as a gathered one's.
+pub(crate) struct HistogramLines<'a> {
+    out: &'a mut Vec<u8>,
+    name: &'a [u8],
+    labels: &'a mut Vec<u8>,
+    bucket: &'a mut Vec<u8>,
+    bounds: &'a mut Bounds,
+}
+
+impl HistogramLines<'_> {
+    /// One series: its label pairs (sorted by name, as a registry gives them), its
+    /// finite bucket bounds, the cumulative count of each and of `+Inf` (last: the
+    /// series' count), and its sum.
+    pub(crate) fn series(
+        &mut self,
+        labels: &[(&str, &str)],
+        bounds: &[f64],
+        cumulative: &[u64],
+        sum: f64,
+    ) {
+        self.labels.clear();
+        let mut separator = b'{';
+        for (name, value) in labels {
+            self.labels.push(separator);
+            self.labels.extend_from_slice(name.as_bytes());
+            self.labels.extend_from_slice(b"=\"");
+            escape(self.labels, value, true);
+            self.labels.push(b'"');
+            separator = b',';
+        }
+        let sample = Sample {
+            name: self.name,
+            labels: self.labels,
+            timestamp: 0,
+        };
+        let count = cumulative.last().copied().unwrap_or(0);
+        let buckets = bounds.iter().copied().zip(cumulative.iter().copied());
+        histogram_lines(
+            self.out,
+            &sample,
+            (self.bucket, self.bounds),
+            buckets,
+            count,
+            sum,
+        );
+    }
 }
 
 /// `{name="value",…` for a metric's label pairs (no closing brace), values escaped;

@@ -81,6 +81,7 @@
 
 mod cache;
 mod exemplar;
+mod histogram;
 mod info;
 mod job;
 pub mod names;

@@ -1,13 +1,17 @@
 //! The RED recorder: rate, errors and duration per method, route and status.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use prometheus::core::Collector as _;
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{IntGauge, IntGaugeVec};
 
 use super::exemplar::{SeriesExemplars, Slots};
+use super::histogram::Counts;
 use super::names::*;
 
 /// The methods kept as label values; any other becomes `_OTHER`.
@@ -26,13 +30,15 @@ pub struct RedMetrics {
 }
 
 struct Inner {
-    duration: HistogramVec,
-    /// The duration family's name (under the namespace), and its finite bucket
-    /// bounds: where a sampled request's exemplar goes.
-    duration_name: String,
+    /// The three histogram families (duration, request size, response size), in
+    /// that order: their names, help texts and bucket bounds.
+    families: [Family; 3],
+    /// The duration family's finite bucket bounds: where a sampled request's
+    /// exemplar goes.
     bounds: Box<[f64]>,
-    request_size: HistogramVec,
-    response_size: HistogramVec,
+    /// Set once a registry renamed or relabelled the families (a prefix or common
+    /// labels of `Registry::new_custom`): `/metrics` then gathers them as protobufs.
+    gather_only: AtomicBool,
     /// Resolved once per method: the in-flight gauge is touched twice per request.
     active: Vec<IntGauge>,
     /// The distinct routes seen, each with the series it has recorded so far. Keyed
@@ -118,31 +124,27 @@ impl RedMetrics {
     ) -> prometheus::Result<Self> {
         let opts = |name: &str, help: &str| super::opts(settings.namespace.as_deref(), name, help);
         let labels = [HTTP_REQUEST_METHOD, HTTP_ROUTE, HTTP_RESPONSE_STATUS_CODE];
-        let duration = HistogramVec::new(
-            HistogramOpts::from(opts(
+        let size_buckets = prometheus::exponential_buckets(64.0, 4.0, 10)?;
+        let family = |name: &str, help: &str, bounds: &[f64]| {
+            Family::new(&opts(name, help), &labels, bounds)
+        };
+        let families = [
+            family(
                 HTTP_SERVER_REQUEST_DURATION,
                 "Duration of HTTP server requests.",
-            ))
-            .buckets(settings.buckets.clone()),
-            &labels,
-        )?;
-        let size_buckets = prometheus::exponential_buckets(64.0, 4.0, 10)?;
-        let request_size = HistogramVec::new(
-            HistogramOpts::from(opts(
+                &settings.buckets,
+            )?,
+            family(
                 HTTP_SERVER_REQUEST_BODY_SIZE,
                 "Size of HTTP server request bodies.",
-            ))
-            .buckets(size_buckets.clone()),
-            &labels,
-        )?;
-        let response_size = HistogramVec::new(
-            HistogramOpts::from(opts(
+                &size_buckets,
+            )?,
+            family(
                 HTTP_SERVER_RESPONSE_BODY_SIZE,
                 "Size of HTTP server response bodies.",
-            ))
-            .buckets(size_buckets),
-            &labels,
-        )?;
+                &size_buckets,
+            )?,
+        ];
         let active_vec = IntGaugeVec::new(
             opts(
                 HTTP_SERVER_ACTIVE_REQUESTS,
@@ -150,27 +152,16 @@ impl RedMetrics {
             ),
             &[HTTP_REQUEST_METHOD],
         )?;
-        registry.register(&duration)?;
-        registry.register(&request_size)?;
-        registry.register(&response_size)?;
-        registry.register(&active_vec)?;
         let active = METHODS
             .iter()
             .chain(std::iter::once(&OTHER))
             .map(|method| active_vec.with_label_values(&[*method]))
             .collect();
-        let duration_name = duration
-            .desc()
-            .first()
-            .map(|desc| desc.fq_name.clone())
-            .unwrap_or_default();
-        Ok(Self {
+        let red = Self {
             inner: Arc::new(Inner {
-                duration,
-                duration_name,
+                families,
                 bounds: settings.buckets.clone().into_boxed_slice(),
-                request_size,
-                response_size,
+                gather_only: AtomicBool::new(false),
                 active,
                 routes: RwLock::new(Routes::default()),
                 unmatched: Arc::new(RouteEntry::new(UNMATCHED_ROUTE, false)),
@@ -186,7 +177,10 @@ impl RedMetrics {
                     .as_deref()
                     .and_then(|scheme| url_scheme(scheme).ok()),
             }),
-        })
+        };
+        registry.register(&RedFamilies(Arc::clone(&red.inner)))?;
+        registry.register(&active_vec)?;
+        Ok(red)
     }
 
     /// `url.scheme` of the requests, when the builder was told
@@ -249,15 +243,16 @@ impl RedMetrics {
         let inner = &*self.inner;
         inner.active[usize::from(method)].dec();
         let series = route.0.series(inner, method, finished.status);
-        series.duration.observe(finished.seconds);
+        let [duration, request_size, response_size] = &series.counts;
+        duration.observe(&inner.bounds, finished.seconds);
         if let Some(ids) = finished.trace {
             series.exemplars.offer(&inner.bounds, ids, finished.seconds);
         }
         if let Some(size) = finished.request_size {
-            series.request_size.observe(size as f64);
+            request_size.observe(&inner.families[1].bounds, size as f64);
         }
         if let Some(size) = finished.response_size {
-            series.response_size.observe(size as f64);
+            response_size.observe(&inner.families[2].bounds, size as f64);
         }
     }
 
@@ -304,7 +299,7 @@ impl RedMetrics {
 
     /// The name of the request-duration family, with the namespace if any.
     pub(crate) fn duration_name(&self) -> &str {
-        &self.inner.duration_name
+        &self.inner.families[0].name
     }
 
     /// Whether `route` (a template, or before routing a path) is excluded.
@@ -384,9 +379,10 @@ struct RouteEntry {
 }
 
 struct Series {
-    duration: Histogram,
-    request_size: Histogram,
-    response_size: Histogram,
+    /// Duration, request size and response size, as [`Inner::families`].
+    counts: [Counts; 3],
+    /// The status code as its label value, for scrapes.
+    status: Box<str>,
     exemplars: Slots,
 }
 
@@ -414,20 +410,232 @@ impl RouteEntry {
         if let Some(series) = find(&list) {
             return series;
         }
-        let mut buffer = [0u8; 3];
-        let labels = [
-            RedMetrics::method_label(method),
-            &*self.name,
-            format_status(&mut buffer, status),
-        ];
         let series = Arc::new(Series {
-            duration: inner.duration.with_label_values(&labels),
-            request_size: inner.request_size.with_label_values(&labels),
-            response_size: inner.response_size.with_label_values(&labels),
+            status: format_status(&mut [0u8; 3], status).into(),
+            counts: inner
+                .families
+                .each_ref()
+                .map(|family| Counts::new(family.bounds.len())),
             exemplars: Slots::new(&inner.bounds),
         });
         list.push((method_key, status, Arc::clone(&series)));
         series
+    }
+}
+
+/// One of the request histogram families: what its collector describes to the
+/// registry, and its bucket bounds.
+struct Family {
+    name: String,
+    help: String,
+    bounds: Box<[f64]>,
+    desc: Desc,
+}
+
+impl Family {
+    fn new(
+        opts: &prometheus::Opts,
+        labels: &[&str; 3],
+        bounds: &[f64],
+    ) -> prometheus::Result<Self> {
+        let name = opts.fq_name();
+        let desc = Desc::new(
+            name.clone(),
+            opts.help.clone(),
+            labels.iter().map(|label| (*label).to_owned()).collect(),
+            HashMap::new(),
+        )?;
+        Ok(Self {
+            name,
+            help: opts.help.clone(),
+            bounds: bounds.into(),
+            desc,
+        })
+    }
+
+    fn proto(&self) -> MetricFamily {
+        let mut family = MetricFamily::default();
+        family.set_name(self.name.clone());
+        family.set_help(self.help.clone());
+        family.set_field_type(MetricType::HISTOGRAM);
+        family
+    }
+}
+
+/// A recorded series and its labels, in the order `gather` sorts series.
+pub(crate) struct SeriesRef {
+    entry: Arc<RouteEntry>,
+    method: u8,
+    series: Arc<Series>,
+}
+
+impl SeriesRef {
+    /// The label pairs, sorted by name as the registry writes them.
+    fn labels(&self) -> [(&'static str, &str); 3] {
+        let mut labels = [
+            (HTTP_REQUEST_METHOD, RedMetrics::method_label(self.method)),
+            (HTTP_ROUTE, &*self.entry.name),
+            (HTTP_RESPONSE_STATUS_CODE, &*self.series.status),
+        ];
+        labels.sort_unstable_by_key(|(name, _)| *name);
+        labels
+    }
+}
+
+thread_local! {
+    /// Set while `/metrics` gathers the registry for the text format: the request
+    /// histograms then hand the registry a stand-in each (one empty series), which
+    /// marks where they go, and the answer writes them from their counts.
+    static STAND_IN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The request histograms as a collector on the service's registry.
+#[derive(Clone)]
+struct RedFamilies(Arc<Inner>);
+
+impl Collector for RedFamilies {
+    fn desc(&self) -> Vec<&Desc> {
+        self.0.families.iter().map(|family| &family.desc).collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let inner = &*self.0;
+        if STAND_IN.get() {
+            return inner
+                .families
+                .iter()
+                .map(|family| {
+                    let mut proto = family.proto();
+                    proto.set_metric(vec![Metric::default()]);
+                    proto
+                })
+                .collect();
+        }
+        let series = RedMetrics::sorted(inner);
+        let mut cumulative = Vec::new();
+        inner
+            .families
+            .iter()
+            .enumerate()
+            .map(|(i, family)| {
+                let mut proto = family.proto();
+                let metrics = series
+                    .iter()
+                    .map(|one| {
+                        let labels = one
+                            .labels()
+                            .iter()
+                            .map(|(name, value)| {
+                                let mut pair = LabelPair::default();
+                                pair.set_name((*name).to_owned());
+                                pair.set_value((*value).to_owned());
+                                pair
+                            })
+                            .collect();
+                        let mut metric = Metric::from_label(labels);
+                        metric.set_histogram(
+                            one.series.counts[i].proto(&family.bounds, &mut cumulative),
+                        );
+                        metric
+                    })
+                    .collect();
+                proto.set_metric(metrics);
+                proto
+            })
+            .collect()
+    }
+}
+
+impl RedMetrics {
+    /// Every recorded series, sorted by its label values as `Registry::gather`
+    /// sorts them (by route, then method, then status: the labels in name order).
+    fn sorted(inner: &Inner) -> Vec<SeriesRef> {
+        let mut all = Vec::new();
+        {
+            let routes = inner.routes.read().unwrap_or_else(|e| e.into_inner());
+            let entries = routes.map.values().chain([&inner.unmatched, &inner.other]);
+            for entry in entries {
+                let series = entry.series.read().unwrap_or_else(|e| e.into_inner());
+                for (method, _, one) in series.iter() {
+                    all.push(SeriesRef {
+                        entry: Arc::clone(entry),
+                        method: u8::try_from(*method).unwrap_or(u8::MAX),
+                        series: Arc::clone(one),
+                    });
+                }
+            }
+        }
+        all.sort_by(|a, b| {
+            let a = a.labels().map(|(_, value)| value);
+            let b = b.labels().map(|(_, value)| value);
+            a.cmp(&b)
+        });
+        all
+    }
+
+    /// `registry` gathered with the request histograms as stand-ins (one empty
+    /// series each, where the family goes), and the series to write in their
+    /// place, sorted; `None` when the registry renames or relabels what it
+    /// gathers (then gather it as a whole).
+    pub(crate) fn gather_standing_in(
+        &self,
+        registry: &prometheus::Registry,
+    ) -> Option<(Vec<MetricFamily>, Vec<SeriesRef>)> {
+        let inner = &*self.inner;
+        if inner.gather_only.load(Ordering::Relaxed) {
+            return None;
+        }
+        /// Ends the stand-in however the gathering ends (a user's collector may panic).
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                STAND_IN.set(false);
+            }
+        }
+        let reset = Reset;
+        STAND_IN.set(true);
+        let families = registry.gather();
+        drop(reset);
+        let stood_in = inner.families.iter().all(|family| {
+            families
+                .iter()
+                .find(|gathered| gathered.name() == family.name)
+                .is_some_and(|gathered| {
+                    let metrics = gathered.get_metric();
+                    metrics.len() == 1 && metrics[0].get_label().is_empty()
+                })
+        });
+        if !stood_in {
+            inner.gather_only.store(true, Ordering::Relaxed);
+            return None;
+        }
+        Some((families, Self::sorted(inner)))
+    }
+
+    /// Calls `write` with each series of the request histogram family `name` (its
+    /// labels sorted by name, its bucket bounds, cumulative counts ending with
+    /// `+Inf`'s, and sum), in `series`' order; false if `name` is not one of them.
+    pub(crate) fn each_series(
+        &self,
+        name: &str,
+        series: &[SeriesRef],
+        mut write: impl FnMut(&[(&str, &str)], &[f64], &[u64], f64),
+    ) -> bool {
+        let Some(i) = self
+            .inner
+            .families
+            .iter()
+            .position(|family| family.name == name)
+        else {
+            return false;
+        };
+        let bounds = &self.inner.families[i].bounds;
+        let mut cumulative = Vec::with_capacity(bounds.len() + 1);
+        for one in series {
+            let sum = one.series.counts[i].read(&mut cumulative);
+            write(&one.labels(), bounds, &cumulative, sum);
+        }
+        true
     }
 }
 
