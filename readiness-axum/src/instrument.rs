@@ -205,7 +205,9 @@ impl Instrumented {
     }
 
     /// As [`Router::into_make_service_with_connect_info`]: with the peer's
-    /// address, for `client.address` on the request's span.
+    /// address, for `client.address` on the request's span. Needs axum's `tokio`
+    /// feature, which the `serve` and `otel` features turn on.
+    #[cfg(any(feature = "serve", feature = "otel"))]
     pub fn into_make_service_with_connect_info<C>(
         self,
     ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, C> {
