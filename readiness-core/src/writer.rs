@@ -57,9 +57,17 @@ thread_local! {
 /// worker serving other requests) but handed back, to [`Deferred::queue`] in the
 /// caller's task.
 pub(crate) fn defer_critical(log: impl FnOnce()) -> Option<Deferred> {
-    let outer = DEFER.replace(true);
+    /// Puts the flag back however `log` ends (a panicking layer included), so no
+    /// later line on this thread is deferred by mistake.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEFER.set(self.0);
+        }
+    }
+    let restore = Restore(DEFER.replace(true));
     log();
-    DEFER.set(outer);
+    drop(restore);
     DEFERRED.with(|deferred| deferred.borrow_mut().take())
 }
 
@@ -89,29 +97,24 @@ impl Deferred {
             room.as_mut().enable();
             {
                 let mut queue = shared.lock();
-                if queue.lines < shared.capacity || queue.closed {
+                if shared.has_room(&queue) {
                     shared.push(&mut queue, &self.line);
                     self.settled = true;
                     return true;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    drop(queue);
+                    shared.count_drop();
+                    self.settled = true;
+                    return false;
                 }
                 queue.blocked += 1;
                 self.waiting = true;
             }
-            let woke = tokio::time::timeout_at(deadline, room).await.is_ok();
+            // Woken or timed out, the queue is looked at once more above.
+            let _ = tokio::time::timeout_at(deadline, room).await;
             shared.lock().blocked -= 1;
             self.waiting = false;
-            if !woke {
-                let mut queue = shared.lock();
-                if queue.lines < shared.capacity || queue.closed {
-                    shared.push(&mut queue, &self.line);
-                    self.settled = true;
-                    return true;
-                }
-                drop(queue);
-                shared.count_drop();
-                self.settled = true;
-                return false;
-            }
         }
     }
 }
@@ -333,6 +336,12 @@ impl WriterShared {
 }
 
 impl WriterShared {
+    /// Whether a line may be queued now: the queue is under its capacity, or
+    /// closed (the writer then writes what is left and nothing waits).
+    fn has_room(&self, queue: &Queue) -> bool {
+        queue.lines < self.capacity || queue.closed
+    }
+
     /// Counts a dropped line.
     fn count_drop(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -369,7 +378,7 @@ impl Sink for LogWriter {
             // with `Overflow::Block` for as long as it takes.
             let deadline = critical.then(|| Instant::now() + shared.critical_timeout);
             queue.blocked += 1;
-            while queue.lines >= shared.capacity && !queue.closed {
+            while !shared.has_room(&queue) {
                 let Some(deadline) = deadline else {
                     queue = shared.room.wait(queue).unwrap_or_else(|e| e.into_inner());
                     continue;

@@ -107,8 +107,17 @@ fn a_full_queue_drops_ordinary_lines_counted_exactly_but_never_audit_lines() {
         .contains("log_lines_dropped_total 84"));
 }
 
-#[test]
-fn an_audit_line_past_its_critical_timeout_is_dropped_counted_and_reported() {
+/// A writer whose destination holds its first write until `open_tx` sends, with
+/// that first line taken and the 16-line queue behind it full.
+struct Stuck {
+    writer: LogWriter,
+    guard: readiness_core::logging::LogGuard,
+    out: Arc<Mutex<Vec<u8>>>,
+    open_tx: mpsc::Sender<()>,
+    dispatch: tracing::Dispatch,
+}
+
+fn stuck(critical_timeout: Duration) -> Stuck {
     let (started_tx, started) = mpsc::channel();
     let (open_tx, open) = mpsc::channel();
     let out = Arc::new(Mutex::new(Vec::new()));
@@ -120,19 +129,37 @@ fn an_audit_line_past_its_critical_timeout_is_dropped_counted_and_reported() {
     };
     let (writer, guard) = LogWriter::to_writer(gate)
         .capacity(16)
-        .critical_timeout(Duration::from_millis(200))
+        .critical_timeout(critical_timeout)
         .build()
         .unwrap();
     let layer = LogSettings::new().build_with_writer(&writer).unwrap();
-    let subscriber = Arc::new(tracing_subscriber::registry().with(layer));
-    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
-        tracing::info!("first");
-    });
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("first"));
     started.recv_timeout(Duration::from_secs(10)).unwrap();
-    let (waited, result) = tracing::subscriber::with_default(subscriber, || {
+    tracing::dispatcher::with_default(&dispatch, || {
         for n in 0..16 {
             tracing::info!(n, "fills the queue");
         }
+    });
+    Stuck {
+        writer,
+        guard,
+        out,
+        open_tx,
+        dispatch,
+    }
+}
+
+#[test]
+fn an_audit_line_past_its_critical_timeout_is_dropped_counted_and_reported() {
+    let Stuck {
+        writer,
+        guard,
+        out,
+        open_tx,
+        dispatch,
+    } = stuck(Duration::from_millis(200));
+    let (waited, result) = tracing::dispatcher::with_default(&dispatch, || {
         let event = || AuditEvent::new("user:1", "delete", "invoice", Outcome::Success);
         let start = std::time::Instant::now();
         let result = event().try_emit();
@@ -213,36 +240,18 @@ fn writer_settings_are_validated_naming_the_field() {
 /// request gone) drops and counts it too; room made mid-wait queues it.
 #[tokio::test(flavor = "current_thread")]
 async fn an_audit_line_waits_for_room_in_its_task_not_on_its_thread() {
-    let (started_tx, started) = mpsc::channel();
-    let (open_tx, open) = mpsc::channel();
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let gate = Gate {
-        started: started_tx,
-        open: Arc::new(Mutex::new(open)),
-        opened: false,
-        out: Arc::clone(&out),
-    };
-    let (writer, guard) = LogWriter::to_writer(gate)
-        .capacity(16)
-        .critical_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let layer = LogSettings::new().build_with_writer(&writer).unwrap();
-    let subscriber = Arc::new(tracing_subscriber::registry().with(layer));
-    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
-        tracing::info!("first");
-    });
-    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let Stuck {
+        writer,
+        guard,
+        out,
+        open_tx,
+        dispatch,
+    } = stuck(Duration::from_millis(300));
     let emit = || {
-        tracing::subscriber::with_default(Arc::clone(&subscriber), || {
+        tracing::dispatcher::with_default(&dispatch, || {
             AuditEvent::new("user:1", "delete", "invoice", Outcome::Success).try_emit_async()
         })
     };
-    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
-        for n in 0..16 {
-            tracing::info!(n, "fills the queue");
-        }
-    });
 
     // Cancelled mid-wait: dropped and counted.
     assert!(tokio::time::timeout(Duration::from_millis(50), emit())

@@ -33,9 +33,6 @@ struct Inner {
     /// The three histogram families (duration, request size, response size), in
     /// that order: their names, help texts and bucket bounds.
     families: [Family; 3],
-    /// The duration family's finite bucket bounds: where a sampled request's
-    /// exemplar goes.
-    bounds: Box<[f64]>,
     /// Set once a registry renamed or relabelled the families (a prefix or common
     /// labels of `Registry::new_custom`): `/metrics` then gathers them as protobufs.
     gather_only: AtomicBool,
@@ -160,7 +157,6 @@ impl RedMetrics {
         let red = Self {
             inner: Arc::new(Inner {
                 families,
-                bounds: settings.buckets.clone().into_boxed_slice(),
                 gather_only: AtomicBool::new(false),
                 active,
                 routes: RwLock::new(Routes::default()),
@@ -244,15 +240,18 @@ impl RedMetrics {
         inner.active[usize::from(method)].dec();
         let series = route.0.series(inner, method, finished.status);
         let [duration, request_size, response_size] = &series.counts;
-        duration.observe(&inner.bounds, finished.seconds);
+        let [duration_family, request_family, response_family] = &inner.families;
+        duration.observe(&duration_family.bounds, finished.seconds);
         if let Some(ids) = finished.trace {
-            series.exemplars.offer(&inner.bounds, ids, finished.seconds);
+            series
+                .exemplars
+                .offer(&duration_family.bounds, ids, finished.seconds);
         }
         if let Some(size) = finished.request_size {
-            request_size.observe(&inner.families[1].bounds, size as f64);
+            request_size.observe(&request_family.bounds, size as f64);
         }
         if let Some(size) = finished.response_size {
-            response_size.observe(&inner.families[2].bounds, size as f64);
+            response_size.observe(&response_family.bounds, size as f64);
         }
     }
 
@@ -275,26 +274,19 @@ impl RedMetrics {
     /// ```
     #[must_use]
     pub fn duration_exemplars(&self) -> Vec<SeriesExemplars> {
-        let inner = &*self.inner;
-        let routes = inner.routes.read().unwrap_or_else(|e| e.into_inner());
-        let mut all = Vec::new();
-        let entries = routes.map.values().chain([&inner.unmatched, &inner.other]);
-        for entry in entries {
-            let series = entry.series.read().unwrap_or_else(|e| e.into_inner());
-            for (method, status, series) in series.iter() {
-                let buckets = series.exemplars.read(&inner.bounds);
-                if buckets.is_empty() {
-                    continue;
-                }
-                all.push(SeriesExemplars {
-                    method: Self::method_label(u8::try_from(*method).unwrap_or(u8::MAX)),
-                    route: entry.name.to_string(),
-                    status: *status,
+        let bounds = &self.inner.families[0].bounds;
+        Self::all_series(&self.inner)
+            .into_iter()
+            .filter_map(|one| {
+                let buckets = one.series.exemplars.read(bounds);
+                (!buckets.is_empty()).then(|| SeriesExemplars {
+                    method: Self::method_label(one.method),
+                    route: one.entry.name.to_string(),
+                    status: one.status,
                     buckets,
-                });
-            }
-        }
-        all
+                })
+            })
+            .collect()
     }
 
     /// The name of the request-duration family, with the namespace if any.
@@ -416,7 +408,7 @@ impl RouteEntry {
                 .families
                 .each_ref()
                 .map(|family| Counts::new(family.bounds.len())),
-            exemplars: Slots::new(&inner.bounds),
+            exemplars: Slots::new(&inner.families[0].bounds),
         });
         list.push((method_key, status, Arc::clone(&series)));
         series
@@ -466,6 +458,7 @@ impl Family {
 pub(crate) struct SeriesRef {
     entry: Arc<RouteEntry>,
     method: u8,
+    status: u16,
     series: Arc<Series>,
 }
 
@@ -511,7 +504,8 @@ impl Collector for RedFamilies {
                 })
                 .collect();
         }
-        let series = RedMetrics::sorted(inner);
+        // Unsorted: the registry's `gather` sorts every family's series.
+        let series = RedMetrics::all_series(inner);
         let mut cumulative = Vec::new();
         inner
             .families
@@ -547,24 +541,28 @@ impl Collector for RedFamilies {
 }
 
 impl RedMetrics {
+    /// Every recorded series, in no particular order.
+    fn all_series(inner: &Inner) -> Vec<SeriesRef> {
+        let mut all = Vec::new();
+        let routes = inner.routes.read().unwrap_or_else(|e| e.into_inner());
+        for entry in routes.map.values().chain([&inner.unmatched, &inner.other]) {
+            let series = entry.series.read().unwrap_or_else(|e| e.into_inner());
+            for (method, status, one) in series.iter() {
+                all.push(SeriesRef {
+                    entry: Arc::clone(entry),
+                    method: u8::try_from(*method).unwrap_or(u8::MAX),
+                    status: *status,
+                    series: Arc::clone(one),
+                });
+            }
+        }
+        all
+    }
+
     /// Every recorded series, sorted by its label values as `Registry::gather`
     /// sorts them (by route, then method, then status: the labels in name order).
     fn sorted(inner: &Inner) -> Vec<SeriesRef> {
-        let mut all = Vec::new();
-        {
-            let routes = inner.routes.read().unwrap_or_else(|e| e.into_inner());
-            let entries = routes.map.values().chain([&inner.unmatched, &inner.other]);
-            for entry in entries {
-                let series = entry.series.read().unwrap_or_else(|e| e.into_inner());
-                for (method, _, one) in series.iter() {
-                    all.push(SeriesRef {
-                        entry: Arc::clone(entry),
-                        method: u8::try_from(*method).unwrap_or(u8::MAX),
-                        series: Arc::clone(one),
-                    });
-                }
-            }
-        }
+        let mut all = Self::all_series(inner);
         all.sort_by(|a, b| {
             let a = a.labels().map(|(_, value)| value);
             let b = b.labels().map(|(_, value)| value);
