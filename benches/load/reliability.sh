@@ -14,9 +14,16 @@
 #   scrapes; prints the scrape's p99 and the request p99 without and with; fails
 #   unless render p99 < 20 ms and request p99 within +5 % (READINESS_LOAD_STRICT=1).
 #
+# * Zero errors under load with HTTP/2 and WebSockets: the examples' test
+#   (`tests/support/h2_websockets.rs`) at SCALE times its clients, sockets and load
+#   time (default 5: 40 HTTP/1.1 and 10 h2c clients, 20 WebSockets, SIGTERM after
+#   5 s), H2WS_ROUNDS times (default 5) on each example. Built as the test suite builds
+#   it (debug, every feature), so it reuses the suite's build: the property is
+#   that nothing fails or is cut, not a speed.
+#
 #   bash benches/load/reliability.sh
 #   REQUESTS=200000 ROUNDS=2 bash benches/load/reliability.sh
-#   ONLY=scrape bash benches/load/reliability.sh   # one scenario: scrape or exact
+#   ONLY=scrape bash benches/load/reliability.sh   # one scenario: scrape, exact or h2ws
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export READINESS_LOAD_REQUESTS=${REQUESTS:-1000000}
@@ -27,8 +34,20 @@ case "${ONLY:-}" in
     "") filter=() ;;
     scrape) filter=(scrapes_under_load) ;;
     exact) filter=(counts_exactly_under_panics_and_disconnects) ;;
-    *) echo "ONLY is scrape or exact, not $ONLY" >&2; exit 2 ;;
+    h2ws) filter=() ;;
+    *) echo "ONLY is scrape, exact or h2ws, not $ONLY" >&2; exit 2 ;;
 esac
-# Every test, one at a time (each starts its own service process), with their figures.
-cargo test --release --locked -p adapter-tests --test load -- "${filter[@]}" --test-threads=1 --nocapture \
-    2>&1 | grep -E '^(test |axum|actix|thread|assertion)|: (axum|actix)|requests on|scrapes'
+if [ "${ONLY:-}" != h2ws ]; then
+    # Every test, one at a time (each starts its own service process), with their figures.
+    cargo test --release --locked -p adapter-tests --test load -- "${filter[@]}" --test-threads=1 --nocapture \
+        2>&1 | grep -E '^(test |axum|actix|thread|assertion)|: (axum|actix)|requests on|scrapes'
+fi
+if [ -z "${ONLY:-}" ] || [ "$ONLY" = h2ws ]; then
+    export READINESS_H2WS_SCALE=${SCALE:-5}
+    for round in $(seq "${H2WS_ROUNDS:-5}"); do
+        echo "round $round, scale $READINESS_H2WS_SCALE (axum-service, then actix-web-service):"
+        # The workspace's features, as the suite's: its build is reused.
+        cargo test --locked --workspace --all-features --test h2_websockets -- --nocapture 2>&1 |
+            grep -E '^(test |HTTP/1.1|thread|assertion)'
+    done
+fi

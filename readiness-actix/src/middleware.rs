@@ -18,8 +18,8 @@ use actix_web::HttpMessage as _;
 use futures_util::Stream;
 use pin_project_lite::pin_project;
 use readiness_core::observe::{
-    BodyCounter, End, EndpointRoute, HeaderSource, Observation, Observer, RequestHead,
-    RequestHeader,
+    BodyCounter, End, EndpointRoute, HeaderSource, KnownHeaders, Observation, Observer,
+    RequestHead, RequestHeader,
 };
 use readiness_core::{Readiness, REQUEST_ID_HEADER};
 
@@ -360,6 +360,15 @@ impl HeaderSource for Headers<'_> {
             _ => return None,
         };
         self.0.get(name).map(HeaderValue::as_bytes)
+    }
+
+    /// One walk over the map: each lookup hashes its name.
+    fn known(&self) -> KnownHeaders<'_> {
+        let mut known = KnownHeaders::default();
+        for (name, value) in self.0 {
+            known.offer(name.as_str(), value.as_bytes());
+        }
+        known
     }
 }
 

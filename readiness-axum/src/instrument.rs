@@ -326,4 +326,11 @@ impl RouteTemplate<Body> for MatchedRoute {
     fn count_body(&self, body: &mut Body, counter: BodyCounter) {
         *body = Body::new(CountedBody::new(std::mem::take(body), counter));
     }
+
+    /// The layer wraps axum's `Route` (`Router::layer` and `route_layer` wrap each
+    /// route), whose `call` defers the handler to the first poll.
+    #[inline]
+    fn call_is_deferred(&self) -> bool {
+        true
+    }
 }

@@ -56,9 +56,107 @@ impl RequestHeader {
 pub trait HeaderSource {
     /// The first value of `header`, as sent.
     fn header(&self, header: RequestHeader) -> Option<&[u8]>;
+
+    /// Every [`RequestHeader`] at once, for an observation that reads most of them
+    /// (one with the access log on). By default one [`header`](Self::header) call
+    /// each; a source that can walk its headers once more cheaply than it can look
+    /// each up offers them to [`KnownHeaders::offer`] instead.
+    fn known(&self) -> KnownHeaders<'_> {
+        let mut known = KnownHeaders::default();
+        for header in RequestHeader::ALL {
+            known.values[header as usize] = self.header(header);
+        }
+        known
+    }
 }
 
+impl RequestHeader {
+    /// Every header, in the order of their values in [`KnownHeaders`].
+    const ALL: [Self; 7] = [
+        Self::ContentLength,
+        Self::UserAgent,
+        Self::Host,
+        Self::RequestId,
+        Self::TraceParent,
+        Self::TraceState,
+        Self::Baggage,
+    ];
+
+    /// The header named `name` (lower case, as `http` and actix-web keep names).
+    fn named(name: &str) -> Option<Self> {
+        // By length first: one comparison of text at most.
+        let header = match name.len() {
+            4 => Self::Host,
+            7 => Self::Baggage,
+            10 if name.as_bytes()[0] == b'u' => Self::UserAgent,
+            10 => Self::TraceState,
+            11 => Self::TraceParent,
+            12 => Self::RequestId,
+            14 => Self::ContentLength,
+            _ => return None,
+        };
+        (name == header.name()).then_some(header)
+    }
+}
+
+/// The value of each [`RequestHeader`], read at once: see [`HeaderSource::known`].
+///
+/// ```
+/// use readiness_core::observe::{HeaderSource, KnownHeaders, RequestHeader};
+///
+/// let mut known = KnownHeaders::default();
+/// known.offer("accept", b"*/*");
+/// known.offer("x-request-id", b"abc-1");
+/// known.offer("x-request-id", b"second"); // the first value counts
+/// assert_eq!(known.header(RequestHeader::RequestId), Some(&b"abc-1"[..]));
+/// assert_eq!(known.header(RequestHeader::UserAgent), None);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KnownHeaders<'a> {
+    values: [Option<&'a [u8]>; RequestHeader::ALL.len()],
+}
+
+impl<'a> KnownHeaders<'a> {
+    /// A request header as sent, `name` in lower case: kept when it is one of
+    /// [`RequestHeader`] not offered before (the first value counts, as
+    /// [`HeaderSource::header`] says), ignored otherwise.
+    #[inline]
+    pub fn offer(&mut self, name: &str, value: &'a [u8]) {
+        if let Some(header) = RequestHeader::named(name) {
+            let slot = &mut self.values[header as usize];
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+        }
+    }
+}
+
+impl HeaderSource for KnownHeaders<'_> {
+    #[inline]
+    fn header(&self, header: RequestHeader) -> Option<&[u8]> {
+        self.values[header as usize]
+    }
+}
+
+/// Up to this many headers, walking them once costs less than looking each known
+/// one up (a hash of its name, then a probe).
+const WALKED_HEADERS: usize = 16;
+
 impl HeaderSource for http::HeaderMap {
+    fn known(&self) -> KnownHeaders<'_> {
+        let mut known = KnownHeaders::default();
+        if self.len() > WALKED_HEADERS {
+            for header in RequestHeader::ALL {
+                known.values[header as usize] = self.header(header);
+            }
+        } else {
+            for (name, value) in self {
+                known.offer(name.as_str(), value.as_bytes());
+            }
+        }
+        known
+    }
+
     fn header(&self, header: RequestHeader) -> Option<&[u8]> {
         use http::header::{HeaderName, CONTENT_LENGTH, HOST, USER_AGENT};
         const REQUEST_ID: HeaderName = HeaderName::from_static(RequestHeader::RequestId.name());
@@ -239,5 +337,47 @@ pub(crate) fn version_str(version: http::Version) -> Option<&'static str> {
         http::Version::HTTP_2 => Some("2"),
         http::Version::HTTP_3 => Some("3"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The walk over a small map and the lookups of a large one both give each
+    /// header's first value, as `header` does.
+    #[test]
+    fn known_headers_are_the_first_values() {
+        for fillers in [0, 3, WALKED_HEADERS + 1] {
+            let mut headers = http::HeaderMap::new();
+            for i in 0..fillers {
+                headers.insert(
+                    http::HeaderName::try_from(format!("x-filler-{i}")).unwrap(),
+                    http::HeaderValue::from_static("1"),
+                );
+            }
+            for header in RequestHeader::ALL {
+                let name = http::HeaderName::from_static(header.name());
+                headers.append(&name, http::HeaderValue::from_static("first"));
+                headers.append(&name, http::HeaderValue::from_static("second"));
+            }
+            // Names of the same lengths that are not ours.
+            headers.insert("user-agenz", http::HeaderValue::from_static("no"));
+            headers.insert("tracestatf", http::HeaderValue::from_static("no"));
+            let known = headers.known();
+            for header in RequestHeader::ALL {
+                assert_eq!(known.header(header), Some(&b"first"[..]), "{header:?}");
+                assert_eq!(known.header(header), headers.header(header));
+            }
+        }
+        let empty = http::HeaderMap::new();
+        let empty = empty.known();
+        assert!(RequestHeader::ALL
+            .iter()
+            .all(|h| empty.header(*h).is_none()));
+        // The default: one lookup each.
+        assert!(RequestHeader::ALL
+            .iter()
+            .all(|h| ().known().header(*h).is_none()));
     }
 }

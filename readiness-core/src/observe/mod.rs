@@ -73,6 +73,6 @@ mod head;
 mod observation;
 mod tower;
 
-pub use head::{EndpointRoute, HeaderSource, RequestHead, RequestHeader};
+pub use head::{EndpointRoute, HeaderSource, KnownHeaders, RequestHead, RequestHeader};
 pub use observation::{BodyCounter, End, Observation, Observer};
 pub use tower::{CountedBody, Observe, ObserveLayer, ResponseBody, ResponseFuture, RouteTemplate};

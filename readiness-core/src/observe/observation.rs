@@ -67,6 +67,19 @@ impl Observer {
         } else {
             None
         };
+        // With the access log on, most of the known headers are read (the id, the
+        // user agent, the trace context): all of them at once.
+        let (known, spanned);
+        let head = if inner.access_log {
+            known = head.headers.known();
+            spanned = RequestHead {
+                headers: &known,
+                ..*head
+            };
+            &spanned
+        } else {
+            head
+        };
         let method = RedMetrics::method_index(head.method);
         inner.red.enter(method);
         let started = Instant::now();

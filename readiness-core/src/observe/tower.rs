@@ -34,6 +34,16 @@ pub trait RouteTemplate<B>: Clone + Send + Sync + 'static {
     fn count_body(&self, body: &mut B, counter: BodyCounter) {
         let _ = (body, counter);
     }
+
+    /// Whether the wrapped service's `call` only sets its work up for the first
+    /// poll, running none of the application's code (axum's `Route`: its `call` is
+    /// a `oneshot` that calls the handler's service when polled). Then `call` runs
+    /// outside the request's span, which saves entering and leaving it once; the
+    /// polls run inside it either way. `false` by default: a service whose `call`
+    /// logs has those lines in the span.
+    fn call_is_deferred(&self) -> bool {
+        false
+    }
 }
 
 /// Observes every request of the wrapped service. See the [module docs](super).
@@ -125,7 +135,9 @@ where
                 }
             }
         }
-        let inner = {
+        let inner = if self.route.call_is_deferred() {
+            self.inner.call(request)
+        } else {
             let _entered = observation.as_ref().map(|o| o.span().enter());
             self.inner.call(request)
         };

@@ -14,6 +14,8 @@ use super::{json, Load, Outcome, Service};
 
 /// 8 HTTP/1.1 keep-alive clients and 2 h2c clients (20 %) sending `GET /slow/100`
 /// in a loop, and 4 WebSockets that echoed a message and wait: SIGTERM after 1 s.
+/// `READINESS_H2WS_SCALE=k` (the long run of `benches/load/reliability.sh`) has k
+/// times the clients, sockets and load time, with the same bounds.
 /// Every request sent before accepting stopped is a 200, on either protocol; each
 /// WebSocket gets a close frame (1001) once the drain starts, before the drain
 /// deadline; the client answers it with its own close frame (300 ms later), the
@@ -32,15 +34,19 @@ pub fn h1_h2c_and_websockets_drain_without_errors(exe: &str) {
         ],
     );
     let addr = service.addr;
-    let sockets: Vec<_> = (0..4).map(|i| WebSocket::open(addr, i)).collect();
+    let k = scale();
+    let n = k as usize;
+    let sockets: Vec<_> = (0..4 * n).map(|i| WebSocket::open(addr, i)).collect();
     let sockets: Vec<_> = sockets
         .into_iter()
         .map(|socket| std::thread::spawn(move || socket.close_when_asked()))
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let h2: Vec<_> = (0..2).map(|_| h2_client(addr, Arc::clone(&stop))).collect();
-    let h1 = Load::start(addr, 8, "/slow/100");
-    std::thread::sleep(Duration::from_millis(1000));
+    let h2: Vec<_> = (0..2 * n)
+        .map(|_| h2_client(addr, Arc::clone(&stop)))
+        .collect();
+    let h1 = Load::start(addr, 8 * n, "/slow/100");
+    std::thread::sleep(Duration::from_secs(u64::from(k)));
 
     let term = Instant::now();
     service.signal("TERM");
@@ -128,6 +134,18 @@ pub fn h1_h2c_and_websockets_drain_without_errors(exe: &str) {
         closes.len(),
         "the server logged fewer close replies than sockets:\n{logs}"
     );
+}
+
+/// The run's scale: `READINESS_H2WS_SCALE`, 1 when unset.
+fn scale() -> u32 {
+    match std::env::var("READINESS_H2WS_SCALE") {
+        Ok(value) => {
+            value.parse().ok().filter(|&k| k > 0).unwrap_or_else(|| {
+                panic!("READINESS_H2WS_SCALE is a whole number > 0, not {value:?}")
+            })
+        }
+        Err(_) => 1,
+    }
 }
 
 /// One h2c request: when it was sent, when it ended, and its status or error.
