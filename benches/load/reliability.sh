@@ -45,9 +45,9 @@ fi
 if [ -z "${ONLY:-}" ] || [ "$ONLY" = h2ws ]; then
     export READINESS_H2WS_SCALE=${SCALE:-5}
     for round in $(seq "${H2WS_ROUNDS:-5}"); do
-        echo "round $round, scale $READINESS_H2WS_SCALE (axum-service, then actix-web-service):"
+        echo "round $round, scale $READINESS_H2WS_SCALE:"
         # The workspace's features, as the suite's: its build is reused.
         cargo test --locked --workspace --all-features --test h2_websockets -- --nocapture 2>&1 |
-            grep -E '^(test |HTTP/1.1|thread|assertion)'
+            grep -E '^(test |thread|assertion)|: HTTP/1.1:'
     done
 fi

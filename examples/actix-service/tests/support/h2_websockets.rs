@@ -92,8 +92,11 @@ pub fn h1_h2c_and_websockets_drain_without_errors(exe: &str) {
         .map(|l| json(l))
         .filter(|l| l["message"] == "websocket closed" && l["replied"] == true)
         .count();
+    let name = std::path::Path::new(exe)
+        .file_name()
+        .map_or_else(|| exe.into(), |name| name.to_string_lossy());
     println!(
-        "HTTP/1.1: {} sent before accepting stopped, {} failed ({} in all); \
+        "{name}: HTTP/1.1: {} sent before accepting stopped, {} failed ({} in all); \
          h2c: {} before, {} failed, {} answered in the drain delay, {h2_refused_after} \
          answered 503 after ({} in all); \
          WebSockets closed {closed_after:?} after SIGTERM, the server's end \
