@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt as _, Shared};
@@ -44,7 +45,15 @@ struct Rendered {
     code: StatusCode,
     content_type: &'static str,
     body: Bytes,
+    /// How long the rendering took (gathering and encoding, not the wait for a
+    /// blocking thread nor the transfer).
+    took: Duration,
 }
+
+/// The response header that tells how long the rendering took (W3C Server Timing:
+/// `render;dur=1.862`, in milliseconds): what a scraper's own timing cannot tell
+/// apart from the transfer of a large body.
+const SERVER_TIMING: &str = "server-timing";
 
 impl Rendered {
     fn into_response(self) -> Response<Bytes> {
@@ -53,6 +62,10 @@ impl Rendered {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let timing = format!("render;dur={:.3}", self.took.as_secs_f64() * 1e3);
+        if let Ok(timing) = HeaderValue::try_from(timing) {
+            headers.insert(http::HeaderName::from_static(SERVER_TIMING), timing);
+        }
         // A scrape stays out of the RED metrics and the access log wherever mounted.
         response
             .extensions_mut()
@@ -60,11 +73,12 @@ impl Rendered {
         response
     }
 
-    fn failed() -> Self {
+    fn failed(took: Duration) -> Self {
         Self {
             code: StatusCode::INTERNAL_SERVER_ERROR,
             content_type: "text/plain; charset=utf-8",
             body: Bytes::new(),
+            took,
         }
     }
 }
@@ -196,7 +210,7 @@ fn offload(
         task.await.unwrap_or_else(|error| {
             // The rendering panicked, or the runtime is shutting down.
             tracing::error!(target: "readiness::metrics", error = %error, "metrics rendering failed");
-            Rendered::failed()
+            Rendered::failed(Duration::ZERO)
         })
     }
     .boxed()
@@ -211,6 +225,7 @@ fn render(
     format: Format,
     buffers: &Arc<Buffers>,
 ) -> Rendered {
+    let started = Instant::now();
     match format {
         Format::OpenMetrics => {
             let families = registry.gather();
@@ -221,6 +236,7 @@ fn render(
                 code: StatusCode::OK,
                 content_type: openmetrics::CONTENT_TYPE,
                 body: body.into(),
+                took: started.elapsed(),
             }
         }
         Format::Text => {
@@ -243,10 +259,11 @@ fn render(
                     code: StatusCode::OK,
                     content_type: prometheus::TEXT_FORMAT,
                     body: buffers.body(body),
+                    took: started.elapsed(),
                 },
                 Err(error) => {
                     tracing::error!(target: "readiness::metrics", error = %error, "metrics encoding failed");
-                    Rendered::failed()
+                    Rendered::failed(started.elapsed())
                 }
             }
         }
@@ -353,6 +370,20 @@ mod tests {
             assert!(red.gather_standing_in(&registry).is_none());
             assert_eq!(text, gathered(&registry));
             assert!(text.contains("http_server_request_duration_seconds_count{"));
+        }
+    }
+
+    /// Each answer says how long its rendering took, in both formats.
+    #[test]
+    fn the_answer_tells_its_render_time() {
+        let registry = Registry::new();
+        let red = service(&registry);
+        let scrapes = Scrapes::default();
+        for accept in [None, Some("application/openmetrics-text; version=1.0.0")] {
+            let response = scrapes.respond(&registry, &red, accept);
+            let timing = response.headers()[SERVER_TIMING].to_str().unwrap();
+            let millis: f64 = timing.strip_prefix("render;dur=").unwrap().parse().unwrap();
+            assert!((0.0..60_000.0).contains(&millis), "{timing}");
         }
     }
 }
