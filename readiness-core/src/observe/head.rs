@@ -62,11 +62,7 @@ pub trait HeaderSource {
     /// each; a source that can walk its headers once more cheaply than it can look
     /// each up offers them to [`KnownHeaders::offer`] instead.
     fn known(&self) -> KnownHeaders<'_> {
-        let mut known = KnownHeaders::default();
-        for header in RequestHeader::ALL {
-            known.values[header as usize] = self.header(header);
-        }
-        known
+        KnownHeaders::looked_up(self)
     }
 }
 
@@ -117,6 +113,15 @@ pub struct KnownHeaders<'a> {
 }
 
 impl<'a> KnownHeaders<'a> {
+    /// Each header looked up in `source`, one [`HeaderSource::header`] call each.
+    fn looked_up<S: HeaderSource + ?Sized>(source: &'a S) -> Self {
+        let mut known = Self::default();
+        for header in RequestHeader::ALL {
+            known.values[header as usize] = source.header(header);
+        }
+        known
+    }
+
     /// A request header as sent, `name` in lower case: kept when it is one of
     /// [`RequestHeader`] not offered before (the first value counts, as
     /// [`HeaderSource::header`] says), ignored otherwise.
@@ -144,15 +149,12 @@ const WALKED_HEADERS: usize = 16;
 
 impl HeaderSource for http::HeaderMap {
     fn known(&self) -> KnownHeaders<'_> {
-        let mut known = KnownHeaders::default();
         if self.len() > WALKED_HEADERS {
-            for header in RequestHeader::ALL {
-                known.values[header as usize] = self.header(header);
-            }
-        } else {
-            for (name, value) in self {
-                known.offer(name.as_str(), value.as_bytes());
-            }
+            return KnownHeaders::looked_up(self);
+        }
+        let mut known = KnownHeaders::default();
+        for (name, value) in self {
+            known.offer(name.as_str(), value.as_bytes());
         }
         known
     }
