@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per request, counted by callgrind: a figure that does not move with the
-# machine's load, unlike requests/s. Each variant of the load server runs under
+# machine's load, unlike requests/s. Each variant of the load server (or of the load
+# peer, benches/load/peers) runs under
 # `valgrind --tool=callgrind`; WARM requests warm it up (connections, first route
 # lookups, series creation), the counters are dumped and reset, then COUNT more
 # requests go through one keep-alive connection and the next dump holds exactly their
@@ -20,9 +21,9 @@ PORT=${PORT:-18090}
 SINK_PORT=${SINK_PORT:-18321}
 bash .ci/tools wrk
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
-cargo build --release --locked -q -p readiness-benches --features load --bin load-server
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-otel-all actix-readiness-spans actix-web-prom actix-tracing-actix-web actix-tracing-actix-web-otel})
+build_servers "${variants[@]}"
 server=target/release/load-server
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-otel-all actix-readiness-spans actix-web-prom actix-tracing-actix-web})
 work=$(mktemp -d)
 taskset -c 1 "$server" otlp-sink "$SINK_PORT" >/dev/null 2>&1 &
 sink_pid=$!
@@ -38,7 +39,7 @@ declare -A per_request
 for variant in "${variants[@]}"; do
     rm -f "$work"/callgrind.out.*
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT taskset -c 0 valgrind --tool=callgrind \
-        --callgrind-out-file="$work/callgrind.out.%p" "$server" "$variant" "$PORT" >/dev/null 2>&1 &
+        --callgrind-out-file="$work/callgrind.out.%p" "$(server_of "$variant")" "$variant" "$PORT" >/dev/null 2>&1 &
     pid=$!
     wait_port "$PORT" 1200 # a minute: valgrind starts slowly
     requests "$WARM" 1 "http://127.0.0.1:$PORT/hello/world"

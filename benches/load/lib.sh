@@ -22,3 +22,31 @@ requests() {
     kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
     rm -f "$done_file"
 }
+
+# The variants served by `load-peer` (benches/load/peers): peers that speak another
+# OpenTelemetry version than the workspace, built outside it.
+PEER_VARIANTS="actix-tracing-actix-web-otel"
+
+# The binary that serves variant $1.
+server_of() {
+    case " $PEER_VARIANTS " in
+        *" $1 "*) echo target/peers/release/load-peer ;;
+        *) echo target/release/load-server ;;
+    esac
+}
+
+# Builds the load server, and `load-peer` (its own workspace and lock file, in
+# target/peers) when one of the variants $@ needs it.
+build_servers() {
+    cargo build --release --locked -q -p readiness-benches --features load --bin load-server
+    local variant
+    for variant in "$@"; do
+        case " $PEER_VARIANTS " in
+            *" $variant "*)
+                CARGO_TARGET_DIR=target/peers cargo build --release --locked -q \
+                    --manifest-path benches/load/peers/Cargo.toml --bin load-peer
+                return
+                ;;
+        esac
+    done
+}

@@ -2,8 +2,9 @@
 # The load bench: the same small service bare, with readiness' RED middleware, with
 # its access log, and with OpenTelemetry spans exported too, and with each peer
 # (axum-prometheus and actix-web-prom for metrics, tower-http's TraceLayer and
-# tracing-actix-web for log lines, axum-tracing-opentelemetry and tower-otel for
-# spans), server pinned to core 0 and wrk to core 1,
+# tracing-actix-web for log lines, axum-tracing-opentelemetry, tower-otel and
+# tracing-actix-web with OpenTelemetry for spans; the last is built outside the
+# workspace, see benches/load/peers), server pinned to core 0 and wrk to core 1,
 # variants interleaved, ROUNDS rounds (default 3). Prints requests/s (median,
 # min-max), the ratio to the bare server of the same framework, and p99.
 # Then the server's memory (RSS) after 100,000 and after MEMORY requests (default
@@ -22,9 +23,9 @@ SCAN=${SCAN:-100000}
 MEMORY=${MEMORY:-1000000}
 PORT=${PORT:-18080}
 bash .ci/tools wrk
-cargo build --release --locked -q -p readiness-benches --features load --bin load-server
+variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-otel-all actix-readiness-spans actix-web-prom actix-tracing-actix-web actix-tracing-actix-web-otel})
+build_servers "${variants[@]}"
 server=target/release/load-server
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-otel-all actix-readiness-spans actix-web-prom actix-tracing-actix-web})
 SINK_PORT=${SINK_PORT:-18322}
 # The variants that export spans send them to the load server's stand-in collector
 # (a process of its own on the load's core).
@@ -34,7 +35,7 @@ trap 'kill $sink_pid 2>/dev/null || true' EXIT
 wait_port "$SINK_PORT"
 results=$(mktemp)
 start() {
-    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT taskset -c 0 "$server" "$1" "$PORT" \
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT taskset -c 0 "$(server_of "$1")" "$1" "$PORT" \
         >/dev/null 2>&1 &
     pid=$!
     wait_port "$PORT"

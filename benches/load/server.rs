@@ -21,6 +21,10 @@
 //! text) and, when it has metrics, `GET /metrics`. One worker thread: the bench pins
 //! the process to one core and sends stdout to `/dev/null`.
 //!
+//! One more peer, `actix-tracing-actix-web-otel` (tracing-actix-web with its
+//! OpenTelemetry support), speaks another OpenTelemetry version than the workspace:
+//! it is `load-peer`, built outside the workspace from `benches/load/peers`.
+//!
 //! `load-server otlp-sink PORT` is a collector that accepts every OTLP/HTTP export;
 //! `load-server otlp-hung PORT` accepts connections and never answers.
 #![allow(missing_docs, clippy::print_stdout)]
