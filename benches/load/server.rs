@@ -15,9 +15,10 @@
 //! export on), `axum-readiness-spans` / `actix-readiness-spans` (RED
 //! metrics, request ids and the exported server spans, no log lines), and the
 //! OpenTelemetry peers `axum-tracing-opentelemetry`
-//! (its `OtelAxumLayer` and `OtelInResponseLayer`) and `axum-tower-otel` (tower-otel's
-//! HTTP server trace layer), spans only, exported through the same OTLP pipeline as
-//! ours (`Telemetry` from the `OTEL_*` variables). Each serves `GET /hello/{name}` (a short
+//! (its `OtelAxumLayer` and `OtelInResponseLayer`, spans only) and `axum-tower-otel`
+//! (tower-otel's HTTP server trace and metrics layers), their spans exported through
+//! the same OTLP pipeline as ours (`Telemetry` from the `OTEL_*` variables), tower-otel's
+//! metrics through the SDK's meter and OTLP/HTTP exporter. Each serves `GET /hello/{name}` (a short
 //! text) and, when it has metrics, `GET /metrics`. One worker thread: the bench pins
 //! the process to one core and sends stdout to `/dev/null`.
 //!
@@ -108,8 +109,13 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
                     .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
             }
             "axum-tower-otel" => {
+                // Its two layers, as its README shows: the server span and the
+                // HTTP server metrics (duration, body sizes, in flight).
                 install_otel_only()?;
-                router.layer(tower_otel::trace::HttpLayer::server(tracing::Level::INFO))
+                let meter = otel_meter()?;
+                router
+                    .layer(tower_otel::trace::HttpLayer::server(tracing::Level::INFO))
+                    .layer(tower_otel::metrics::HttpLayer::server(&meter))
             }
             "axum-prometheus" => {
                 let (layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
@@ -265,6 +271,22 @@ fn install_otel_only() -> Result<(), Box<dyn std::error::Error>> {
     std::mem::forget(guard);
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(otel))?;
     Ok(())
+}
+
+/// An OpenTelemetry meter from the SDK, its metrics exported over OTLP/HTTP as the
+/// `OTEL_*` variables say (every 60 s by default, so not within a bench round: a
+/// request pays for recording, not for exporting). The provider is leaked.
+fn otel_meter() -> Result<opentelemetry::metrics::Meter, Box<dyn std::error::Error>> {
+    use opentelemetry::metrics::MeterProvider as _;
+    let exporter = opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .build()?;
+    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_periodic_exporter(exporter)
+        .build();
+    let meter = provider.meter("load");
+    std::mem::forget(provider);
+    Ok(meter)
 }
 
 /// A stand-in collector: `otlp-sink` answers every `POST /v1/traces` with 200 (and
