@@ -303,3 +303,77 @@ async fn an_audit_line_waits_for_room_in_its_task_not_on_its_thread() {
     );
     assert_eq!(writer.dropped_lines(), 2);
 }
+
+/// An audit line written the blocking way (`try_emit`, as `emit` and security events
+/// are) on a worker of a multi-thread runtime hands the worker's other tasks to
+/// another thread while it waits for room: they keep running. On a current-thread
+/// runtime (actix-web's workers) it waits on its thread up to its deadline, and
+/// nothing panics.
+#[test]
+fn a_blocking_audit_line_lets_its_runtime_worker_serve_other_tasks() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let Stuck {
+        writer,
+        guard,
+        out: _,
+        open_tx,
+        dispatch,
+    } = stuck(Duration::from_millis(300));
+    let emit = move || {
+        let start = std::time::Instant::now();
+        let result = tracing::dispatcher::with_default(&dispatch, || {
+            AuditEvent::new("user:1", "delete", "invoice", Outcome::Success).try_emit()
+        });
+        (start.elapsed(), result)
+    };
+
+    // One worker: without the hand-over nothing else could run while it waits.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (waited, ticked, result) = runtime.block_on(async {
+        let ticks = Arc::new(AtomicU32::new(0));
+        let ticker = tokio::spawn({
+            let ticks = Arc::clone(&ticks);
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let before = ticks.load(Ordering::Relaxed);
+        let (waited, result) = tokio::spawn({
+            let emit = emit.clone();
+            async move { emit() }
+        })
+        .await
+        .unwrap();
+        let ticked = ticks.load(Ordering::Relaxed) - before;
+        ticker.abort();
+        (waited, ticked, result)
+    });
+    eprintln!("another task ticked {ticked} times while the audit line waited {waited:?}");
+    assert_eq!(result.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    assert!(
+        ticked >= 10,
+        "the worker was held: {ticked} ticks in {waited:?}"
+    );
+    assert_eq!(writer.dropped_lines(), 1);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (waited, result) = runtime.block_on(async { emit() });
+    assert_eq!(result.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    assert_eq!(writer.dropped_lines(), 2);
+
+    open_tx.send(()).unwrap();
+    assert!(guard.flush());
+}
