@@ -7,9 +7,7 @@
 //! not hold a request for ever), the others follow [`Overflow`], and every dropped
 //! line is counted. A critical line dropped at its deadline is also told to the
 //! thread that wrote it ([`AuditEvent::try_emit`](crate::logging::AuditEvent::try_emit)), so
-//! a service that must not act unrecorded can refuse the request. A line that waits
-//! on a worker of a multi-thread tokio runtime hands the worker's other tasks to
-//! another thread first, so the requests behind it are not held.
+//! a service that must not act unrecorded can refuse the request.
 
 use std::cell::Cell;
 use std::fmt;
@@ -376,58 +374,32 @@ impl Sink for LogWriter {
                 let _earlier = DEFERRED.with(|slot| slot.borrow_mut().replace(deferred));
                 return;
             }
-            drop(queue);
-            // On a worker of a multi-thread tokio runtime, the worker's other tasks
-            // go to another thread while this one waits (`block_in_place`): one line
-            // waiting for room does not stall the requests queued behind it.
-            if on_multi_thread_runtime() {
-                tokio::task::block_in_place(|| shared.wait_and_push(line, critical));
-            } else {
-                shared.wait_and_push(line, critical);
+            // Critical lines wait for room up to their deadline; every other line
+            // with `Overflow::Block` for as long as it takes.
+            let deadline = critical.then(|| Instant::now() + shared.critical_timeout);
+            queue.blocked += 1;
+            while !shared.has_room(&queue) {
+                let Some(deadline) = deadline else {
+                    queue = shared.room.wait(queue).unwrap_or_else(|e| e.into_inner());
+                    continue;
+                };
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    queue.blocked -= 1;
+                    drop(queue);
+                    shared.count_drop();
+                    CRITICAL_LOST.with(|lost| lost.set(true));
+                    return;
+                }
+                queue = shared
+                    .room
+                    .wait_timeout(queue, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
-            return;
+            queue.blocked -= 1;
         }
         shared.push(&mut queue, line);
-    }
-}
-
-/// Whether this thread runs in a multi-thread tokio runtime, where
-/// `block_in_place` may be called (it panics in a current-thread one, as actix-web's
-/// workers are; there the wait stays on the thread, bounded by the deadline).
-fn on_multi_thread_runtime() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
-
-impl WriterShared {
-    /// Waits for room in the full queue and queues `line`: a critical line up to its
-    /// deadline (then it is dropped, counted and told to this thread), every other
-    /// line (`Overflow::Block`) for as long as it takes.
-    fn wait_and_push(&self, line: &[u8], critical: bool) {
-        let deadline = critical.then(|| Instant::now() + self.critical_timeout);
-        let mut queue = self.lock();
-        queue.blocked += 1;
-        while !self.has_room(&queue) {
-            let Some(deadline) = deadline else {
-                queue = self.room.wait(queue).unwrap_or_else(|e| e.into_inner());
-                continue;
-            };
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                queue.blocked -= 1;
-                drop(queue);
-                self.count_drop();
-                CRITICAL_LOST.with(|lost| lost.set(true));
-                return;
-            }
-            queue = self
-                .room
-                .wait_timeout(queue, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        queue.blocked -= 1;
-        self.push(&mut queue, line);
     }
 }
 

@@ -137,12 +137,6 @@ impl<'a> AuditEvent<'a> {
     /// `log_lines_dropped_total`). A service whose audited actions must not proceed
     /// unrecorded (the audit trail's `blocking-strict` mode) fails the request on it.
     ///
-    /// The wait is on this thread. On a worker of a multi-thread tokio runtime the
-    /// worker's other tasks are handed to another thread meanwhile (tokio's
-    /// `block_in_place`), so they go on; on a current-thread runtime (actix-web's
-    /// workers) nothing else runs on it until the line is queued or dropped: use
-    /// [`try_emit_async`](Self::try_emit_async) there.
-    ///
     /// ```
     /// use readiness_core::logging::{AuditEvent, Outcome};
     ///
