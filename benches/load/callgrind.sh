@@ -21,7 +21,7 @@ PORT=${PORT:-18090}
 SINK_PORT=${SINK_PORT:-18321}
 bash .ci/tools wrk
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-otel-all actix-readiness-spans actix-web-prom actix-tracing-actix-web actix-tracing-actix-web-otel})
+variants=(${VARIANTS:-$ALL_VARIANTS})
 build_servers "${variants[@]}"
 server=target/release/load-server
 work=$(mktemp -d)

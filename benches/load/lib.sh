@@ -23,6 +23,15 @@ requests() {
     rm -f "$done_file"
 }
 
+# Every variant of the load bench, under its stable name: bare, ours (RED, the access
+# log, OpenTelemetry), and the peers.
+ALL_VARIANTS="axum-bare axum-readiness axum-readiness-log axum-readiness-otel
+    axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer
+    axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness
+    actix-readiness-log actix-readiness-otel actix-readiness-otel-all
+    actix-readiness-spans actix-web-prom actix-tracing-actix-web
+    actix-tracing-actix-web-otel"
+
 # The variants served by `load-peer` (benches/load/peers): peers that speak another
 # OpenTelemetry version than the workspace, built outside it.
 PEER_VARIANTS="actix-tracing-actix-web-otel"

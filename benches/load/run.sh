@@ -23,7 +23,7 @@ SCAN=${SCAN:-100000}
 MEMORY=${MEMORY:-1000000}
 PORT=${PORT:-18080}
 bash .ci/tools wrk
-variants=(${VARIANTS:-axum-bare axum-readiness axum-readiness-log axum-readiness-otel axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness actix-readiness-log actix-readiness-otel actix-readiness-otel-all actix-readiness-spans actix-web-prom actix-tracing-actix-web actix-tracing-actix-web-otel})
+variants=(${VARIANTS:-$ALL_VARIANTS})
 build_servers "${variants[@]}"
 server=target/release/load-server
 SINK_PORT=${SINK_PORT:-18322}
