@@ -15,8 +15,12 @@ use super::RESERVED_KEYS;
 use crate::telemetry::otlp_http::{self as pb, Scalar};
 use crate::telemetry::LogExport;
 
+/// Room kept before a record for its frame's head: the kind and the length, a
+/// varint of at most ten bytes.
+const HEAD: usize = 11;
+
 thread_local! {
-    /// The record and its frame, reused from line to line.
+    /// The frame and its head, reused from line to line.
     static RECORD: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
@@ -30,16 +34,20 @@ pub(super) fn export(export: &LogExport, line: &Line<'_>) {
         Category::Security => 2,
         _ => 0,
     };
-    let encode = |(record, frame): &mut (Vec<u8>, Vec<u8>)| {
-        record.clear();
-        line.otlp(record);
+    let encode = |(frame, head): &mut (Vec<u8>, Vec<u8>)| {
+        // The record is written after room for the head, and the head (whose
+        // length depends on the record's) right before it: the record is not
+        // copied to be framed.
         frame.clear();
-        frame.push(kind);
-        pb::varint(frame, record.len() as u64);
-        frame.extend_from_slice(record);
-        export.offer(frame, kind);
+        frame.resize(HEAD, 0);
+        line.otlp(frame);
+        head.clear();
+        head.push(kind);
+        pb::varint(head, (frame.len() - HEAD) as u64);
+        let start = HEAD - head.len();
+        frame[start..HEAD].copy_from_slice(head);
+        export.offer(&frame[start..], kind);
         if frame.capacity() > 64 * 1024 {
-            *record = Vec::new();
             *frame = Vec::new();
         }
     };

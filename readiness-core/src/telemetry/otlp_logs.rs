@@ -248,9 +248,6 @@ pub(crate) fn start(
         last_logged: None,
         failures: 0,
         lost: 0,
-        records: Vec::new(),
-        scope_logs: Vec::new(),
-        resource_logs: Vec::new(),
     };
     let (writer, guard) = LogWriter::to_writer(output)
         .capacity(settings.batch.max_queue_size.clamp(16, 10_000_000))
@@ -404,9 +401,6 @@ struct Output {
     /// Failed exports and records lost since the last error line.
     failures: u64,
     lost: u64,
-    records: Vec<u8>,
-    scope_logs: Vec<u8>,
-    resource_logs: Vec<u8>,
 }
 
 /// A varint at the start of `bytes`, and its length.
@@ -422,20 +416,33 @@ fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
 }
 
 impl Output {
-    /// Sends the records in `self.records`, counted by category in `kinds`.
-    fn send(&mut self, kinds: [u64; 3]) {
+    /// Sends `records` (`LogRecord` messages), counted by category in `kinds`, in
+    /// one body written at its exact size: each record copied once, from the
+    /// queue's batch into the body.
+    fn send(&mut self, records: &[&[u8]], kinds: [u64; 3]) {
         let count: u64 = kinds.iter().sum();
         if count == 0 {
             return;
         }
-        self.scope_logs.clear();
-        pb::bytes_always(&mut self.scope_logs, 1, &self.scope);
-        self.scope_logs.extend_from_slice(&self.records);
-        self.resource_logs.clear();
-        pb::bytes_always(&mut self.resource_logs, 1, &self.resource);
-        pb::bytes_always(&mut self.resource_logs, 2, &self.scope_logs);
-        let mut body = Vec::with_capacity(self.resource_logs.len() + 8);
-        pb::bytes_always(&mut body, 1, &self.resource_logs);
+        // A length-delimited field of `len` bytes (fields 1 and 2: one-byte tags).
+        let field = |len: usize| 1 + pb::varint_len(len as u64) + len;
+        let scope_logs =
+            field(self.scope.len()) + records.iter().map(|r| field(r.len())).sum::<usize>();
+        let resource_logs = field(self.resource.len()) + field(scope_logs);
+        let mut body = Vec::with_capacity(field(resource_logs));
+        // ExportLogsServiceRequest.resource_logs
+        pb::tag(&mut body, 1, pb::LEN);
+        pb::varint(&mut body, resource_logs as u64);
+        // ResourceLogs.resource, then ResourceLogs.scope_logs
+        pb::bytes_always(&mut body, 1, &self.resource);
+        pb::tag(&mut body, 2, pb::LEN);
+        pb::varint(&mut body, scope_logs as u64);
+        // ScopeLogs.scope, then ScopeLogs.log_records
+        pb::bytes_always(&mut body, 1, &self.scope);
+        for record in records {
+            pb::bytes_always(&mut body, 2, record);
+        }
+        debug_assert_eq!(body.len(), field(resource_logs));
         match self.sender.send(body) {
             Ok(()) => {
                 self.counters.exported(count);
@@ -481,11 +488,11 @@ impl io::Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         EXPORTING.with(|exporting| exporting.set(true));
         let mut rest = buf;
+        let mut records = Vec::new();
         while !rest.is_empty() {
-            self.records.clear();
+            records.clear();
             let mut kinds = [0u64; 3];
-            let mut taken = 0;
-            while taken < self.batch && !rest.is_empty() {
+            while records.len() < self.batch && !rest.is_empty() {
                 let kind = usize::from(rest[0]).min(2);
                 let Some((len, used)) = read_varint(&rest[1..]) else {
                     rest = &[];
@@ -499,18 +506,11 @@ impl io::Write for Output {
                     rest = &[];
                     break;
                 };
-                // `ScopeLogs.log_records`.
-                pb::bytes_always(&mut self.records, 2, record);
+                records.push(record);
                 kinds[kind] += 1;
-                taken += 1;
                 rest = &rest[start + record.len()..];
             }
-            self.send(kinds);
-        }
-        if self.records.capacity() > 4 * 1024 * 1024 {
-            self.records = Vec::new();
-            self.scope_logs = Vec::new();
-            self.resource_logs = Vec::new();
+            self.send(&records, kinds);
         }
         Ok(buf.len())
     }
