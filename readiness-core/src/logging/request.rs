@@ -69,10 +69,19 @@ pub(crate) fn trace_ids(trace: [u8; 16], span: [u8; 8]) -> TraceIds {
 
 #[cfg(feature = "otel")]
 fn hex(bytes: &[u8], out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, byte) in bytes.iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(byte >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
+    // Both digits of a byte at once, from a table of all 256.
+    const PAIRS: [[u8; 2]; 256] = {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut pairs = [[0; 2]; 256];
+        let mut b = 0;
+        while b < 256 {
+            pairs[b] = [DIGITS[b >> 4], DIGITS[b & 0xf]];
+            b += 1;
+        }
+        pairs
+    };
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&PAIRS[usize::from(*byte)]);
     }
 }
 
@@ -203,6 +212,22 @@ fn push_access(fields: &mut Fields, access: &Access) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "otel")]
+    #[test]
+    fn trace_ids_are_lower_case_hex_of_every_byte() {
+        let trace: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0xa5);
+        let span: [u8; 8] = [0x00, 0x0f, 0xf0, 0xff, 0x12, 0x9a, 0xbc, 0xde];
+        let (trace_hex, span_hex) = trace_ids(trace, span);
+        let expected = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(std::str::from_utf8(&trace_hex).unwrap(), expected(&trace));
+        assert_eq!(std::str::from_utf8(&span_hex).unwrap(), expected(&span));
+        // Every byte value, through the span half.
+        for b in 0..=255u8 {
+            let (_, hex) = trace_ids([0; 16], [b; 8]);
+            assert_eq!(&hex[..2], format!("{b:02x}").as_bytes());
+        }
+    }
 
     /// The lines write these names without checking them (`Fields::own_names`):
     /// each must be a key the JSON format writes as it is.

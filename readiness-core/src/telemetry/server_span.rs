@@ -116,11 +116,35 @@ pub(crate) fn server_address(cx: &opentelemetry::Context, host: &str) {
     let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
     cx.span().set_attribute(opentelemetry::KeyValue::new(
         "server.address",
-        host.to_owned(),
+        shared_host(host),
     ));
 }
 
 /// A server span's ids, and whether it is sampled (only then is it an exemplar).
+/// `host` as a shared string: a server is reached by the same few names, so the
+/// thread's last one is kept and the next request with that name shares it (a
+/// reference count) instead of allocating its copy.
+fn shared_host(host: &str) -> opentelemetry::StringValue {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+    thread_local! {
+        static LAST: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return host.to_owned().into();
+        };
+        match &*last {
+            Some(shared) if **shared == *host => Arc::clone(shared).into(),
+            _ => {
+                let shared: Arc<str> = host.into();
+                *last = Some(Arc::clone(&shared));
+                shared.into()
+            }
+        }
+    })
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct Ids {
     pub(crate) trace: [u8; 16],
