@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use readiness_core::logging::{Format, LogSettings};
 use readiness_core::telemetry::{OtelSettings, Protocol, Telemetry};
 use support::capture::Capture;
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 fn no_env() -> OtelSettings {
@@ -68,6 +69,53 @@ fn without_an_endpoint_spans_still_have_ids_and_log_lines_carry_them() {
 
     let report = guard.shutdown(Duration::from_secs(1));
     assert_eq!(report.error, None);
+}
+
+/// The layer's own level: below it, a call site no other layer wants is switched
+/// off (it costs nothing), a span is not traced, and a line inside such a span
+/// carries the trace of the nearest traced span around it.
+#[test]
+fn the_layer_traces_from_its_level_up_and_lines_below_it_keep_the_trace_around_them() {
+    for (level, debug_traced) in [(None, false), (Some(LevelFilter::DEBUG), true)] {
+        let mut telemetry = Telemetry::from_settings(no_env());
+        if let Some(level) = level {
+            telemetry = telemetry.level(level);
+        }
+        let (otel, guard) = telemetry.build().unwrap();
+        let out = Capture::default();
+        let logs = LogSettings::new()
+            .format(Format::Json)
+            .level(LevelFilter::DEBUG)
+            .build(out.clone())
+            .unwrap();
+        let subscriber = tracing_subscriber::registry().with(otel).with(logs);
+        tracing::subscriber::with_default(subscriber, || {
+            // No layer takes TRACE: switched off whatever the trace's level.
+            assert!(!tracing::enabled!(tracing::Level::TRACE));
+            tracing::info_span!("request").in_scope(|| {
+                tracing::info!("in the request");
+                tracing::debug_span!("detail").in_scope(|| tracing::debug!("in the detail"));
+            });
+        });
+        let lines = out.lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let trace = field(&lines[0], "trace_id").expect("traced");
+        let request = field(&lines[0], "span_id").unwrap();
+        // Always in the request's trace.
+        assert_eq!(field(&lines[1], "trace_id"), Some(trace), "{level:?}");
+        // In a span of its own only when the debug span is traced.
+        let span = field(&lines[1], "span_id").unwrap();
+        assert_eq!(span != request, debug_traced, "{level:?}: {lines:?}");
+        drop(guard);
+    }
+    // With TRACE, trace call sites are on.
+    let (otel, _guard) = Telemetry::from_settings(no_env())
+        .level(LevelFilter::TRACE)
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(otel), || {
+        assert!(tracing::enabled!(tracing::Level::TRACE));
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

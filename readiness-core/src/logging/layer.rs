@@ -251,9 +251,12 @@ impl LogLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         use opentelemetry::trace::TraceContextExt as _;
-        let id = ctx.event_span(event)?.id(); // no extension held past this line
         let dispatch = self.dispatch.get()?.upgrade()?;
-        let cx = tracing_opentelemetry::get_otel_context(&id, &dispatch)?;
+        // The nearest span the OpenTelemetry layer traced: one its level left out
+        // (a `debug_span!` under an `INFO` trace) has no context of its own.
+        let cx = ctx
+            .event_scope(event)?
+            .find_map(|span| tracing_opentelemetry::get_otel_context(&span.id(), &dispatch))?;
         let span = cx.span();
         let context = span.span_context();
         if !context.is_valid() {

@@ -357,6 +357,9 @@ impl Setup {
         #[cfg(feature = "otel")]
         let (otel, telemetry) = match self.telemetry {
             Some(telemetry) => {
+                // The log filter, before every layer, decides for the trace too.
+                let telemetry =
+                    telemetry.level_unless_set(tracing::level_filters::LevelFilter::TRACE);
                 let (layer, guard) = telemetry.build()?;
                 (Some(layer), Some(guard))
             }

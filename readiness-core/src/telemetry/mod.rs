@@ -44,7 +44,7 @@ pub use export::ExportStats;
 pub(crate) use otel::check_span_failed;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
-pub use otel::{OtelLayer, ShutdownReport, Telemetry, TelemetryGuard};
+pub use otel::{OtelFilter, OtelLayer, ShutdownReport, Telemetry, TelemetryGuard};
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use otlp_logs::{LogExport, LogExportStats};

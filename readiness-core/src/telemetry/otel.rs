@@ -14,8 +14,11 @@ use opentelemetry_sdk::trace::{
     SpanExporter,
 };
 use opentelemetry_sdk::Resource;
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
-use tracing_subscriber::filter::{FilterFn, Filtered};
+use tracing_subscriber::filter::Filtered;
+use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer as _;
 
@@ -68,7 +71,13 @@ pub struct Telemetry {
     red: Option<crate::metrics::RedMetrics>,
     error_log_interval: Duration,
     instrumentation_attributes: bool,
+    /// `None`: [`DEFAULT_LEVEL`] (or, through `Setup::init`, the log filter's).
+    level: Option<LevelFilter>,
 }
+
+/// The most verbose spans and events the layer takes unless told
+/// ([`Telemetry::level`]): as the log layer's default.
+const DEFAULT_LEVEL: LevelFilter = LevelFilter::INFO;
 
 /// Flushes and stops the tracer provider. [`shutdown`](Self::shutdown) bounds the
 /// time it may take; dropping the guard shuts down with a 5 s bound.
@@ -114,6 +123,7 @@ impl Telemetry {
             registry: None,
             error_log_interval: Duration::from_secs(60),
             instrumentation_attributes: false,
+            level: None,
         }
     }
 
@@ -200,6 +210,33 @@ impl Telemetry {
         self
     }
 
+    /// The most verbose spans and events that become OpenTelemetry spans and span
+    /// events (default `INFO`, as the log layer's). It is the layer's own filter:
+    /// a dependency's `trace!` or `debug_span!` that no other layer wants is
+    /// switched off at its call site and costs a request nothing. Through
+    /// [`Setup::init`](crate::Setup::init) it defaults to `TRACE` instead, as the
+    /// setup's log filter (`RUST_LOG`, the log-level route) stands before every
+    /// layer and decides for both.
+    ///
+    /// ```
+    /// use readiness_core::telemetry::{OtelSettings, Telemetry};
+    /// use tracing::level_filters::LevelFilter;
+    ///
+    /// let telemetry = Telemetry::from_settings(OtelSettings::from_lookup(|_| None).unwrap())
+    ///     .level(LevelFilter::DEBUG); // the service's own debug spans traced too
+    /// # let _ = telemetry;
+    /// ```
+    pub fn level(mut self, level: LevelFilter) -> Self {
+        self.level = Some(level);
+        self
+    }
+
+    /// [`level`](Self::level) when none was set.
+    pub(crate) fn level_unless_set(mut self, level: LevelFilter) -> Self {
+        self.level.get_or_insert(level);
+        self
+    }
+
     /// The settings in force.
     #[must_use]
     pub fn settings(&self) -> &OtelSettings {
@@ -280,9 +317,9 @@ impl Telemetry {
             .with_threads(extras)
             .with_target(extras)
             .with_tracked_inactivity(extras)
-            .with_filter(FilterFn::new(
-                not_the_access_line as fn(&Metadata<'_>) -> bool,
-            ));
+            .with_filter(OtelFilter {
+                level: self.level.unwrap_or(DEFAULT_LEVEL),
+            });
         Ok((
             layer,
             TelemetryGuard {
@@ -381,14 +418,57 @@ impl Telemetry {
 
 /// The `tracing` layer [`Telemetry::build`] gives: tracing-opentelemetry's, which
 /// makes an OpenTelemetry span of each `tracing` span and a span event of each event
-/// inside one, behind a filter that leaves out the access line
-/// (`readiness::access`).
+/// inside one, behind its own [`OtelFilter`].
 pub type OtelLayer<S> =
-    Filtered<tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>, FilterFn, S>;
+    Filtered<tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>, OtelFilter, S>;
 
-/// Everything but the access line.
-fn not_the_access_line(metadata: &Metadata<'_>) -> bool {
-    !(metadata.is_event() && metadata.target() == names::ACCESS_TARGET)
+/// What [`OtelLayer`] takes: spans and events at its [level](Telemetry::level) or
+/// above, except the access line (`readiness::access`), whose facts the server span
+/// has as attributes already. A per-layer filter: the other layers still see what
+/// they want.
+///
+/// ```
+/// use readiness_core::telemetry::{OtelLayer, OtelSettings, Telemetry};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (otel, _guard) = Telemetry::from_settings(OtelSettings::from_lookup(|_| None)?).build()?;
+/// let otel: OtelLayer<tracing_subscriber::Registry> = otel;
+/// // At `INFO` by default: a `debug_span!` becomes no OpenTelemetry span.
+/// assert_eq!(
+///     tracing_subscriber::layer::Filter::<tracing_subscriber::Registry>::max_level_hint(otel.filter()),
+///     Some(tracing::level_filters::LevelFilter::INFO),
+/// );
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct OtelFilter {
+    level: LevelFilter,
+}
+
+impl OtelFilter {
+    fn takes(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= self.level
+            && !(metadata.is_event() && metadata.target() == names::ACCESS_TARGET)
+    }
+}
+
+impl<S> Filter<S> for OtelFilter {
+    fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        self.takes(metadata)
+    }
+
+    /// Decided once per call site: a level or target never changes.
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if self.takes(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.level)
+    }
 }
 
 fn register_metrics(
