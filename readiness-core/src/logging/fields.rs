@@ -95,6 +95,16 @@ impl Fields {
         self.entries.push((name, Stored::Str(text)));
     }
 
+    /// [`push_str`](Self::push_str), in the place of a field of that name if there
+    /// is one (a name recorded again keeps its place and its last value).
+    pub(super) fn set_str(&mut self, name: &'static str, value: &str) {
+        let text = self.append(value);
+        match self.entries.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = Stored::Str(text),
+            None => self.entries.push((name, Stored::Str(text))),
+        }
+    }
+
     /// A number under `name` (see [`push_str`](Self::push_str)).
     pub(super) fn push_u64(&mut self, name: &'static str, value: u64) {
         self.entries.push((name, Stored::U64(value)));

@@ -105,6 +105,9 @@ where
         let Some(stored) = extensions.get_mut::<SpanFields>() else {
             return;
         };
+        if self.shared.request_names_kept && request::take_route(span.metadata(), &mut stored.0) {
+            return;
+        }
         values.record(&mut self.collect(span.metadata(), &mut stored.0));
     }
 

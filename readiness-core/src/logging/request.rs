@@ -4,13 +4,13 @@
 //! (`readiness::access`) per request, and every subscriber sees them as usual. Our
 //! layer would then visit each field through `tracing`'s `Visit`, match its name,
 //! look up its redaction rule and copy it: more than the rest of the line costs.
-//! So the observation parks the same values, typed, just before it opens the span
-//! or sends the event, and the layer takes them instead, as long as the redaction
-//! rules keep every one of those names (the layer knows that from its build); else
-//! it visits the fields as it does any others. Whatever no layer took is dropped
-//! when the parking guard goes.
+//! So the observation parks the same values, typed, just before it opens the span,
+//! records a route named late (actix-web's) or sends the event, and the layer takes
+//! them instead, as long as the redaction rules keep every one of those names (the
+//! layer knows that from its build); else it visits the fields as it does any
+//! others. Whatever no layer took is dropped when the parking guard goes.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use tracing::Metadata;
 
@@ -37,6 +37,9 @@ const ACCESS_FIELDS: [&str; 4] = [STATUS, DURATION_MS, REQUEST_BYTES, RESPONSE_B
 
 thread_local! {
     static PARKED_SPAN: Cell<Option<Box<Fields>>> = const { Cell::new(None) };
+    /// The route named after the span opened (a server that routes late), copied
+    /// here while the span records it (the flag), in a buffer kept between requests.
+    static PARKED_ROUTE: RefCell<(bool, String)> = const { RefCell::new((false, String::new())) };
     static PARKED_ACCESS: Cell<Option<Access>> = const { Cell::new(None) };
     /// The fields of the last request span closed on this thread, for the next one
     /// to reuse their memory.
@@ -133,6 +136,38 @@ impl Drop for ParkedSpan {
 }
 
 /// The access line's values, parked while the event is sent.
+/// The route of a request span's `http.route`, recorded after the span opened
+/// (a server that routes late, as actix-web): parked as the span's own values are.
+#[must_use = "the route is parked only while the guard lives"]
+pub(crate) struct ParkedRoute(());
+
+impl ParkedRoute {
+    pub(crate) fn new(route: &str) -> Self {
+        PARKED_ROUTE.with(|parked| {
+            if let Ok(mut parked) = parked.try_borrow_mut() {
+                let (set, buffer) = &mut *parked;
+                if buffer.capacity() > 1024 {
+                    *buffer = String::new(); // one huge route does not keep its memory
+                }
+                buffer.clear();
+                buffer.push_str(route);
+                *set = true;
+            }
+        });
+        Self(())
+    }
+}
+
+impl Drop for ParkedRoute {
+    fn drop(&mut self) {
+        PARKED_ROUTE.with(|parked| {
+            if let Ok(mut parked) = parked.try_borrow_mut() {
+                parked.0 = false;
+            }
+        });
+    }
+}
+
 #[must_use = "the values are parked only while the guard lives"]
 pub(crate) struct ParkedAccess(());
 
@@ -173,6 +208,25 @@ pub(super) fn take_span(metadata: &Metadata<'_>) -> Option<Box<Fields>> {
 }
 
 /// Keeps the fields of a closed request span for the next one.
+/// The parked route into a request span's `fields` (when `metadata` is the request
+/// span's and a route is parked): whether it was.
+pub(super) fn take_route(metadata: &Metadata<'_>, fields: &mut Fields) -> bool {
+    if metadata.target() != REQUEST_TARGET {
+        return false;
+    }
+    PARKED_ROUTE.with(|parked| {
+        let Ok(mut parked) = parked.try_borrow_mut() else {
+            return false;
+        };
+        let (set, route) = &mut *parked;
+        if !std::mem::take(set) {
+            return false;
+        }
+        fields.set_str(ROUTE, route);
+        true
+    })
+}
+
 pub(super) fn spare(fields: Box<Fields>) {
     SPARE.set(Some(fields));
 }
