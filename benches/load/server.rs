@@ -267,7 +267,12 @@ fn install_otel_only() -> Result<(), Box<dyn std::error::Error>> {
     let readiness = readiness_axum::core::Readiness::builder()
         .service("load", "0")
         .build()?;
-    let (otel, guard) = readiness.telemetry()?.build()?;
+    // Every level: axum-tracing-opentelemetry opens its spans at TRACE (unless its
+    // `tracing_level_info` feature is on), and each peer's spans must be traced.
+    let (otel, guard) = readiness
+        .telemetry()?
+        .level(tracing::level_filters::LevelFilter::TRACE)
+        .build()?;
     std::mem::forget(guard);
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(otel))?;
     Ok(())
