@@ -489,6 +489,47 @@ fn a_reqwest_request_carries_the_current_trace_and_baggage() {
     });
 }
 
+/// A call made inside a span below the layer's level (a client function's
+/// `debug_span!`, logged at DEBUG, traced from INFO) still carries the request's
+/// trace: the nearest traced span's.
+#[test]
+fn a_call_under_an_untraced_span_carries_the_trace_around_it() {
+    let (otel, _guard) = Telemetry::from_settings(no_env()).build().unwrap();
+    let logs = LogSettings::new()
+        .level(LevelFilter::DEBUG)
+        .build(Capture::default())
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel).with(logs);
+    tracing::subscriber::with_default(subscriber, || {
+        let mut caller = http::HeaderMap::new();
+        caller.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        let span = tracing::info_span!("handler");
+        readiness_core::telemetry::set_remote_parent(&span, &caller);
+        let (in_handler, in_client) = span.in_scope(|| {
+            let mut in_handler = http::HeaderMap::new();
+            readiness_core::telemetry::inject_context(&mut in_handler);
+            let in_client = tracing::debug_span!("client").in_scope(|| {
+                let mut headers = http::HeaderMap::new();
+                readiness_core::telemetry::inject_context(&mut headers);
+                headers
+            });
+            (in_handler, in_client)
+        });
+        let traceparent = in_client["traceparent"].to_str().unwrap();
+        assert!(
+            traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{traceparent}"
+        );
+        // The handler's own span is the parent the call names.
+        assert_eq!(in_client["traceparent"], in_handler["traceparent"]);
+    });
+}
+
 /// tracing-opentelemetry's attributes about the instrumentation (thread, source
 /// location, busy time) are left out unless asked for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

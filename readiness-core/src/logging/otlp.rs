@@ -90,6 +90,8 @@ impl Line<'_> {
     /// reserved name as `field.<name>`); those past the line's cap are left out and
     /// counted in `dropped_attributes_count`.
     pub(super) fn otlp(&self, out: &mut Vec<u8>) {
+        // The record may follow other bytes (its frame's head room).
+        let base = out.len();
         let now = pb::nanos(SystemTime::now());
         pb::fixed64(out, 1, now);
         pb::uint(out, 2, severity(self.level));
@@ -111,7 +113,7 @@ impl Line<'_> {
         let limit = self.shared.max_line;
         let mut dropped = 0u64;
         self.each_field_named(|name, value, own| {
-            if out.len() > limit {
+            if out.len() - base > limit {
                 dropped += 1;
                 return ControlFlow::Continue(());
             }

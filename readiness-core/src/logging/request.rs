@@ -135,7 +135,6 @@ impl Drop for ParkedSpan {
     }
 }
 
-/// The access line's values, parked while the event is sent.
 /// The route of a request span's `http.route`, recorded after the span opened
 /// (a server that routes late, as actix-web): parked as the span's own values are.
 #[must_use = "the route is parked only while the guard lives"]
@@ -168,6 +167,7 @@ impl Drop for ParkedRoute {
     }
 }
 
+/// The access line's values, parked while the event is sent.
 #[must_use = "the values are parked only while the guard lives"]
 pub(crate) struct ParkedAccess(());
 
@@ -207,7 +207,6 @@ pub(super) fn take_span(metadata: &Metadata<'_>) -> Option<Box<Fields>> {
     PARKED_SPAN.take()
 }
 
-/// Keeps the fields of a closed request span for the next one.
 /// The parked route into a request span's `fields` (when `metadata` is the request
 /// span's and a route is parked): whether it was.
 pub(super) fn take_route(metadata: &Metadata<'_>, fields: &mut Fields) -> bool {
@@ -227,6 +226,7 @@ pub(super) fn take_route(metadata: &Metadata<'_>, fields: &mut Fields) -> bool {
     })
 }
 
+/// Keeps the fields of a closed request span for the next one.
 pub(super) fn spare(fields: Box<Fields>) {
     SPARE.set(Some(fields));
 }

@@ -250,7 +250,8 @@ impl Telemetry {
     /// instrumentation itself unless asked for (see
     /// [`instrumentation_attributes`](Self::instrumentation_attributes)), and the
     /// access line: the server span has its facts as attributes already, so it is
-    /// not sent again as a span event (see [`OtelLayer`]).
+    /// not sent again as a span event (see [`OtelLayer`]). It takes spans and events
+    /// from its [`level`](Self::level) up (`INFO` unless set).
     ///
     /// # Errors
     ///

@@ -510,8 +510,10 @@ fn request(resource: &[u8], schema_url: &str, batch: &[SpanData]) -> Vec<u8> {
         schema_url,
     };
     let len = resource_spans.len();
-    let mut body = Vec::with_capacity(1 + varint_len(len as u64) + len);
+    let size = 1 + varint_len(len as u64) + len;
+    let mut body = Vec::with_capacity(size);
     message_of_len(&mut body, 1, &resource_spans, len);
+    debug_assert_eq!(body.len(), size, "the measured length is the written one");
     body
 }
 

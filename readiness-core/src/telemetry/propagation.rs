@@ -63,8 +63,34 @@ impl TextMapPropagator for Propagator {
 /// assert!(headers.get("traceparent").is_none());
 /// ```
 pub fn inject_context(headers: &mut http::HeaderMap) {
-    let cx = tracing::Span::current().context();
-    propagator().inject_context(&cx, &mut HeaderInjector(headers));
+    propagator().inject_context(&current_context(), &mut HeaderInjector(headers));
+}
+
+/// The current span's trace context, or its nearest traced ancestor's: a span below
+/// the OpenTelemetry layer's [level](super::Telemetry::level) (a client function's
+/// `debug_span!` under an `INFO` trace) has none of its own, and the call it makes
+/// still belongs to the request's trace.
+fn current_context() -> opentelemetry::Context {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_subscriber::registry::LookupSpan as _;
+    let current = tracing::Span::current();
+    let cx = current.context();
+    if cx.has_active_span() {
+        return cx;
+    }
+    let Some(id) = current.id() else {
+        return cx;
+    };
+    // The ancestors are known to the registry; with a registry of another type,
+    // the current span's (empty) context stands.
+    tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        registry.span(&id)?.scope().skip(1).find_map(|span| {
+            tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
+                .filter(opentelemetry::Context::has_active_span)
+        })
+    })
+    .unwrap_or(cx)
 }
 
 /// Makes the trace context a caller sent in `headers` the parent of `span`, with the

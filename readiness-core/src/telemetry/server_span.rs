@@ -120,7 +120,6 @@ pub(crate) fn server_address(cx: &opentelemetry::Context, host: &str) {
     ));
 }
 
-/// A server span's ids, and whether it is sampled (only then is it an exemplar).
 /// `host` as a shared string: a server is reached by the same few names, so the
 /// thread's last one is kept and the next request with that name shares it (a
 /// reference count) instead of allocating its copy.
@@ -130,7 +129,7 @@ fn shared_host(host: &str) -> opentelemetry::StringValue {
     thread_local! {
         static LAST: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
     }
-    LAST.with(|last| {
+    LAST.try_with(|last| {
         let Ok(mut last) = last.try_borrow_mut() else {
             return host.to_owned().into();
         };
@@ -143,8 +142,11 @@ fn shared_host(host: &str) -> opentelemetry::StringValue {
             }
         }
     })
+    // The thread is ending: its copy.
+    .unwrap_or_else(|_| host.to_owned().into())
 }
 
+/// A server span's ids, and whether it is sampled (only then is it an exemplar).
 #[derive(Clone, Copy)]
 pub(crate) struct Ids {
     pub(crate) trace: [u8; 16],
