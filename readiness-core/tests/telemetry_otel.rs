@@ -16,6 +16,18 @@ fn no_env() -> OtelSettings {
     OtelSettings::from_lookup(|_| None).unwrap()
 }
 
+/// Headers of a caller that sends its trace (`00f067aa0ba902b7` its span).
+fn caller_trace() -> http::HeaderMap {
+    let mut caller = http::HeaderMap::new();
+    caller.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    caller
+}
+
 fn field(line: &str, key: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(line).unwrap();
     value.get(key).and_then(|v| v.as_str()).map(str::to_owned)
@@ -195,13 +207,7 @@ async fn spans_reach_real_otlp_receivers_over_grpc_and_http_and_shutdown_deliver
         let logs = LogSettings::new().build(out.clone()).unwrap();
         let subscriber = tracing_subscriber::registry().with(otel).with(logs);
         tracing::subscriber::with_default(subscriber, || {
-            let mut caller = http::HeaderMap::new();
-            caller.insert(
-                "traceparent",
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-                    .parse()
-                    .unwrap(),
-            );
+            let caller = caller_trace();
             let first = tracing::info_span!("work", i = 0);
             readiness_core::telemetry::set_remote_parent(&first, &caller);
             first.in_scope(|| tracing::info!("working"));
@@ -462,13 +468,7 @@ fn a_reqwest_request_carries_the_current_trace_and_baggage() {
     let (otel, _guard) = Telemetry::from_settings(no_env()).build().unwrap();
     let subscriber = tracing_subscriber::registry().with(otel);
     tracing::subscriber::with_default(subscriber, || {
-        let mut caller = http::HeaderMap::new();
-        caller.insert(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-                .parse()
-                .unwrap(),
-        );
+        let mut caller = caller_trace();
         caller.insert("baggage", "tenant=acme".parse().unwrap());
         let span = tracing::info_span!("handler");
         readiness_core::telemetry::set_remote_parent(&span, &caller);
@@ -501,13 +501,7 @@ fn a_call_under_an_untraced_span_carries_the_trace_around_it() {
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(otel).with(logs);
     tracing::subscriber::with_default(subscriber, || {
-        let mut caller = http::HeaderMap::new();
-        caller.insert(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-                .parse()
-                .unwrap(),
-        );
+        let caller = caller_trace();
         let span = tracing::info_span!("handler");
         readiness_core::telemetry::set_remote_parent(&span, &caller);
         let (in_handler, in_client) = span.in_scope(|| {
