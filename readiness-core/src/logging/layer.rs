@@ -255,11 +255,8 @@ impl LogLayer {
     {
         use opentelemetry::trace::TraceContextExt as _;
         let dispatch = self.dispatch.get()?.upgrade()?;
-        // The nearest span the OpenTelemetry layer traced: one its level left out
-        // (a `debug_span!` under an `INFO` trace) has no context of its own.
-        let cx = ctx
-            .event_scope(event)?
-            .find_map(|span| tracing_opentelemetry::get_otel_context(&span.id(), &dispatch))?;
+        let scope = ctx.event_scope(event)?.map(|span| span.id());
+        let cx = crate::telemetry::first_traced(scope, &dispatch)?;
         let span = cx.span();
         let context = span.span_context();
         if !context.is_valid() {

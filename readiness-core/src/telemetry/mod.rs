@@ -48,6 +48,8 @@ pub use otel::{OtelFilter, OtelLayer, ShutdownReport, Telemetry, TelemetryGuard}
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use otlp_logs::{LogExport, LogExportStats};
+#[cfg(feature = "otel")]
+pub(crate) use propagation::first_traced;
 #[cfg(all(feature = "otel", feature = "http"))]
 pub use propagation::TraceContextExt;
 #[cfg(feature = "otel")]

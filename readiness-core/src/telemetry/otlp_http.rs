@@ -145,7 +145,7 @@ impl Sink for Vec<u8> {
 
 /// A [`Sink`] that only counts.
 #[derive(Default)]
-pub(crate) struct Count(pub(crate) usize);
+struct Count(usize);
 
 impl Sink for Count {
     #[inline]
@@ -229,7 +229,7 @@ pub(crate) fn nanos(time: SystemTime) -> u64 {
 }
 
 /// A message's fields, written to any [`Sink`].
-trait Encode {
+pub(crate) trait Encode {
     fn encode(&self, out: &mut impl Sink);
 
     /// The length of what [`encode`](Self::encode) writes.
@@ -241,7 +241,7 @@ trait Encode {
 }
 
 /// `message` as field `field`: its length, then its fields.
-fn message(out: &mut impl Sink, field: u32, message: &impl Encode) {
+pub(crate) fn message(out: &mut impl Sink, field: u32, message: &impl Encode) {
     message_of_len(out, field, message, message.len());
 }
 
@@ -509,10 +509,16 @@ fn request(resource: &[u8], schema_url: &str, batch: &[SpanData]) -> Vec<u8> {
         scopes,
         schema_url,
     };
-    let len = resource_spans.len();
-    let size = 1 + varint_len(len as u64) + len;
+    body(1, &resource_spans)
+}
+
+/// An export request's body: `message` as its field `field`, in a buffer of its
+/// exact size.
+pub(crate) fn body(field: u32, message: &impl Encode) -> Vec<u8> {
+    let len = message.len();
+    let size = tag_len(field) + varint_len(len as u64) + len;
     let mut body = Vec::with_capacity(size);
-    message_of_len(&mut body, 1, &resource_spans, len);
+    message_of_len(&mut body, field, message, len);
     debug_assert_eq!(body.len(), size, "the measured length is the written one");
     body
 }

@@ -403,6 +403,43 @@ struct Output {
     lost: u64,
 }
 
+/// An export's `ResourceLogs`: the `Resource` and `InstrumentationScope` messages,
+/// written once, and the `LogRecord` messages as queued.
+struct ResourceLogs<'a> {
+    resource: &'a [u8],
+    scope: &'a [u8],
+    records: &'a [&'a [u8]],
+}
+
+impl pb::Encode for ResourceLogs<'_> {
+    fn encode(&self, out: &mut impl pb::Sink) {
+        pb::bytes_always(out, 1, self.resource);
+        pb::message(
+            out,
+            2,
+            &ScopeLogs {
+                scope: self.scope,
+                records: self.records,
+            },
+        );
+    }
+}
+
+/// A `ScopeLogs`: the scope, then each record.
+struct ScopeLogs<'a> {
+    scope: &'a [u8],
+    records: &'a [&'a [u8]],
+}
+
+impl pb::Encode for ScopeLogs<'_> {
+    fn encode(&self, out: &mut impl pb::Sink) {
+        pb::bytes_always(out, 1, self.scope);
+        for record in self.records {
+            pb::bytes_always(out, 2, record);
+        }
+    }
+}
+
 /// A varint at the start of `bytes`, and its length.
 fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
@@ -424,25 +461,14 @@ impl Output {
         if count == 0 {
             return;
         }
-        // A length-delimited field of `len` bytes (fields 1 and 2: one-byte tags).
-        let field = |len: usize| 1 + pb::varint_len(len as u64) + len;
-        let scope_logs =
-            field(self.scope.len()) + records.iter().map(|r| field(r.len())).sum::<usize>();
-        let resource_logs = field(self.resource.len()) + field(scope_logs);
-        let mut body = Vec::with_capacity(field(resource_logs));
-        // ExportLogsServiceRequest.resource_logs
-        pb::tag(&mut body, 1, pb::LEN);
-        pb::varint(&mut body, resource_logs as u64);
-        // ResourceLogs.resource, then ResourceLogs.scope_logs
-        pb::bytes_always(&mut body, 1, &self.resource);
-        pb::tag(&mut body, 2, pb::LEN);
-        pb::varint(&mut body, scope_logs as u64);
-        // ScopeLogs.scope, then ScopeLogs.log_records
-        pb::bytes_always(&mut body, 1, &self.scope);
-        for record in records {
-            pb::bytes_always(&mut body, 2, record);
-        }
-        debug_assert_eq!(body.len(), field(resource_logs));
+        let body = pb::body(
+            1,
+            &ResourceLogs {
+                resource: &self.resource,
+                scope: &self.scope,
+                records,
+            },
+        );
         match self.sender.send(body) {
             Ok(()) => {
                 self.counters.exported(count);

@@ -85,12 +85,24 @@ fn current_context() -> opentelemetry::Context {
     // the current span's (empty) context stands.
     tracing::dispatcher::get_default(|dispatch| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        registry.span(&id)?.scope().skip(1).find_map(|span| {
-            tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
-                .filter(opentelemetry::Context::has_active_span)
-        })
+        let ancestors = registry.span(&id)?.scope().skip(1).map(|span| span.id());
+        first_traced(ancestors, dispatch)
     })
     .unwrap_or(cx)
+}
+
+/// The trace context of the first of `spans` the OpenTelemetry layer traced, nearest
+/// first: a span its level left out has no context of its own. For a log line's ids
+/// and for [`inject_context`].
+pub(crate) fn first_traced(
+    spans: impl IntoIterator<Item = tracing::Id>,
+    dispatch: &tracing::Dispatch,
+) -> Option<opentelemetry::Context> {
+    use opentelemetry::trace::TraceContextExt as _;
+    spans.into_iter().find_map(|id| {
+        tracing_opentelemetry::get_otel_context(&id, dispatch)
+            .filter(opentelemetry::Context::has_active_span)
+    })
 }
 
 /// Makes the trace context a caller sent in `headers` the parent of `span`, with the
