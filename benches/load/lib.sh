@@ -27,7 +27,7 @@ requests() {
 # log, OpenTelemetry), and the peers.
 ALL_VARIANTS="axum-bare axum-readiness axum-readiness-log axum-readiness-otel
     axum-readiness-otel-all axum-readiness-spans axum-prometheus axum-tracelayer
-    axum-tracing-opentelemetry axum-tower-otel actix-bare actix-readiness
+    axum-tracing-opentelemetry axum-tower-otel axum-route-layer actix-bare actix-readiness
     actix-readiness-log actix-readiness-otel actix-readiness-otel-all
     actix-readiness-spans actix-web-prom actix-tracing-actix-web
     actix-tracing-actix-web-otel"

@@ -26,6 +26,9 @@
 //! OpenTelemetry support), speaks another OpenTelemetry version than the workspace:
 //! it is `load-peer`, built outside the workspace from `benches/load/peers`.
 //!
+//! `axum-route-layer` is axum with an identity layer on its routes: the floor any
+//! layer that reads the matched route pays on axum, doing nothing else.
+//!
 //! `load-server otlp-sink PORT` is a collector that accepts every OTLP/HTTP export;
 //! `load-server otlp-hung PORT` accepts connections and never answers.
 #![allow(missing_docs, clippy::print_stdout)]
@@ -50,7 +53,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         | "axum-prometheus"
         | "axum-tracelayer"
         | "axum-tracing-opentelemetry"
-        | "axum-tower-otel" => axum_server(&variant, addr),
+        | "axum-tower-otel"
+        | "axum-route-layer" => axum_server(&variant, addr),
         "actix-bare"
         | "actix-readiness"
         | "actix-readiness-log"
@@ -117,6 +121,12 @@ fn axum_server(variant: &str, addr: SocketAddr) -> Result<(), Box<dyn std::error
                     .layer(tower_otel::trace::HttpLayer::server(tracing::Level::INFO))
                     .layer(tower_otel::metrics::HttpLayer::server(&meter))
             }
+            // What axum charges any layer applied to its routes, before the layer
+            // does anything: each request clones the layered route's boxed service
+            // (and the route inside it), boxes one more future and maps the
+            // response. A layer outside the router never learns the matched route,
+            // so RED by route pays this floor (axum-prometheus does too).
+            "axum-route-layer" => router.layer(tower_layer::Identity::new()),
             "axum-prometheus" => {
                 let (layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
                 router
