@@ -416,8 +416,8 @@ impl LogWriterBuilder {
         }
     }
 
-    /// Hands lines over `lines` at a time, or after `delay` when fewer are queued
-    /// (and at every flush).
+    /// Hands lines over `lines` at a time, or, when fewer are queued, `delay` after
+    /// the first of them (and at every flush).
     #[cfg(feature = "otel")]
     pub(crate) fn batching(mut self, lines: usize, delay: Duration) -> Self {
         self.batch = Some((lines.max(1), delay));
@@ -587,13 +587,22 @@ fn drain(shared: &WriterShared, mut output: Box<dyn Write + Send>) {
     let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
     let mut flushes: Vec<SyncSender<()>> = Vec::new();
     let mut last_line = Instant::now();
-    let mut last_take = Instant::now();
+    // When the thread first saw the lines it has not taken yet.
+    let mut batch_seen: Option<Instant> = None;
     loop {
         let (closed, blocked) = {
             let mut queue = shared.lock();
             if let Some((lines, delay)) = shared.batch {
-                // A batch not yet full waits, up to `delay`, for more lines.
-                let waited = last_take.elapsed();
+                // A batch not yet full waits, up to `delay` from its first line
+                // (as a batch processor's export timer would), for more lines.
+                let waited = match (queue.lines, batch_seen) {
+                    (0, _) => Duration::ZERO,
+                    (_, Some(seen)) => seen.elapsed(),
+                    (_, None) => {
+                        batch_seen = Some(Instant::now());
+                        Duration::ZERO
+                    }
+                };
                 if queue.lines > 0
                     && queue.lines < lines
                     && waited < delay
@@ -620,12 +629,14 @@ fn drain(shared: &WriterShared, mut output: Box<dyn Write + Send>) {
                         .unwrap_or_else(|e| e.into_inner());
                 }
                 queue.asleep = false;
+                // Woken by a line: a batch starts with it, and waits for more.
+                if shared.batch.is_some() {
+                    continue;
+                }
             }
             std::mem::swap(&mut queue.bytes, &mut batch);
             std::mem::swap(&mut queue.flushes, &mut flushes);
-            if queue.lines > 0 {
-                last_take = Instant::now();
-            }
+            batch_seen = None;
             queue.lines = 0;
             (queue.closed, queue.blocked > 0)
         };

@@ -35,6 +35,8 @@ mod propagation;
 #[cfg(feature = "otel")]
 mod semconv;
 #[cfg(feature = "otel")]
+mod sender;
+#[cfg(feature = "otel")]
 pub(crate) mod server_span;
 
 #[cfg(feature = "otel")]

@@ -7,12 +7,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{WithExportConfig as _, WithTonicConfig as _};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SpanData,
-    SpanExporter,
-};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
@@ -23,8 +18,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer as _;
 
 use super::config::{LogsExporter, MetricsExporter, OtelSettings, Protocol, SamplerSetting};
-use super::export::{Counters, Counting, ExportStats, Gate, Metrics};
-use super::otlp_http::HttpSpanExporter;
+use super::export::{Counters, ExportStats, Metrics, SpanQueue};
 use super::otlp_logs::{self, LogExport};
 use super::otlp_metrics::{MetricsExport, Start};
 use crate::error::BuildError;
@@ -36,8 +30,8 @@ use crate::writer::LogGuard;
 ///
 /// With no endpoint configured (or `OTEL_SDK_DISABLED=true`) no exporter runs and
 /// nothing touches the network, but spans still get trace and span ids, so log lines
-/// can be joined. With one, spans are exported in batches by a thread of the SDK's
-/// own: a request never waits on the collector, and spans beyond the queue are dropped.
+/// can be joined. With one, spans are exported in batches by a thread of their own:
+/// a request never waits on the collector, and spans beyond the queue are dropped.
 ///
 /// With a [`registry`](Self::registry) and a metrics endpoint, the registry's families
 /// are exported over OTLP as well (see [`MetricsSettings`](super::MetricsSettings)):
@@ -264,13 +258,15 @@ impl Telemetry {
         let settings = &self.settings;
         // One resource for the spans and the metrics.
         let resource_pairs = self.resource();
-        let resource = Resource::builder_empty().with_attributes(
-            resource_pairs
-                .iter()
-                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-        );
+        let resource = Resource::builder_empty()
+            .with_attributes(
+                resource_pairs
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+            )
+            .build();
         let mut builder = SdkTracerProvider::builder()
-            .with_resource(resource.build())
+            .with_resource(resource.clone())
             .with_sampler(sampler(settings.sampler));
         let mut counters = Arc::new(Counters::default());
         // Registered with or without an exporter, so a dashboard or an alert over
@@ -282,26 +278,21 @@ impl Telemetry {
         // No endpoint, or the SDK disabled: no exporter; spans get ids (for log
         // lines) and go nowhere.
         if let (Some(endpoint), false) = (&settings.endpoint, settings.disabled) {
-            let exporter = exporter(settings, endpoint).map_err(|error| {
+            counters = Arc::new(Counters::new(metrics));
+            let queue = SpanQueue::start(
+                settings,
+                endpoint,
+                &resource,
+                counters.clone(),
+                self.error_log_interval,
+            )
+            .map_err(|error| {
                 BuildError::new(
                     "OTEL_EXPORTER_OTLP_ENDPOINT",
                     format!("cannot make the OTLP exporter for {endpoint}: {error}"),
                 )
             })?;
-            counters = Arc::new(Counters::new(metrics));
-            // The gate keeps at most `max_queue_size` spans pending, so the SDK's
-            // queue, as large, never drops one we did not count.
-            let capacity = settings.batch.max_queue_size;
-            let batch = BatchConfigBuilder::default()
-                .with_max_queue_size(capacity)
-                .with_max_export_batch_size(settings.batch.max_export_batch_size)
-                .with_scheduled_delay(settings.batch.scheduled_delay)
-                .build();
-            let exporter = Counting::new(exporter, counters.clone(), self.error_log_interval);
-            let processor = BatchSpanProcessor::builder(exporter)
-                .with_batch_config(batch)
-                .build();
-            builder = builder.with_span_processor(Gate::new(processor, counters.clone(), capacity));
+            builder = builder.with_span_processor(queue);
         } else if metrics.is_some() {
             counters = Arc::new(Counters::new(metrics));
         }
@@ -543,79 +534,6 @@ fn sampler(setting: SamplerSetting) -> Sampler {
         SamplerSetting::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
         SamplerSetting::ParentBasedTraceIdRatio(ratio) => {
             Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
-        }
-    }
-}
-
-fn exporter(
-    settings: &OtelSettings,
-    endpoint: &str,
-) -> Result<Exporter, Box<dyn std::error::Error + Send + Sync>> {
-    // The SDK's batch processor has no export deadline of its own (outside an
-    // experimental feature): the exporter's timeout bounds each export, so the
-    // shorter of OTEL_EXPORTER_OTLP_TIMEOUT and OTEL_BSP_EXPORT_TIMEOUT applies.
-    let timeout = settings.timeout.min(settings.batch.export_timeout);
-    let exporter = match settings.protocol {
-        Protocol::HttpProtobuf => {
-            Exporter::Http(HttpSpanExporter::new(endpoint, &settings.headers, timeout)?)
-        }
-        Protocol::Grpc => {
-            let mut headers = http::HeaderMap::new();
-            for (key, value) in &settings.headers {
-                headers.insert(
-                    http::HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())?,
-                    http::HeaderValue::from_str(value)?,
-                );
-            }
-            let metadata =
-                opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
-            Exporter::Grpc(
-                opentelemetry_otlp::SpanExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(endpoint)
-                    .with_timeout(timeout)
-                    .with_metadata(metadata)
-                    .build()?,
-            )
-        }
-    };
-    Ok(exporter)
-}
-
-/// The span exporter of the configured protocol: our own encoder for OTLP/HTTP
-/// (see `otlp_http`), opentelemetry-otlp's for gRPC.
-#[derive(Debug)]
-enum Exporter {
-    Http(HttpSpanExporter),
-    Grpc(opentelemetry_otlp::SpanExporter),
-}
-
-impl SpanExporter for Exporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        match self {
-            Self::Http(exporter) => exporter.export(batch).await,
-            Self::Grpc(exporter) => exporter.export(batch).await,
-        }
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self {
-            Self::Http(exporter) => exporter.shutdown_with_timeout(timeout),
-            Self::Grpc(exporter) => exporter.shutdown_with_timeout(timeout),
-        }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        match self {
-            Self::Http(exporter) => exporter.force_flush(),
-            Self::Grpc(exporter) => exporter.force_flush(),
-        }
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        match self {
-            Self::Http(exporter) => exporter.set_resource(resource),
-            Self::Grpc(exporter) => exporter.set_resource(resource),
         }
     }
 }

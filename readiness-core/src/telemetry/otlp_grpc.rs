@@ -1,5 +1,5 @@
-//! OTLP over gRPC for the export threads of the metrics and the logs (the spans go
-//! through opentelemetry-otlp's own tonic exporter): one channel, connected on first
+//! OTLP over gRPC for the export threads of the spans, the metrics and the logs: one
+//! channel, connected on first
 //! use on a current-thread runtime that lives on the export thread, the configured
 //! headers as request metadata, each export bounded by the timeout and retried
 //! within it while the collector is unavailable, as the OTLP/HTTP sender does.

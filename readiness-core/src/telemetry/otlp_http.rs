@@ -1,5 +1,5 @@
-//! Span export over OTLP/HTTP with protobuf bodies, written straight from the SDK's
-//! `SpanData` to the wire format.
+//! OTLP's protobuf messages for the span export, written straight from the SDK's
+//! `SpanData` to the wire format, and the OTLP/HTTP sending.
 //!
 //! Written by hand because the crate that does it costs more than the request it
 //! describes: opentelemetry-otlp's HTTP exporter first copies each span into the
@@ -10,19 +10,16 @@
 //! is written once, straight into a body of its exact size. The messages are
 //! OTLP's `ExportTraceServiceRequest` (opentelemetry-proto's `trace.proto`, fields
 //! as numbered there); the tests decode what this writes with the official
-//! generated types. gRPC export stays with opentelemetry-otlp. The sending
-//! ([`HttpSender`]) is shared with the metrics and the log exporters, and the
-//! protobuf writing (the free functions, [`Scalar`], [`key_value`]) with the log
-//! exporter.
+//! generated types, and the same bytes go over gRPC. The sending ([`HttpSender`])
+//! is shared with the metrics and the log exporters, and the protobuf writing (the
+//! free functions, [`Scalar`], [`key_value`]) with the log exporter.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
 /// Wire types.
@@ -450,66 +447,79 @@ impl Encode for SpanStatus<'_> {
     }
 }
 
-/// A `ScopeSpans`: its spans with their lengths, each measured once.
-struct ScopeSpans<'a> {
-    scope: &'a InstrumentationScope,
-    spans: Vec<(Span<'a>, usize)>,
+/// A span as the export queue holds it, encoded on the thread where it ended: the
+/// index of its scope (see [`scope_message`]), the length of its `Span` message as
+/// a varint, then the message. The `SpanData` is dropped on that thread too, so its
+/// strings go back to the allocator where they were made: freed on the export
+/// thread, glibc's allocator would hand each thread's memory back through its
+/// slow path (about ten spans' worth of strings a request on the load bench).
+pub(crate) fn span_frame(out: &mut Vec<u8>, scope: u8, data: &SpanData) {
+    let span = Span::new(data);
+    let len = span.len();
+    out.push(scope);
+    varint(out, len as u64);
+    let start = out.len();
+    span.encode(out);
+    debug_assert_eq!(
+        out.len() - start,
+        len,
+        "the measured length is the written one"
+    );
+}
+
+/// The `InstrumentationScope` message of `scope`.
+pub(crate) fn scope_message(scope: &InstrumentationScope) -> Vec<u8> {
+    let mut out = Vec::new();
+    Scope(scope).encode(&mut out);
+    out
+}
+
+/// A varint at the start of `bytes`, and its length.
+pub(crate) fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// A `ScopeSpans`: the `InstrumentationScope` message, then each span's `Span`
+/// message as queued.
+pub(crate) struct ScopeSpans<'a> {
+    pub(crate) scope: &'a [u8],
+    pub(crate) schema_url: &'a str,
+    pub(crate) spans: Vec<&'a [u8]>,
 }
 
 impl Encode for ScopeSpans<'_> {
     fn encode(&self, out: &mut impl Sink) {
-        message(out, 1, &Scope(self.scope));
-        for (span, len) in &self.spans {
-            message_of_len(out, 2, span, *len);
-        }
-        bytes(
-            out,
-            3,
-            self.scope.schema_url().unwrap_or_default().as_bytes(),
-        );
-    }
-}
-
-/// A `ResourceSpans`: the `resource` bytes (written once per exporter), with one
-/// `ScopeSpans` per instrumentation scope.
-struct ResourceSpans<'a> {
-    resource: &'a [u8],
-    scopes: Vec<ScopeSpans<'a>>,
-    schema_url: &'a str,
-}
-
-impl Encode for ResourceSpans<'_> {
-    fn encode(&self, out: &mut impl Sink) {
-        bytes_always(out, 1, self.resource);
-        for scope in &self.scopes {
-            message(out, 2, scope);
+        bytes_always(out, 1, self.scope);
+        for span in &self.spans {
+            bytes_always(out, 2, span);
         }
         bytes(out, 3, self.schema_url.as_bytes());
     }
 }
 
-/// The `ExportTraceServiceRequest` body for `batch`, in a buffer of its exact size.
-fn request(resource: &[u8], schema_url: &str, batch: &[SpanData]) -> Vec<u8> {
-    // Scopes in order of first appearance; a batch seldom holds more than one.
-    let mut scopes: Vec<ScopeSpans<'_>> = Vec::new();
-    for data in batch {
-        let span = Span::new(data);
-        let len = span.len();
-        let scope = &data.instrumentation_scope;
-        match scopes.iter_mut().find(|scopes| scopes.scope == scope) {
-            Some(scopes) => scopes.spans.push((span, len)),
-            None => scopes.push(ScopeSpans {
-                scope,
-                spans: vec![(span, len)],
-            }),
+/// A `ResourceSpans`: the `Resource` message (written once per export), with one
+/// `ScopeSpans` per instrumentation scope.
+pub(crate) struct ResourceSpans<'a> {
+    pub(crate) resource: &'a [u8],
+    pub(crate) scopes: &'a [ScopeSpans<'a>],
+    pub(crate) schema_url: &'a str,
+}
+
+impl Encode for ResourceSpans<'_> {
+    fn encode(&self, out: &mut impl Sink) {
+        bytes_always(out, 1, self.resource);
+        for scope in self.scopes {
+            message(out, 2, scope);
         }
+        bytes(out, 3, self.schema_url.as_bytes());
     }
-    let resource_spans = ResourceSpans {
-        resource,
-        scopes,
-        schema_url,
-    };
-    body(1, &resource_spans)
 }
 
 /// An export request's body: `message` as its field `field`, in a buffer of its
@@ -646,144 +656,8 @@ impl fmt::Debug for HttpSender {
     }
 }
 
-/// Exports spans over OTLP/HTTP (see the [module docs](self)) through an
-/// [`HttpSender`].
-pub(crate) struct HttpSpanExporter {
-    sender: HttpSender,
-    resource: Vec<u8>,
-    schema_url: String,
-}
-
-impl HttpSpanExporter {
-    pub(crate) fn new(
-        endpoint: &str,
-        headers: &[(String, String)],
-        timeout: Duration,
-    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self {
-            sender: HttpSender::new(endpoint, headers, timeout)?,
-            resource: Vec::new(),
-            schema_url: String::new(),
-        })
-    }
-
-    fn body(&self, batch: &[SpanData]) -> Vec<u8> {
-        request(&self.resource, &self.schema_url, batch)
-    }
-}
-
-impl SpanExporter for HttpSpanExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        // The SDK's batch processor drives this future on its own thread: the
-        // blocking client does not hold up a runtime.
-        let body = self.body(&batch);
-        self.sender
-            .send(body)
-            .map_err(OTelSdkError::InternalFailure)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.resource = resource_message(resource);
-        self.schema_url = resource
-            .schema_url()
-            .map(Cow::from)
-            .unwrap_or_default()
-            .into_owned();
-    }
-}
-
-impl fmt::Debug for HttpSpanExporter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpSpanExporter")
-            .field("sender", &self.sender)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use opentelemetry::trace::{
-        Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-    };
-    use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-    use opentelemetry_sdk::Resource;
-    use prost::Message as _;
-
-    use super::{request, resource_message};
-
-    fn span(n: u8, parent: Option<(u8, bool)>, status: Status) -> SpanData {
-        let context = |id: u8, remote: bool| {
-            SpanContext::new(
-                TraceId::from_bytes([7; 16]),
-                SpanId::from_bytes([id; 8]),
-                TraceFlags::SAMPLED,
-                remote,
-                TraceState::from_key_value([("vendor", "x")]).unwrap(),
-            )
-        };
-        let mut events = SpanEvents::default();
-        events.events.push(Event::new(
-            "retry",
-            UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_500),
-            vec![KeyValue::new("attempt", 2)],
-            1,
-        ));
-        events.dropped_count = 3;
-        let mut links = SpanLinks::default();
-        links.links.push(Link::new(
-            context(99, true),
-            vec![KeyValue::new("why", "fan-in")],
-            0,
-        ));
-        SpanData {
-            span_context: context(n, false),
-            parent_span_id: parent.map_or(SpanId::INVALID, |(id, _)| SpanId::from_bytes([id; 8])),
-            parent_span_is_remote: parent.is_some_and(|(_, remote)| remote),
-            span_kind: if n.is_multiple_of(2) {
-                SpanKind::Server
-            } else {
-                SpanKind::Internal
-            },
-            name: Cow::Owned(format!("GET /items/{{id}} {n}")),
-            start_time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_000),
-            end_time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_001_000),
-            attributes: vec![
-                KeyValue::new("http.request.method", "GET"),
-                KeyValue::new("http.response.status_code", 200_i64),
-                KeyValue::new("negative", -5_i64),
-                KeyValue::new("ratio", 0.25),
-                KeyValue::new("flag", false),
-                KeyValue::new("empty", ""),
-                KeyValue::new(
-                    "list",
-                    Value::Array(Array::String(vec![
-                        StringValue::from("a"),
-                        StringValue::from("b"),
-                    ])),
-                ),
-                KeyValue::new("numbers", Value::Array(Array::I64(vec![1, -2]))),
-                KeyValue::new("checks", Value::Array(Array::Bool(vec![true, false]))),
-                KeyValue::new("floats", Value::Array(Array::F64(vec![1.5]))),
-            ],
-            dropped_attributes_count: 4,
-            events,
-            links,
-            status,
-            instrumentation_scope: InstrumentationScope::builder("readiness")
-                .with_version("0.1.0")
-                .with_schema_url("https://opentelemetry.io/schemas/1.28.0")
-                .with_attributes([KeyValue::new("scope.attr", 1_i64)])
-                .build(),
-        }
-    }
-
     #[test]
     fn varint_lengths_match_the_encoding() {
         for value in [
@@ -800,37 +674,5 @@ mod tests {
             super::varint(&mut out, value);
             assert_eq!(super::varint_len(value), out.len(), "{value}");
         }
-    }
-
-    /// What this module writes decodes, with the official types, to exactly what
-    /// opentelemetry-proto's own conversion builds from the same spans.
-    #[test]
-    fn the_body_decodes_to_what_the_official_conversion_builds() {
-        let resource = Resource::builder_empty()
-            .with_attributes([
-                KeyValue::new("service.name", "orders"),
-                KeyValue::new("service.version", "1.4.2"),
-            ])
-            .build();
-        let batch = vec![
-            span(2, None, Status::Unset),
-            span(3, Some((2, false)), Status::Ok),
-            span(4, Some((1, true)), Status::error("HTTP 503")),
-        ];
-        let body = request(
-            &resource_message(&resource),
-            resource.schema_url().unwrap_or_default(),
-            &batch,
-        );
-        let ours = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
-        let official = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(
-                batch,
-                &ResourceAttributesWithSchema::from(&resource),
-            ),
-        };
-        assert_eq!(ours, official);
-        // And the bytes are the same as prost's own encoding of them.
-        assert_eq!(body, official.encode_to_vec());
     }
 }

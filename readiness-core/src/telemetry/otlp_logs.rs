@@ -9,13 +9,8 @@
 //! thread hands the records over in batches (`OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, or
 //! after `OTEL_BLRP_SCHEDULE_DELAY`), and this module wraps them in an
 //! `ExportLogsServiceRequest` under the spans' resource and POSTs it to `/v1/logs`
-//! through the [`HttpSender`] the spans and metrics use, or, over gRPC, calls the
-//! collector's `LogsService/Export` with it through the [`GrpcSender`] the metrics
-//! use. The bytes go as they are: opentelemetry-proto's generated `LogsServiceClient`
-//! takes only its owned message, and decoding a batch into it for tonic to encode
-//! again would cost the export thread about 3 µs a record (measured on a batch of
-//! 512 access-line records, release build): 3 % of a core at 10,000 lines a second,
-//! for bytes that are already right.
+//! over HTTP, or, over gRPC, calls the collector's `LogsService/Export` with it,
+//! through the [`Sender`] the spans use.
 //!
 //! The export never feeds itself: events on its own thread (its error lines, the
 //! HTTP client's) and events of the HTTP stack's targets and of
@@ -32,9 +27,9 @@ use std::time::{Duration, Instant};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 
-use super::config::{LogsSettings, Protocol};
-use super::otlp_grpc::GrpcSender;
-use super::otlp_http::{self as pb, HttpSender};
+use super::config::LogsSettings;
+use super::otlp_http as pb;
+use super::sender::{Sender, LOGS_EXPORT};
 use crate::error::BuildError;
 use crate::metrics::names;
 use crate::writer::{LogGuard, LogWriter};
@@ -215,19 +210,13 @@ pub(crate) fn start(
         ..Counters::default()
     });
     let timeout = settings.timeout.min(settings.batch.export_timeout);
-    let sender = match settings.protocol {
-        Protocol::HttpProtobuf => {
-            HttpSender::new(endpoint, &settings.headers, timeout).map(Sender::Http)
-        }
-        Protocol::Grpc => GrpcSender::new(endpoint, &settings.headers, timeout)
-            .map(|sender| Sender::Grpc(Box::new(sender))),
-    }
-    .map_err(|error| {
-        BuildError::new(
-            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-            format!("cannot make the OTLP log exporter for {endpoint}: {error}"),
-        )
-    })?;
+    let sender =
+        Sender::new(settings.protocol, endpoint, &settings.headers, timeout).map_err(|error| {
+            BuildError::new(
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                format!("cannot make the OTLP log exporter for {endpoint}: {error}"),
+            )
+        })?;
     let resource = Resource::builder_empty()
         .with_attributes(
             resource
@@ -305,88 +294,6 @@ fn register(
     })
 }
 
-/// The gRPC method of a log export, as the OTLP specification names it.
-const LOGS_EXPORT: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
-
-/// The gRPC codec of a log export: the request already encoded, sent as it is; the
-/// answer read past (a partial success is not counted, as over HTTP).
-#[derive(Clone, Copy)]
-struct Encoded;
-
-impl tonic::codec::Codec for Encoded {
-    type Encode = bytes::Bytes;
-    type Decode = ();
-    type Encoder = Self;
-    type Decoder = Self;
-
-    fn encoder(&mut self) -> Self {
-        *self
-    }
-
-    fn decoder(&mut self) -> Self {
-        *self
-    }
-}
-
-impl tonic::codec::Encoder for Encoded {
-    type Item = bytes::Bytes;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: bytes::Bytes,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        bytes::BufMut::put_slice(dst, &item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for Encoded {
-    type Item = ();
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<()>, tonic::Status> {
-        let answer = bytes::Buf::remaining(src);
-        bytes::Buf::advance(src, answer);
-        Ok(Some(()))
-    }
-}
-
-/// How the export requests travel.
-enum Sender {
-    Http(HttpSender),
-    Grpc(Box<GrpcSender>),
-}
-
-impl Sender {
-    /// Sends one encoded `ExportLogsServiceRequest`; blocks the export thread, never
-    /// longer than the timeout.
-    fn send(&mut self, body: Vec<u8>) -> Result<(), String> {
-        match self {
-            Self::Http(sender) => sender.send(body),
-            Self::Grpc(sender) => {
-                let body = bytes::Bytes::from(body);
-                sender.send(|channel, metadata| {
-                    let mut call = tonic::Request::new(body.clone());
-                    *call.metadata_mut() = metadata;
-                    async move {
-                        let mut client = tonic::client::Grpc::new(channel);
-                        client.ready().await.map_err(|error| {
-                            tonic::Status::unavailable(format!("no connection: {error}"))
-                        })?;
-                        let path = http::uri::PathAndQuery::from_static(LOGS_EXPORT);
-                        client.unary(call, path, Encoded).await
-                    }
-                })
-            }
-        }
-    }
-}
-
 /// The export thread's end of the queue: each batch of framed records it is given
 /// becomes export requests of at most `batch` records.
 struct Output {
@@ -440,18 +347,6 @@ impl pb::Encode for ScopeLogs<'_> {
     }
 }
 
-/// A varint at the start of `bytes`, and its length.
-fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (i, byte) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
-}
-
 impl Output {
     /// Sends `records` (`LogRecord` messages), counted by category in `kinds`, in
     /// one body written at its exact size: each record copied once, from the
@@ -469,7 +364,7 @@ impl Output {
                 records,
             },
         );
-        match self.sender.send(body) {
+        match self.sender.send(body, LOGS_EXPORT) {
             Ok(()) => {
                 self.counters.exported(count);
                 if self.failures > 0 && self.last_logged.is_some() {
@@ -520,7 +415,7 @@ impl io::Write for Output {
             let mut kinds = [0u64; 3];
             while records.len() < self.batch && !rest.is_empty() {
                 let kind = usize::from(rest[0]).min(2);
-                let Some((len, used)) = read_varint(&rest[1..]) else {
+                let Some((len, used)) = pb::read_varint(&rest[1..]) else {
                     rest = &[];
                     break;
                 };
