@@ -117,7 +117,7 @@ impl RequestSpan {
     }
 
     /// The route, named after the span opened (a server that routes late).
-    pub(super) fn routed(&self, method: &str, route: &str) {
+    pub(super) fn routed(&self, method: &'static str, route: &str) {
         // The same value, typed, for our log layer (see `logging::request`).
         #[cfg(feature = "logging")]
         let _parked = crate::logging::request::ParkedRoute::new(route);

@@ -304,8 +304,8 @@ impl SpanProcessor for SpanQueue {
         };
         let queue = |frame: &mut Vec<u8>| {
             frame.clear();
-            pb::span_frame(frame, scope, &span);
-            let queued = self.writer.try_write_line(frame);
+            let start = pb::span_frame(frame, scope, &span);
+            let queued = self.writer.try_write_line(&frame[start..]);
             if frame.capacity() > 64 * 1024 {
                 *frame = Vec::new();
             }
@@ -614,7 +614,9 @@ mod tests {
         let mut frames = Vec::new();
         for data in &batch {
             let scope = scopes.index(&data.instrumentation_scope).unwrap();
-            pb::span_frame(&mut frames, scope, data);
+            let mut frame = vec![9; 3]; // framed after other bytes, as in the queue
+            let start = pb::span_frame(&mut frame, scope, data);
+            frames.extend_from_slice(&frame[start..]);
         }
         // ...and the export thread's request of them.
         let mut requests = Requests::new(&resource, scopes, 512);

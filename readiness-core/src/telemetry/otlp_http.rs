@@ -447,24 +447,35 @@ impl Encode for SpanStatus<'_> {
     }
 }
 
+/// Room kept before a span's message for its frame's head: the scope's index and
+/// the message's length, a varint of at most ten bytes.
+const FRAME_HEAD: usize = 1 + 10;
+
 /// A span as the export queue holds it, encoded on the thread where it ended: the
 /// index of its scope (see [`scope_message`]), the length of its `Span` message as
-/// a varint, then the message. The `SpanData` is dropped on that thread too, so its
-/// strings go back to the allocator where they were made: freed on the export
-/// thread, glibc's allocator would hand each thread's memory back through its
-/// slow path (about ten spans' worth of strings a request on the load bench).
-pub(crate) fn span_frame(out: &mut Vec<u8>, scope: u8, data: &SpanData) {
-    let span = Span::new(data);
-    let len = span.len();
-    out.push(scope);
-    varint(out, len as u64);
-    let start = out.len();
-    span.encode(out);
-    debug_assert_eq!(
-        out.len() - start,
-        len,
-        "the measured length is the written one"
-    );
+/// a varint, then the message. Written at the end of `out`, the message after room
+/// for the head and the head (whose length depends on the message's) right before
+/// it, so the message is written once and not measured first; gives where in `out`
+/// the frame starts. The `SpanData` is dropped on that thread too, so its strings
+/// go back to the allocator where they were made: freed on the export thread,
+/// glibc's allocator would hand each thread's memory back through its slow path
+/// (about ten spans' worth of strings a request on the load bench).
+pub(crate) fn span_frame(out: &mut Vec<u8>, scope: u8, data: &SpanData) -> usize {
+    let base = out.len();
+    out.resize(base + FRAME_HEAD, 0);
+    Span::new(data).encode(out);
+    let len = (out.len() - base - FRAME_HEAD) as u64;
+    let start = base + FRAME_HEAD - 1 - varint_len(len);
+    out[start] = scope;
+    let mut head = &mut out[start + 1..base + FRAME_HEAD];
+    let mut value = len;
+    while value >= 0x80 {
+        head[0] = (value as u8) | 0x80;
+        head = &mut head[1..];
+        value >>= 7;
+    }
+    head[0] = value as u8;
+    start
 }
 
 /// The `InstrumentationScope` message of `scope`.

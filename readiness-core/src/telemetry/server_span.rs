@@ -50,7 +50,7 @@ impl Extractor for Getter<'_, '_> {
 
 /// The server span's name: `{method} {route}`, or the method alone while the route is
 /// not known (OpenTelemetry's HTTP conventions; never the raw path).
-pub(crate) fn name(method: &str, route: Option<&str>) -> String {
+pub(crate) fn name(method: &'static str, route: Option<&str>) -> std::borrow::Cow<'static, str> {
     match route {
         // Concatenated, not `format!`: a tenth of the instructions.
         Some(route) => {
@@ -58,9 +58,10 @@ pub(crate) fn name(method: &str, route: Option<&str>) -> String {
             name.push_str(method);
             name.push(' ');
             name.push_str(route);
-            name
+            name.into()
         }
-        None => method.to_owned(),
+        // A method label is static: nothing to copy.
+        None => method.into(),
     }
 }
 
@@ -89,7 +90,7 @@ pub(crate) fn original_method(cx: &opentelemetry::Context, method: &str) {
 /// not known): when the request arrives, and again once a framework that routes
 /// after its middleware knows the route (the `http.route` field is recorded on the
 /// span by the caller).
-pub(crate) fn rename(cx: &opentelemetry::Context, method: &str, route: Option<&str>) {
+pub(crate) fn rename(cx: &opentelemetry::Context, method: &'static str, route: Option<&str>) {
     use opentelemetry::trace::TraceContextExt as _;
     cx.span().update_name(name(method, route));
 }
