@@ -37,15 +37,18 @@ pub enum SamplerSetting {
     ParentBasedTraceIdRatio(f64),
 }
 
-/// The batch span processor's limits (`OTEL_BSP_*`).
+/// The span export queue's limits (`OTEL_BSP_*`, as for a batch span processor; the
+/// log export's `OTEL_BLRP_*` the same way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSettings {
-    /// Spans waiting for export at most (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048);
-    /// beyond it new spans are dropped.
+    /// Spans waiting for export or being exported at most
+    /// (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048); beyond it new spans are dropped
+    /// and counted.
     pub max_queue_size: usize,
     /// Spans per export at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
     pub max_export_batch_size: usize,
-    /// Time between exports (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
+    /// How long a batch not yet full waits, from its first span, before it is
+    /// exported (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
     pub scheduled_delay: Duration,
     /// Time one export may take (`OTEL_BSP_EXPORT_TIMEOUT`, default 30 s).
     pub export_timeout: Duration,
