@@ -15,13 +15,9 @@ use super::RESERVED_KEYS;
 use crate::telemetry::otlp_http::{self as pb, Scalar};
 use crate::telemetry::LogExport;
 
-/// Room kept before a record for its frame's head: the kind and the length, a
-/// varint of at most ten bytes.
-const HEAD: usize = 11;
-
 thread_local! {
-    /// The frame and its head, reused from line to line.
-    static RECORD: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The frame, reused from line to line.
+    static RECORD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Hands `line`'s record to `export`, unless the line is the export's own.
@@ -34,18 +30,13 @@ pub(super) fn export(export: &LogExport, line: &Line<'_>) {
         Category::Security => 2,
         _ => 0,
     };
-    let encode = |(frame, head): &mut (Vec<u8>, Vec<u8>)| {
-        // The record is written after room for the head, and the head (whose
-        // length depends on the record's) right before it: the record is not
-        // copied to be framed.
+    let encode = |frame: &mut Vec<u8>| {
+        // The record is written after room for its frame's head, which then goes
+        // right before it: the record is not copied to be framed.
         frame.clear();
-        frame.resize(HEAD, 0);
+        frame.resize(pb::FRAME_HEAD, 0);
         line.otlp(frame);
-        head.clear();
-        head.push(kind);
-        pb::varint(head, (frame.len() - HEAD) as u64);
-        let start = HEAD - head.len();
-        frame[start..HEAD].copy_from_slice(head);
+        let start = pb::frame(frame, 0, kind);
         export.offer(&frame[start..], kind);
         if frame.capacity() > 64 * 1024 {
             *frame = Vec::new();
@@ -54,7 +45,7 @@ pub(super) fn export(export: &LogExport, line: &Line<'_>) {
     RECORD.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buffers) => encode(&mut buffers),
         // Logging from inside the encoding: buffers of its own.
-        Err(_) => encode(&mut (Vec::new(), Vec::new())),
+        Err(_) => encode(&mut Vec::new()),
     });
 }
 

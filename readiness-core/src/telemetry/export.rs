@@ -384,20 +384,11 @@ impl Requests {
         // Scope index, then its spans' messages.
         let mut grouped: Vec<(u8, Vec<&[u8]>)> = Vec::new();
         while count < self.batch && !rest.is_empty() {
-            let scope = rest[0];
-            let Some((len, used)) = pb::read_varint(&rest[1..]) else {
+            let Some((scope, span, left)) = pb::next_frame(rest) else {
                 rest = &[];
                 break;
             };
-            let start = 1 + used;
-            let Some(span) = usize::try_from(len)
-                .ok()
-                .and_then(|len| rest.get(start..start + len))
-            else {
-                rest = &[];
-                break;
-            };
-            rest = &rest[start + span.len()..];
+            rest = left;
             count += 1;
             match grouped.iter_mut().find(|(index, _)| *index == scope) {
                 Some((_, spans)) => spans.push(span),

@@ -297,7 +297,7 @@ impl Telemetry {
             counters = Arc::new(Counters::new(metrics));
         }
         let metrics = self.metrics_export(&resource_pairs, &counters)?;
-        let logs = self.logs_export(&resource_pairs)?;
+        let logs = self.logs_export(&resource)?;
         let provider = builder.build();
         let tracer = provider.tracer("readiness");
         // tracing-opentelemetry's notes on the instrumentation only when asked for
@@ -391,7 +391,7 @@ impl Telemetry {
     /// The OTLP log export, when the settings ask for one.
     fn logs_export(
         &self,
-        resource: &[(String, String)],
+        resource: &Resource,
     ) -> Result<Option<(LogExport, LogGuard)>, BuildError> {
         let settings = &self.settings;
         let logs = &settings.logs;

@@ -447,26 +447,19 @@ impl Encode for SpanStatus<'_> {
     }
 }
 
-/// Room kept before a span's message for its frame's head: the scope's index and
-/// the message's length, a varint of at most ten bytes.
-const FRAME_HEAD: usize = 1 + 10;
+/// Room kept before a queued message for its frame's head: a kind byte and the
+/// message's length, a varint of at most ten bytes.
+pub(crate) const FRAME_HEAD: usize = 1 + 10;
 
-/// A span as the export queue holds it, encoded on the thread where it ended: the
-/// index of its scope (see [`scope_message`]), the length of its `Span` message as
-/// a varint, then the message. Written at the end of `out`, the message after room
-/// for the head and the head (whose length depends on the message's) right before
-/// it, so the message is written once and not measured first; gives where in `out`
-/// the frame starts. The `SpanData` is dropped on that thread too, so its strings
-/// go back to the allocator where they were made: freed on the export thread,
-/// glibc's allocator would hand each thread's memory back through its slow path
-/// (about ten spans' worth of strings a request on the load bench).
-pub(crate) fn span_frame(out: &mut Vec<u8>, scope: u8, data: &SpanData) -> usize {
-    let base = out.len();
-    out.resize(base + FRAME_HEAD, 0);
-    Span::new(data).encode(out);
+/// Frames the message written at the end of `out` after `FRAME_HEAD` bytes of room
+/// kept from `base`: its head (`kind`, then the message's length as a varint) goes
+/// right before it, so the message is written once, unmeasured, and not copied to
+/// be framed. Gives where in `out` the frame starts. The span and the log exports
+/// queue their messages framed so; [`next_frame`] reads them back.
+pub(crate) fn frame(out: &mut [u8], base: usize, kind: u8) -> usize {
     let len = (out.len() - base - FRAME_HEAD) as u64;
     let start = base + FRAME_HEAD - 1 - varint_len(len);
-    out[start] = scope;
+    out[start] = kind;
     let mut head = &mut out[start + 1..base + FRAME_HEAD];
     let mut value = len;
     while value >= 0x80 {
@@ -478,6 +471,31 @@ pub(crate) fn span_frame(out: &mut Vec<u8>, scope: u8, data: &SpanData) -> usize
     start
 }
 
+/// The first frame of `frames` (see [`frame`]): its kind, its message, and the
+/// frames after it; `None` when none is left whole.
+pub(crate) fn next_frame(frames: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&kind, rest) = frames.split_first()?;
+    let (len, used) = read_varint(rest)?;
+    let rest = &rest[used..];
+    let len = usize::try_from(len).ok().filter(|len| *len <= rest.len())?;
+    let (message, rest) = rest.split_at(len);
+    Some((kind, message, rest))
+}
+
+/// A span as the export queue holds it, encoded on the thread where it ended: a
+/// frame (see [`frame`]) whose kind is the index of the span's scope (see
+/// [`scope_message`]) and whose message is its `Span` message. Gives where in `out`
+/// the frame starts. The `SpanData` is dropped on that thread too, so its strings go
+/// back to the allocator where they were made: freed on the export thread, glibc's
+/// allocator would hand each thread's memory back through its slow path (about ten
+/// spans' worth of strings a request on the load bench).
+pub(crate) fn span_frame(out: &mut Vec<u8>, scope: u8, data: &SpanData) -> usize {
+    let base = out.len();
+    out.resize(base + FRAME_HEAD, 0);
+    Span::new(data).encode(out);
+    frame(out, base, scope)
+}
+
 /// The `InstrumentationScope` message of `scope`.
 pub(crate) fn scope_message(scope: &InstrumentationScope) -> Vec<u8> {
     let mut out = Vec::new();
@@ -486,7 +504,7 @@ pub(crate) fn scope_message(scope: &InstrumentationScope) -> Vec<u8> {
 }
 
 /// A varint at the start of `bytes`, and its length.
-pub(crate) fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (i, byte) in bytes.iter().enumerate().take(10) {
         value |= u64::from(byte & 0x7f) << (7 * i);
@@ -669,6 +687,36 @@ impl fmt::Debug for HttpSender {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn frames_read_back_as_written() {
+        let mut queue = Vec::new();
+        let lengths = [0usize, 1, 127, 128, 16_384, 20_000];
+        for (kind, &len) in lengths.iter().enumerate() {
+            // Framed after other bytes, as a reused buffer has them.
+            let mut out = vec![0xAA; 5];
+            let base = out.len();
+            out.resize(base + super::FRAME_HEAD, 0);
+            out.extend((0..len).map(|i| i as u8));
+            let start = super::frame(&mut out, base, kind as u8);
+            queue.extend_from_slice(&out[start..]);
+        }
+        let mut rest = queue.as_slice();
+        for (kind, &len) in lengths.iter().enumerate() {
+            let (read_kind, message, left) = super::next_frame(rest).unwrap();
+            assert_eq!(usize::from(read_kind), kind);
+            assert_eq!(message.len(), len);
+            assert!(message.iter().enumerate().all(|(i, b)| *b == i as u8));
+            rest = left;
+        }
+        assert!(rest.is_empty());
+        // The last frame (a kind byte, a three-byte length, the message), and the
+        // same frame cut short, which is not read.
+        let last = &queue[queue.len() - (1 + 3 + 20_000)..];
+        assert!(super::next_frame(last).is_some());
+        assert_eq!(super::next_frame(&last[..last.len() - 1]), None);
+        assert_eq!(super::next_frame(&last[..2]), None);
+    }
+
     #[test]
     fn varint_lengths_match_the_encoding() {
         for value in [

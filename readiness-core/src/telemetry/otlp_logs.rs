@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 
 use super::config::LogsSettings;
@@ -197,7 +196,7 @@ impl fmt::Debug for LogExport {
 pub(crate) fn start(
     settings: &LogsSettings,
     endpoint: &str,
-    resource: &[(String, String)],
+    resource: &Resource,
     registry: Option<(&prometheus::Registry, Option<&str>)>,
     log_interval: Duration,
 ) -> Result<(LogExport, LogGuard), BuildError> {
@@ -217,19 +216,12 @@ pub(crate) fn start(
                 format!("cannot make the OTLP log exporter for {endpoint}: {error}"),
             )
         })?;
-    let resource = Resource::builder_empty()
-        .with_attributes(
-            resource
-                .iter()
-                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-        )
-        .build();
     let mut scope = Vec::new();
     pb::bytes(&mut scope, 1, b"readiness");
     pb::bytes(&mut scope, 2, env!("CARGO_PKG_VERSION").as_bytes());
     let output = Output {
         sender,
-        resource: pb::resource_message(&resource),
+        resource: pb::resource_message(resource),
         scope,
         batch: settings.batch.max_export_batch_size,
         counters: counters.clone(),
@@ -414,22 +406,13 @@ impl io::Write for Output {
             records.clear();
             let mut kinds = [0u64; 3];
             while records.len() < self.batch && !rest.is_empty() {
-                let kind = usize::from(rest[0]).min(2);
-                let Some((len, used)) = pb::read_varint(&rest[1..]) else {
-                    rest = &[];
-                    break;
-                };
-                let start = 1 + used;
-                let Some(record) = usize::try_from(len)
-                    .ok()
-                    .and_then(|len| rest.get(start..start + len))
-                else {
+                let Some((kind, record, left)) = pb::next_frame(rest) else {
                     rest = &[];
                     break;
                 };
                 records.push(record);
-                kinds[kind] += 1;
-                rest = &rest[start + record.len()..];
+                kinds[usize::from(kind).min(2)] += 1;
+                rest = left;
             }
             self.send(&records, kinds);
         }
