@@ -199,6 +199,8 @@ struct Queue {
     blocked: usize,
     /// Every `LogWriter` is gone: the thread writes what is left and ends.
     closed: bool,
+    /// With batching: when the first line not yet taken was queued.
+    first_line: Option<Instant>,
 }
 
 /// The non-blocking writer: lines are queued (up to the capacity, default 64k
@@ -326,6 +328,9 @@ impl LogWriter {
 
 impl WriterShared {
     fn push(&self, queue: &mut Queue, line: &[u8]) {
+        if queue.lines == 0 && self.batch.is_some() {
+            queue.first_line = Some(Instant::now());
+        }
         queue.bytes.extend_from_slice(line);
         queue.lines += 1;
         if queue.asleep {
@@ -533,6 +538,7 @@ impl LogWriterBuilder {
                 asleep: false,
                 blocked: 0,
                 closed: false,
+                first_line: None,
             }),
             arrived: Condvar::new(),
             room: Condvar::new(),
@@ -587,22 +593,13 @@ fn drain(shared: &WriterShared, mut output: Box<dyn Write + Send>) {
     let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
     let mut flushes: Vec<SyncSender<()>> = Vec::new();
     let mut last_line = Instant::now();
-    // When the thread first saw the lines it has not taken yet.
-    let mut batch_seen: Option<Instant> = None;
     loop {
         let (closed, blocked) = {
             let mut queue = shared.lock();
             if let Some((lines, delay)) = shared.batch {
                 // A batch not yet full waits, up to `delay` from its first line
                 // (as a batch processor's export timer would), for more lines.
-                let waited = match (queue.lines, batch_seen) {
-                    (0, _) => Duration::ZERO,
-                    (_, Some(seen)) => seen.elapsed(),
-                    (_, None) => {
-                        batch_seen = Some(Instant::now());
-                        Duration::ZERO
-                    }
-                };
+                let waited = queue.first_line.map_or(Duration::ZERO, |at| at.elapsed());
                 if queue.lines > 0
                     && queue.lines < lines
                     && waited < delay
@@ -636,7 +633,7 @@ fn drain(shared: &WriterShared, mut output: Box<dyn Write + Send>) {
             }
             std::mem::swap(&mut queue.bytes, &mut batch);
             std::mem::swap(&mut queue.flushes, &mut flushes);
-            batch_seen = None;
+            queue.first_line = None;
             queue.lines = 0;
             (queue.closed, queue.blocked > 0)
         };

@@ -62,8 +62,8 @@ pub struct ExportStats {
     pub metric_exports_failed: u64,
 }
 
-/// The counters shared by the gate, the exporter and the guard, and the Prometheus
-/// counters they feed when a registry was given.
+/// The counters shared by the span queue, its export thread and the guard, and the
+/// Prometheus counters they feed when a registry was given.
 #[derive(Default)]
 pub(crate) struct Counters {
     pending: AtomicUsize,
@@ -191,10 +191,11 @@ impl Scopes {
         let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
         let at = match known.iter().position(|known| known == scope) {
             Some(at) => at,
-            None => {
+            None if known.len() <= usize::from(u8::MAX) => {
                 known.push(scope.clone());
                 known.len() - 1
             }
+            None => return None,
         };
         u8::try_from(at).ok()
     }
@@ -326,10 +327,11 @@ impl SpanProcessor for SpanQueue {
     fn force_flush(&self) -> OTelSdkResult {
         let guard = self.guard.lock().unwrap_or_else(|e| e.into_inner());
         match &*guard {
+            None => Err(OTelSdkError::AlreadyShutdown),
             Some(guard) if !guard.flush() => Err(OTelSdkError::InternalFailure(
                 "the queued spans were not exported within the export timeout".to_owned(),
             )),
-            _ => Ok(()),
+            Some(_) => Ok(()),
         }
     }
 
@@ -427,6 +429,10 @@ impl Requests {
 
 impl io::Write for SpanOutput {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // What the export itself does (tonic's and hyper's spans) is not traced, or
+        // each export would queue spans for the next, as the SDK's batch thread
+        // also ensures.
+        let _suppressed = Context::enter_telemetry_suppressed_scope();
         let mut rest = buf;
         while !rest.is_empty() {
             let (body, spans, left) = self.requests.request(rest);

@@ -89,9 +89,8 @@ pub struct TelemetryGuard {
 pub struct ShutdownReport {
     /// How long the shutdown took.
     pub took: Duration,
-    /// `None` when every span was delivered, else what went wrong (a timeout, an
-    /// exporter error, or spans the final export lost: the SDK's own shutdown
-    /// reports success then, so the exporter's counts decide).
+    /// `None` when every span was delivered, else what went wrong (a timeout, or
+    /// spans the final export lost or never sent, from the export's own counts).
     pub error: Option<String>,
     /// The spans' fate at the end; `pending` spans were never delivered.
     pub stats: ExportStats,
@@ -597,8 +596,8 @@ impl TelemetryGuard {
                 "the last metrics export did not finish within the shutdown deadline"
             );
         }
-        // The SDK answers Ok although the final export failed: what our own
-        // exporter counted decides.
+        // The provider's shutdown answers Ok once the queue is written out, whether
+        // or not the final export got through: what the export counted decides.
         let failed = stats.export_failed.saturating_sub(before.export_failed);
         if error.is_none() && (failed > 0 || stats.pending > 0) {
             error = Some(format!(

@@ -6,8 +6,10 @@
 //! owned structs of opentelemetry-proto (a `String` per attribute key and value,
 //! grouped through a hash map), and prost then recomputes every nested message's
 //! length at each level it is nested in; on the load bench that was 19,000
-//! instructions a span, on top of a 16,500-instruction request. Here each message
-//! is written once, straight into a body of its exact size. The messages are
+//! instructions a span, on top of a 16,500-instruction request. Here each span's
+//! message is written once, on the thread that ended it, into its frame in the
+//! export queue (see `export`), and copied once into a body of its exact size. The
+//! messages are
 //! OTLP's `ExportTraceServiceRequest` (opentelemetry-proto's `trace.proto`, fields
 //! as numbered there); the tests decode what this writes with the official
 //! generated types, and the same bytes go over gRPC. The sending ([`HttpSender`])
