@@ -17,7 +17,6 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -29,11 +28,10 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prometheus::proto::{MetricFamily, MetricType};
 use prost::Message as _;
 
-use super::config::{MetricsSettings, Protocol, Temporality};
+use super::config::{MetricsSettings, Temporality};
 use super::export::{Counters, ErrorLog};
-use super::otlp_grpc::GrpcSender;
-use super::otlp_http::HttpSender;
 use super::semconv::{self, Instrument};
+use super::sender::{Sender, METRICS_EXPORT};
 use crate::metrics::names::{
     HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, HTTP_SERVER_REQUEST_DURATION,
 };
@@ -515,11 +513,9 @@ fn nanos(time: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// How the requests travel.
-enum Transport {
-    Http(HttpSender),
-    Grpc(Box<GrpcSender>),
-}
+/// How the requests travel: the [`Sender`] the spans and the logs use, given each
+/// request encoded (over gRPC as the body of `MetricsService/Export`).
+struct Transport(Sender);
 
 impl Transport {
     fn new(
@@ -527,29 +523,13 @@ impl Transport {
         endpoint: &str,
         timeout: Duration,
     ) -> Result<Self, BoxError> {
-        Ok(match settings.protocol {
-            Protocol::HttpProtobuf => {
-                Self::Http(HttpSender::new(endpoint, &settings.headers, timeout)?)
-            }
-            Protocol::Grpc => Self::Grpc(Box::new(GrpcSender::new(
-                endpoint,
-                &settings.headers,
-                timeout,
-            )?)),
-        })
+        Sender::new(settings.protocol, endpoint, &settings.headers, timeout).map(Self)
     }
 
     /// Sends `request`; blocks the export thread, never longer than the timeout
     /// (a refusing collector is retried within it).
     fn send(&mut self, request: &ExportMetricsServiceRequest) -> Result<(), String> {
-        match self {
-            Self::Http(sender) => sender.send(request.encode_to_vec()),
-            Self::Grpc(sender) => sender.send(|channel, metadata| {
-                let mut call = tonic::Request::new(request.clone());
-                *call.metadata_mut() = metadata;
-                async move { MetricsServiceClient::new(channel).export(call).await }
-            }),
-        }
+        self.0.send(request.encode_to_vec(), METRICS_EXPORT)
     }
 }
 

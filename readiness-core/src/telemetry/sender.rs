@@ -1,7 +1,8 @@
 //! How an export thread sends a request it has already encoded (an
-//! `ExportTraceServiceRequest` or an `ExportLogsServiceRequest`): POSTed as it is
-//! over OTLP/HTTP, or as the body of the signal's `Export` call over OTLP/gRPC. The
-//! span and the log export share it.
+//! `ExportTraceServiceRequest`, `ExportLogsServiceRequest` or
+//! `ExportMetricsServiceRequest`): POSTed as it is over OTLP/HTTP, or as the body of
+//! the signal's `Export` call over OTLP/gRPC. The span, log and metrics exports
+//! share it.
 //!
 //! Over gRPC the bytes go as they are too: opentelemetry-proto's generated clients
 //! take only their owned messages, and decoding a batch into one for tonic to
@@ -20,6 +21,9 @@ pub(crate) const TRACES_EXPORT: &str =
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 /// The gRPC method of a log export.
 pub(crate) const LOGS_EXPORT: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+/// The gRPC method of a metrics export.
+pub(crate) const METRICS_EXPORT: &str =
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
 /// Sends encoded export requests to one collector, by the configured protocol.
 pub(crate) enum Sender {
